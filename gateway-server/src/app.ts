@@ -1,0 +1,235 @@
+/**
+ * buildApp(deps): the gateway as a Fastify instance, given its collaborators as a plain object.
+ * It registers plugins and routes and nothing else; server.ts wires real collaborators and
+ * listens. Tests call buildApp with real PostgreSQL/PGlite and loopback upstreams.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config/load';
+import type { Db } from './store/db';
+import { GatewayError, OAuthError, renderAnthropicError, renderOAuthError } from './errors';
+import { BearerAuthenticator, type RevocationCheck } from './auth/bearer';
+import { SessionTokens } from './auth/session-token';
+import type { Upstream } from './routing/upstream';
+import { buildUpstreams } from './routing/build';
+import type { RouteObserver } from './routing/failover';
+import { messagesRoutes } from './inference/messages-route';
+import { admitEverything, type InferenceHooks, type InferenceObserver, type ModelAccess, type SpendGate } from './inference/hooks';
+import type { Clock, Feature, FeatureContext, FeatureName } from './feature';
+import { createIdentityFeature } from './auth/feature';
+import { createPolicyFeature } from './policy/feature';
+import { createRoutingFeature } from './routing/feature';
+import { createSpendFeature } from './spend/feature';
+import { createAuditFeature } from './audit/feature';
+import { createTelemetryFeature } from './telemetry/feature';
+
+export type { Clock } from './feature';
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  clock?: Clock;
+  /** Upstream adapters in failover order; built from config when absent. */
+  upstreams?: Upstream[];
+  fetch?: typeof fetch;
+  logger?: FastifyServerOptions['logger'];
+  /** Feature seams; each defaults to a permissive implementation. */
+  access?: ModelAccess;
+  spend?: SpendGate;
+  observers?: InferenceObserver[];
+  revocations?: RevocationCheck;
+  routeObserver?: RouteObserver;
+}
+
+export interface GatewayState {
+  draining: boolean;
+  /** Resolved when the last in-flight request finishes after draining starts. */
+  inFlight: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: {
+      config: Config;
+      db: Db;
+      clock: Clock;
+      tokens: SessionTokens;
+      auth: BearerAuthenticator;
+      upstreams: Upstream[];
+      state: GatewayState;
+    };
+  }
+}
+
+export const GATEWAY_VERSION = '0.1.0';
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'req.headers["x-claude-code-managed-settings-checksum"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.device_code',
+  '*.client_secret',
+  '*.jwt_secret',
+  '*.api_key',
+];
+
+export function defaultLoggerOptions(level = process.env.TOLLGATE_LOG_LEVEL ?? 'info'): FastifyServerOptions['logger'] {
+  return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const clock = deps.clock ?? systemClock;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // One structured line per inference comes from the inference path; per-request access logs cost CPU.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.limits.max_request_bytes,
+    routerOptions: { maxParamLength: 500 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const client = req.headers['x-client-request-id'];
+      return typeof client === 'string' && REQUEST_ID_RE.test(client) ? client : randomUUID();
+    },
+    http: { maxHeaderSize: config.limits.max_request_header_bytes },
+    return503OnClosing: false,
+    forceCloseConnections: false,
+  });
+
+  const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
+  const upstreams = deps.upstreams ?? buildUpstreams(config);
+
+  // Features in dependency order: later ones may read earlier ones through ctx.features.
+  const ctx: FeatureContext = { config, db, clock, tokens, upstreams, fetch: deps.fetch ?? fetch, log: app.log, features: {} };
+  const creators: [FeatureName, (c: FeatureContext) => Promise<Feature>][] = [
+    ['identity', createIdentityFeature],
+    ['routing', createRoutingFeature],
+    ['policy', createPolicyFeature],
+    ['spend', createSpendFeature],
+    ['audit', createAuditFeature],
+    ['telemetry', createTelemetryFeature],
+  ];
+  const features: Feature[] = [];
+  try {
+    for (const [name, create] of creators) {
+      const f = await create(ctx);
+      ctx.features[name] = f;
+      features.push(f);
+    }
+  } catch (err) {
+    for (const f of features) await f.close?.().catch(() => {});
+    throw err;
+  }
+  app.addHook('onClose', async () => {
+    for (const f of [...features].reverse()) await f.close?.().catch((err) => app.log.error({ err }, 'feature close failed'));
+  });
+  const auth = new BearerAuthenticator(tokens, deps.revocations ?? ctx.features.identity?.revocations);
+  ctx.auth = auth;
+  const state: GatewayState = { draining: false, inFlight: 0 };
+  app.decorate('gateway', { config, db, clock, tokens, auth, upstreams, state });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    reply.header('x-request-id', req.id);
+    if (state.draining && req.url !== '/healthz') {
+      reply.header('connection', 'close');
+      throw new GatewayError('DRAINING');
+    }
+    state.inFlight++;
+    // 'close' fires for hijacked (streamed) replies too, unlike onResponse.
+    reply.raw.once('close', () => {
+      state.inFlight--;
+    });
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof OAuthError) {
+      const r = renderOAuthError(err);
+      return reply.code(r.status).headers(r.headers).send(r.body);
+    }
+    let gwErr: GatewayError;
+    if (err instanceof GatewayError) gwErr = err;
+    else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') gwErr = new GatewayError('BODY_TOO_LARGE');
+    else if ((err as { statusCode?: number }).statusCode === 400 || (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      gwErr = new GatewayError('INVALID_REQUEST', (err as Error).message);
+    } else if ((err as { validation?: unknown }).validation) gwErr = new GatewayError('INVALID_REQUEST', (err as Error).message);
+    else {
+      req.log.error({ err, requestId: req.id }, 'unhandled error');
+      gwErr = new GatewayError('INTERNAL');
+    }
+    if (gwErr.code === 'LENGTH_REQUIRED') {
+      return reply.code(411).header('content-type', 'text/plain; charset=utf-8').send('length required');
+    }
+    const r = renderAnthropicError(gwErr, req.id);
+    return reply.code(r.status).headers(r.headers).send(r.body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const r = renderAnthropicError(new GatewayError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req.id);
+    reply.code(r.status).headers(r.headers).send(r.body);
+  });
+
+  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/readyz', async (_req, reply) => {
+    const ok = await db.ping(2000);
+    if (!ok) return reply.code(503).type('text/plain').send('store unavailable');
+    return reply.type('text/plain').send('ready');
+  });
+  app.get('/', async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .send(
+        `<!doctype html><meta charset="utf-8"><title>Tollgate gateway</title><body style="font-family:system-ui;max-width:40em;margin:3em auto">` +
+          `<h1>Tollgate gateway ${GATEWAY_VERSION}</h1><p>This is your organisation's gateway for AI coding agents. ` +
+          `Point Claude Code at <code>${escapeHtml(config.publicUrl)}</code> and run <code>/login</code>.</p></body>`,
+      ),
+  );
+
+  const hooks: InferenceHooks = {
+    access: deps.access ?? ctx.features.policy?.access ?? passThroughAccess(upstreams),
+    spend: deps.spend ?? ctx.features.spend?.spend ?? admitEverything,
+    observers: deps.observers ?? features.flatMap((f) => f.observers ?? []),
+  };
+  // The inference routes live in their own encapsulated context (raw-body parsers, bearer hook).
+  await app.register(messagesRoutes, {
+    auth,
+    hooks,
+    maxRequestBytes: config.limits.max_request_bytes,
+    routeObserver: deps.routeObserver ?? ctx.features.routing?.routeObserver,
+    now: clock.now,
+  });
+  for (const f of features) {
+    if (f.routes) {
+      const routes = f.routes;
+      await app.register(async (scope) => routes(scope, { ...ctx, auth }));
+    }
+  }
+
+  return app;
+}
+
+/** Without a model catalogue: every upstream serves every model under the client's ID. */
+export function passThroughAccess(upstreams: Upstream[]): ModelAccess {
+  return { resolve: (_p, model) => upstreams.map((upstream) => ({ upstream, upstreamModel: model })) };
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

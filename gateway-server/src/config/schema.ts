@@ -1,0 +1,329 @@
+/**
+ * The gateway.yaml schema. Key names follow the Claude apps gateway so an operator can
+ * move a file between the two; keys that are ours are marked "Tollgate extension" and
+ * documented in docs/configuration.md. Every object is strict: an unknown key fails boot
+ * with its path.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const url = z.string().url();
+const cidr = z.string().min(1);
+const secretString = z.string().min(1);
+
+export const listenSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    port: port.default(8080),
+    public_url: url.optional(),
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    trusted_proxies: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export const storeSchema = z
+  .object({
+    postgres_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    max_connections: z.number().int().min(1).max(200).default(10),
+    connect_timeout_seconds: z.number().int().min(1).max(60).default(5),
+    readiness_grace_seconds: z.number().int().min(0).max(3600).default(0),
+    /** Tollgate extension: folder of the embedded PostgreSQL (PGlite) used when no postgres_url is set. */
+    data_dir: z.string().default('./.tollgate/data'),
+  })
+  .strict();
+
+export const sessionSchema = z
+  .object({
+    jwt_secret: z
+      .union([secretString, z.array(secretString).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .refine((list) => list.every((s) => Buffer.byteLength(s) >= 32), 'every secret must be at least 32 bytes'),
+    ttl_hours: z.number().positive().max(24 * 30).default(1),
+  })
+  .strict();
+
+const rateLimit = z
+  .object({ max: z.number().int().min(1), window_seconds: z.number().int().min(1) })
+  .strict();
+
+export const rateLimitsSchema = z
+  .object({
+    device_authorization: rateLimit.default({ max: 30, window_seconds: 600 }),
+    device_verify: rateLimit.default({ max: 10, window_seconds: 600 }),
+  })
+  .strict()
+  .default({ device_authorization: { max: 30, window_seconds: 600 }, device_verify: { max: 10, window_seconds: 600 } });
+
+export const oidcSchema = z
+  .object({
+    issuer: url,
+    client_id: z.string().min(1),
+    client_secret: z.string().optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
+    client_assertion: z.object({ private_key_pem: z.string(), certificate_pem: z.string().optional() }).strict().optional(),
+    allowed_email_domains: z.array(z.string().min(1)).default([]),
+    allowed_groups: z.array(z.string().min(1)).default([]),
+    groups_claim: z.string().default('groups'),
+    email_claim: z.union([z.string(), z.array(z.string()).min(1)]).default('email'),
+    scopes: z.array(z.string()).default(['openid', 'profile', 'email', 'offline_access']),
+    scope_on_refresh: z.boolean().default(false),
+    extra_auth_params: z.record(z.string(), z.string()).default({}),
+    userinfo_fallback: z.boolean().default(false),
+    use_pkce: z.boolean().default(true),
+    clock_skew_seconds: z.number().int().min(0).max(600).default(0),
+    id_token_signed_response_alg: z.string().default('RS256'),
+    additional_authorized_parties: z.array(z.string()).default([]),
+    discovery_url: url.optional(),
+    use_proxy: z.boolean().optional(),
+    form_action_origins: z.array(z.string()).default([]),
+    ca_cert_pem: z.string().optional(),
+    google_groups: z.object({ service_account_json_path: z.string(), admin_email: z.string() }).strict().optional(),
+    /** Tollgate extension: permit an http:// or loopback issuer (development and tests only). */
+    allow_insecure_issuer: z.boolean().default(false),
+  })
+  .strict();
+
+const upstreamHeaders = z.record(z.string(), z.string()).optional();
+
+const anthropicUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('anthropic'),
+    base_url: url.optional(),
+    auth: z
+      .object({
+        api_key: z.string().optional(),
+        oauth_token: z.string().optional(),
+        federation_rule_id: z.string().optional(),
+        organization_id: z.string().optional(),
+        identity_token_file: z.string().optional(),
+        workspace_id: z.string().optional(),
+        service_account_id: z.string().optional(),
+      })
+      .strict()
+      .default({}),
+    forward_user_identity: z.boolean().default(false),
+    headers: upstreamHeaders,
+  })
+  .strict();
+
+const bedrockUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('bedrock'),
+    region: z.string().min(1),
+    base_url: url.optional(),
+    auth: z
+      .object({
+        aws_access_key_id: z.string().optional(),
+        aws_secret_access_key: z.string().optional(),
+        aws_session_token: z.string().optional(),
+        aws_bearer_token: z.string().optional(),
+      })
+      .strict()
+      .default({})
+      .refine(
+        (a) => (a.aws_access_key_id === undefined) === (a.aws_secret_access_key === undefined),
+        'aws_access_key_id and aws_secret_access_key must be set together',
+      ),
+    guardrail: z.object({ id: z.string(), version: z.string() }).strict().optional(),
+    assume_role: z
+      .object({ role_arn: z.string(), external_id: z.string().optional(), session_name: z.enum(['email', 'sub']).optional() })
+      .strict()
+      .optional(),
+    headers: upstreamHeaders,
+  })
+  .strict();
+
+const vertexUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('vertex'),
+    region: z.string().min(1),
+    project_id: z.string().min(1),
+    base_url: url.optional(),
+    auth: z
+      .object({ service_account_json: z.string().optional(), access_token: z.string().optional() })
+      .strict()
+      .default({}),
+    headers: upstreamHeaders,
+  })
+  .strict();
+
+/** Tollgate extension: an in-process simulated model, for trying the gateway offline. Never for production. */
+const simulatedUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('simulated'),
+    reply: z.string().optional(),
+  })
+  .strict();
+
+export const upstreamSchema = z.discriminatedUnion('provider', [
+  anthropicUpstream,
+  bedrockUpstream,
+  vertexUpstream,
+  simulatedUpstream,
+]);
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
+const modelSchema = z
+  .object({
+    id: z.string().min(1),
+    label: z.string().optional(),
+    description: z.string().optional(),
+    upstream_model: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const policyMatch = z
+  .object({
+    groups: z.array(z.string().min(1, 'a group name cannot be empty')).min(1, 'groups cannot be an empty list').optional(),
+    email_domain: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a domain such as example.com')
+      .optional(),
+  })
+  .strict();
+
+/** The policy document is validated in depth by policy/cli-settings.ts; here it is only an object. */
+const policySchema = z
+  .object({
+    name: z.string().optional(),
+    match: policyMatch,
+    cli: z.record(z.string(), z.unknown()).optional(),
+    settings: z.record(z.string(), z.unknown()).optional(),
+    desktop: z.record(z.string(), z.unknown()).optional(),
+    /** Tollgate extension: VS Code settings the extension applies to the workspace. */
+    vscode: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const managedSchema = z.object({ policies: z.array(policySchema).default([]) }).strict();
+
+const keyEntry = z.object({ id: z.string().min(1), key: z.string().min(32, 'admin keys must be at least 32 characters') }).strict();
+
+export const adminSchema = z
+  .object({
+    write_keys: z.array(keyEntry).default([]),
+    read_keys: z.array(keyEntry).default([]),
+    admin_groups: z.array(z.string()).default([]),
+    blocked_message: z.string().default(''),
+    audit_retention_days: z.number().int().min(1).default(365),
+    spend_retention_months: z.number().int().min(1).default(13),
+    identity_retention_days: z.number().int().min(1).default(90),
+    group_limit_mode: z.enum(['min', 'max']).default('min'),
+    billing_group_tag: z.string().optional(),
+  })
+  .strict()
+  .refine((a) => {
+    const ids = [...a.write_keys, ...a.read_keys].map((k) => k.id);
+    return new Set(ids).size === ids.length;
+  }, 'admin key ids must be unique across write_keys and read_keys');
+
+export const enforcementSchema = z
+  .object({
+    fail_closed_on_error: z.boolean().default(false),
+    /** Tollgate extension: `hard` reserves worst-case cost before proxying (zero overshoot); `soft` meters after, like the official gateway. */
+    mode: z.enum(['hard', 'soft']).default('hard'),
+  })
+  .strict();
+
+const priceOverride = z
+  .object({
+    upstream: z.string().optional(),
+    model: z.string(),
+    input: z.number().min(0).optional(),
+    output: z.number().min(0).optional(),
+    cache_read: z.number().min(0).optional(),
+    cache_write: z.number().min(0).optional(),
+    cache_write_1h: z.number().min(0).optional(),
+    web_search: z.number().min(0).optional(),
+  })
+  .strict();
+
+export const pricingSchema = z
+  .object({
+    multiplier: z.number().gt(0).max(10).default(1),
+    overrides: z.array(priceOverride).default([]),
+  })
+  .strict();
+
+const forwardTo = z
+  .object({
+    url,
+    headers: z.record(z.string(), z.string()).default({}),
+    metrics: z.boolean().default(true),
+    logs: z.boolean().default(false),
+    traces: z.boolean().default(false),
+    /** Tollgate extension: export the gateway's own metrics here too (default true). */
+    gateway_metrics: z.boolean().default(true),
+  })
+  .strict();
+
+export const telemetrySchema = z
+  .object({
+    forward_to: z.array(forwardTo).default([]),
+    resource_attributes: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: listenSchema.default({ host: '0.0.0.0', port: 8080, trusted_proxies: [] }),
+    oidc: oidcSchema.optional(),
+    session: sessionSchema,
+    store: storeSchema.default({
+      max_connections: 10,
+      connect_timeout_seconds: 5,
+      readiness_grace_seconds: 0,
+      data_dir: './.tollgate/data',
+    }),
+    upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
+    admin: adminSchema.optional(),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard' }),
+    pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
+    auto_include_builtin_models: z.boolean().default(true),
+    models: z.array(modelSchema).default([]),
+    managed: managedSchema.default({ policies: [] }),
+    telemetry: telemetrySchema.optional(),
+    access_control: z
+      .object({ allow_cidrs: z.array(cidr).default([]), deny_cidrs: z.array(cidr).default([]) })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        max_request_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+        max_request_header_bytes: z.number().int().min(1024).max(256 * 1024).default(256 * 1024),
+        max_url_length: z.number().int().min(64).optional(),
+      })
+      .strict()
+      .default({ max_request_bytes: 32 * 1024 * 1024, max_request_header_bytes: 256 * 1024 }),
+    timeouts: z
+      .object({ upstream_ttfb_ms: z.number().int().min(1).default(120_000) })
+      .strict()
+      .default({ upstream_ttfb_ms: 120_000 }),
+    rate_limits: rateLimitsSchema,
+    /** Tollgate extension: a built-in development OpenID provider on loopback (npm start). */
+    dev_idp: z
+      .object({ enabled: z.boolean().default(true), port: port.default(0) })
+      .strict()
+      .optional(),
+    /** Tollgate extension: per-upstream circuit breaker. */
+    circuit_breaker: z
+      .object({
+        failure_threshold: z.number().int().min(1).default(5),
+        cooldown_seconds: z.number().min(0).default(30),
+      })
+      .strict()
+      .default({ failure_threshold: 5, cooldown_seconds: 30 }),
+  })
+  .strict();
+
+export type GatewayConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,135 @@
+/**
+ * One catalogue of error codes, one renderer. Code matches on `code`, never on message text.
+ * Bearer and admin routes render the Anthropic envelope; OAuth routes render RFC 6749's
+ * `{error, error_description}`. docs/errors.md lists every code; a unit test keeps the two in step.
+ */
+
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'billing_error'
+  | 'not_supported'
+  | 'api_error'
+  | 'overloaded_error';
+
+interface CatalogueEntry {
+  status: number;
+  type: AnthropicErrorType;
+  /** Default text; shown to clients. Internal details never go here. */
+  message: string;
+  /** Sets `x-should-retry: false` so clients stop retrying at once. */
+  noRetry?: boolean;
+}
+
+export const ERRORS = {
+  AUTH_MISSING: { status: 401, type: 'authentication_error', message: 'missing bearer token: sign in to the gateway (Claude Code: /login)' },
+  AUTH_INVALID: { status: 401, type: 'authentication_error', message: 'invalid token: sign in to the gateway again (Claude Code: /login)', noRetry: true },
+  AUTH_EXPIRED: { status: 401, type: 'authentication_error', message: 'session expired: sign in to the gateway again (Claude Code: /login)', noRetry: true },
+  AUTH_REVOKED: { status: 401, type: 'authentication_error', message: 'session revoked: sign in to the gateway again (Claude Code: /login)', noRetry: true },
+  HEADER_TOO_LARGE: { status: 431, type: 'invalid_request_error', message: 'request headers too large', noRetry: true },
+  LENGTH_REQUIRED: { status: 411, type: 'invalid_request_error', message: 'length required' },
+  BODY_TOO_LARGE: { status: 413, type: 'request_too_large', message: 'request body exceeds the gateway limit (limits.max_request_bytes)' },
+  INVALID_JSON: { status: 400, type: 'invalid_request_error', message: 'invalid JSON' },
+  MODEL_REQUIRED: { status: 400, type: 'invalid_request_error', message: 'model is required' },
+  MODEL_NOT_STRING: { status: 400, type: 'invalid_request_error', message: 'model must be a string' },
+  MODEL_NOT_ALLOWED: { status: 400, type: 'invalid_request_error', message: 'model is not allowed' },
+  MODEL_NOT_CONFIGURED: { status: 400, type: 'invalid_request_error', message: 'model is not configured on any upstream' },
+  FORBIDDEN: { status: 403, type: 'permission_error', message: 'not permitted' },
+  NOT_FOUND: { status: 404, type: 'not_found_error', message: 'not found' },
+  SPEND_LIMIT_REACHED: { status: 429, type: 'billing_error', message: 'spend limit reached', noRetry: true },
+  SPEND_UNAVAILABLE: { status: 429, type: 'billing_error', message: 'spend limit unavailable', noRetry: true },
+  RATE_LIMITED: { status: 429, type: 'rate_limit_error', message: 'too many requests' },
+  NOT_SUPPORTED: { status: 501, type: 'not_supported', message: 'not supported by this upstream', noRetry: true },
+  UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream did not answer in time' },
+  ALL_UPSTREAMS_FAILED: { status: 502, type: 'api_error', message: 'all upstreams failed' },
+  UPSTREAM_OVERLOADED: { status: 529, type: 'overloaded_error', message: 'upstream overloaded' },
+  STORE_UNAVAILABLE: { status: 503, type: 'api_error', message: 'store unavailable' },
+  DRAINING: { status: 503, type: 'overloaded_error', message: 'gateway is restarting; retry shortly' },
+  INVALID_REQUEST: { status: 400, type: 'invalid_request_error', message: 'invalid request' },
+  INTERNAL: { status: 500, type: 'api_error', message: 'internal error' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * An error meant for the client. `expose` (as in oidc-provider) is implicit: only `message`
+ * goes on the wire; `cause` and `detail` go to the operator log.
+ */
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly noRetry: boolean;
+  headers: Record<string, string>;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    opts: { cause?: unknown; headers?: Record<string, string>; detail?: string; status?: number } = {},
+  ) {
+    const entry: CatalogueEntry = ERRORS[code];
+    super(message ?? entry.message, { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.status = opts.status ?? entry.status;
+    this.type = entry.type;
+    this.noRetry = entry.noRetry ?? false;
+    this.headers = opts.headers ?? {};
+    this.detail = opts.detail;
+  }
+  detail: string | undefined;
+}
+
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+  request_id?: string;
+}
+
+export function anthropicErrorBody(type: string, message: string, requestId?: string): AnthropicErrorBody {
+  const body: AnthropicErrorBody = { type: 'error', error: { type, message } };
+  if (requestId) body.request_id = requestId;
+  return body;
+}
+
+/** Status, headers and body for an error on a bearer or admin route. */
+export function renderAnthropicError(err: GatewayError, requestId?: string) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
+  if (err.noRetry) headers['x-should-retry'] = 'false';
+  return { status: err.status, headers, body: anthropicErrorBody(err.type, err.message, requestId) };
+}
+
+export type OAuthErrorCode =
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token'
+  | 'invalid_grant'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'invalid_request'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly status: number,
+    readonly description?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(description ?? error);
+    this.name = 'OAuthError';
+  }
+}
+
+export function renderOAuthError(err: OAuthError) {
+  const body: { error: string; error_description?: string } = { error: err.error };
+  if (err.description) body.error_description = err.description;
+  return {
+    status: err.status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache', ...err.headers },
+    body,
+  };
+}

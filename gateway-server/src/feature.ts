@@ -1,0 +1,44 @@
+/**
+ * What a feature (identity, policy, spend, audit, telemetry, routing) contributes to the app.
+ * Each feature folder exports one `create…Feature(ctx)`; buildApp composes them. Features never
+ * import each other's internals: they meet at the seams in inference/hooks.ts and here.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/load';
+import type { Db } from './store/db';
+import type { Upstream } from './routing/upstream';
+import type { RevocationCheck, BearerAuthenticator } from './auth/bearer';
+import type { SessionTokens } from './auth/session-token';
+import type { RouteObserver } from './routing/failover';
+import type { InferenceObserver, ModelAccess, SpendGate } from './inference/hooks';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface FeatureContext {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  tokens: SessionTokens;
+  upstreams: Upstream[];
+  fetch: typeof fetch;
+  log: FastifyInstance['log'];
+  /** Set once every feature is created (features that need to authenticate in their routes). */
+  auth?: BearerAuthenticator;
+  /** Other features' contributions, for the few legitimate cross-feature reads (e.g. spend needs model access). */
+  features: Partial<Record<FeatureName, Feature>>;
+}
+
+export type FeatureName = 'identity' | 'policy' | 'routing' | 'spend' | 'audit' | 'telemetry';
+
+export interface Feature {
+  /** Routes this feature serves, registered at the root. Receives the context with `auth` set. */
+  routes?: (app: FastifyInstance, ctx: FeatureContext & { auth: BearerAuthenticator }) => Promise<void>;
+  access?: ModelAccess;
+  spend?: SpendGate;
+  observers?: InferenceObserver[];
+  revocations?: RevocationCheck;
+  routeObserver?: RouteObserver;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,260 @@
+/**
+ * POST /v1/messages and /v1/messages/count_tokens. Checks run in the protocol's order
+ * (bearer, Content-Length, size, JSON, model, allow-list, spend), then the upstream reply is
+ * relayed on the raw socket: status and headers as soon as the upstream answers, then every
+ * chunk as it arrives. Nothing is buffered and nothing is re-serialised.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { GatewayError } from '../errors';
+import type { Principal } from '../auth/session-token';
+import type { BearerAuthenticator } from '../auth/bearer';
+import { routeWithFailover, type RouteObserver } from '../routing/failover';
+import { forwardableHeaders, type UpstreamOperation } from '../routing/upstream';
+import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
+import { emptyUsage, UsageTap } from './usage-tap';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    rawBody?: Buffer;
+  }
+}
+
+export interface MessagesRouteOptions {
+  auth: BearerAuthenticator;
+  hooks: InferenceHooks;
+  maxRequestBytes: number;
+  routeObserver?: RouteObserver;
+  now: () => number;
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function clientSurface(req: FastifyRequest): string | undefined {
+  const ua = headerString(req.headers['user-agent']);
+  if (!ua) return undefined;
+  const m = /^([A-Za-z0-9._-]+)\//.exec(ua);
+  return m ? m[1] : undefined;
+}
+
+export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOptions): Promise<void> {
+  const { auth, hooks, maxRequestBytes, now } = opts;
+
+  // Bodies stay raw: the anthropic upstream receives the client's bytes unchanged.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxRequestBytes }, (_req, body, done) => done(null, body));
+
+  // Authentication and length checks happen before a single body byte is read.
+  app.addHook('onRequest', async (req) => {
+    req.principal = auth.authenticate(headerString(req.headers.authorization));
+    const len = req.headers['content-length'];
+    if (len === undefined) {
+      if (req.headers['transfer-encoding'] !== undefined) throw new GatewayError('LENGTH_REQUIRED');
+    } else if (Number(len) > maxRequestBytes) {
+      throw new GatewayError('BODY_TOO_LARGE');
+    }
+  });
+
+  const handler = (operation: UpstreamOperation) => async (req: FastifyRequest, reply: FastifyReply) => {
+    await handleInference(operation, req, reply);
+  };
+  app.post('/v1/messages', handler('messages'));
+  app.post('/v1/messages/count_tokens', handler('count_tokens'));
+
+  async function notify(event: InferenceEvent): Promise<void> {
+    for (const o of hooks.observers) {
+      try {
+        await o.onInference(event);
+      } catch (err) {
+        app.log.error({ err, requestId: event.requestId }, 'inference observer failed');
+      }
+    }
+  }
+
+  async function handleInference(operation: UpstreamOperation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const started = now();
+    const principal = req.principal!;
+    const requestId = req.id;
+    const event: InferenceEvent = {
+      requestId,
+      at: new Date(started),
+      principal,
+      operation,
+      status: 0,
+      outcome: 'ok',
+      latencyMs: 0,
+      stream: false,
+      clientSurface: clientSurface(req),
+      clientSessionId: headerString(req.headers['x-claude-code-session-id']),
+    };
+    const fail = async (err: GatewayError, outcome: InferenceOutcome) => {
+      event.status = err.status;
+      event.outcome = outcome;
+      event.reason = err.code;
+      event.latencyMs = now() - started;
+      await notify(event);
+      throw err;
+    };
+
+    const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw.toString('utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      body = parsed as Record<string, unknown>;
+    } catch {
+      return fail(new GatewayError('INVALID_JSON'), 'invalid_request');
+    }
+    const model = body.model;
+    if (model === undefined || model === null || model === '') return fail(new GatewayError('MODEL_REQUIRED'), 'invalid_request');
+    if (typeof model !== 'string') return fail(new GatewayError('MODEL_NOT_STRING'), 'invalid_request');
+    event.model = model;
+    const stream = operation === 'messages' && body.stream === true;
+    event.stream = stream;
+
+    let candidates;
+    try {
+      candidates = hooks.access.resolve(principal, model, operation);
+    } catch (err) {
+      if (err instanceof GatewayError) return fail(err, 'denied_policy');
+      throw err;
+    }
+
+    let admission: Admission | undefined;
+    if (operation === 'messages') {
+      try {
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, requestId });
+      } catch (err) {
+        if (err instanceof GatewayError) return fail(err, 'blocked_spend');
+        throw err;
+      }
+    }
+
+    const controller = new AbortController();
+    const res = reply.raw;
+    let clientGone = false;
+    const onClose = () => {
+      if (!res.writableFinished) {
+        clientGone = true;
+        controller.abort();
+      }
+    };
+    res.on('close', onClose);
+
+    const settle = async (tap: UsageTap | undefined, status: number, upstream?: string, upstreamModel?: string) => {
+      const usage = tap?.finish();
+      event.usage = usage;
+      if (admission) {
+        try {
+          event.costMicros = await admission.settle({
+            usage: usage ?? emptyUsage(),
+            upstream,
+            upstreamModel,
+            aborted: !!tap && !tap.sawMessageStop,
+            outputChars: tap?.outputChars ?? 0,
+            status,
+          });
+        } catch (err) {
+          app.log.error({ err, requestId }, 'spend settlement failed');
+        }
+      }
+    };
+
+    let result;
+    try {
+      result = await routeWithFailover(
+        candidates,
+        {
+          operation,
+          search: req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '',
+          headers: forwardableHeaders(req.headers),
+          rawBody: raw,
+          body,
+          model,
+          stream,
+          signal: controller.signal,
+          principal,
+          requestId,
+        },
+        opts.routeObserver,
+      );
+    } catch (err) {
+      res.off('close', onClose);
+      await settle(undefined, 0);
+      if (clientGone) {
+        event.outcome = 'client_aborted';
+        event.status = 499;
+        event.latencyMs = now() - started;
+        await notify(event);
+        reply.hijack();
+        return;
+      }
+      if (err instanceof GatewayError) {
+        app.log.warn({ requestId, err: err.message, cause: (err.cause as Error | undefined)?.message }, 'all upstreams failed');
+        return fail(err, 'upstream_error');
+      }
+      throw err;
+    }
+
+    const { response, upstream, upstreamModel, attempts } = result;
+    event.upstream = upstream.name;
+    event.upstreamModel = upstreamModel;
+    event.attempts = attempts;
+    event.status = response.status;
+    event.ttfbMs = now() - started;
+    const ok = response.status >= 200 && response.status < 300;
+    event.outcome = ok ? 'ok' : 'upstream_error';
+
+    reply.hijack();
+    const headers: Record<string, string | string[]> = { ...response.headers, 'request-id': requestId, 'x-request-id': requestId };
+    if (ok && admission) Object.assign(headers, admission.headers);
+    res.writeHead(response.status, headers);
+    // Flush headers at once so the client's time-to-first-byte is the upstream's.
+    res.flushHeaders();
+
+    const tap = ok ? new UsageTap(stream) : undefined;
+    let cut = false;
+    try {
+      for await (const chunk of response.body) {
+        tap?.write(chunk);
+        if (!res.write(chunk)) await waitDrain(res);
+        if (clientGone) break;
+      }
+    } catch (err) {
+      if (!clientGone) {
+        cut = true;
+        app.log.warn({ requestId, upstream: upstream.name, err: (err as Error).message }, 'upstream stream ended abnormally');
+      }
+    }
+    res.off('close', onClose);
+    if (clientGone) event.outcome = 'client_aborted';
+    else if (cut) {
+      event.outcome = 'upstream_cut';
+      if (stream && ok) {
+        // Never a silent truncation: the client gets a proper SSE error event.
+        res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'upstream connection lost mid-stream' } })}\n\n`);
+      }
+    }
+    await settle(tap, response.status, upstream.name, upstreamModel);
+    event.latencyMs = now() - started;
+    await notify(event);
+    if (!clientGone) res.end();
+    else res.destroy();
+  }
+}
+
+function waitDrain(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+

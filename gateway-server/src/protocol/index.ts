@@ -1,0 +1,5 @@
+/** The wire contract shared by the gateway, the extension and the webview. */
+export * from './oauth';
+export * from './usage';
+export * from './settings';
+export * from './errors';

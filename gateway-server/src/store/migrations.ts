@@ -1,0 +1,21 @@
+/**
+ * Every schema migration, in version order. Append only; never edit a shipped entry.
+ * Version ranges by feature keep parallel work from colliding:
+ *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing
+ */
+import type { Migration } from './migrate';
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'kv',
+    sql: `
+CREATE TABLE IF NOT EXISTS kv (
+  key text PRIMARY KEY,
+  value jsonb NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at);
+`,
+  },
+];

@@ -1,0 +1,49 @@
+// Bundles the three outputs: the gateway server (one file for plain `node`),
+// the VS Code extension (CommonJS, `vscode` external) and the webview (browser).
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const serverOnly = process.argv.includes('--server-only');
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', legalComments: 'none' };
+
+const jobs = [
+  build({
+    ...common,
+    entryPoints: ['gateway-server/src/cli.ts'],
+    outfile: 'dist/server/tollgate-gateway.js',
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    // Native-ish or dynamically-loaded packages stay external; they install with `npm ci`.
+    packages: 'external',
+    banner: { js: "import { createRequire as __tgCreateRequire } from 'node:module'; const require = __tgCreateRequire(import.meta.url);" },
+  }),
+];
+
+if (!serverOnly) {
+  if (existsSync('extension/src/extension.ts')) {
+    jobs.push(build({
+      ...common,
+      entryPoints: ['extension/src/extension.ts'],
+      outfile: 'extension/dist/extension.js',
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['vscode'],
+      minify: process.env.NODE_ENV === 'production',
+    }));
+  }
+  if (existsSync('webview/src/main.ts')) {
+    jobs.push(build({
+      ...common,
+      entryPoints: ['webview/src/main.ts'],
+      outfile: 'extension/dist/webview.js',
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      minify: process.env.NODE_ENV === 'production',
+    }));
+  }
+}
+
+await Promise.all(jobs);

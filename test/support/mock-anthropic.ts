@@ -1,0 +1,214 @@
+/**
+ * A loopback stand-in for api.anthropic.com that speaks the real wire format (SSE events
+ * message_start … message_stop, JSON messages, count_tokens), records every request it
+ * receives, and can inject faults: error statuses, a slow first byte, a mid-stream cut.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { scriptedEvents, scriptedMessage, sseEvent, type ScriptedReply } from '../../gateway-server/src/routing/sse';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  json?: Record<string, unknown>;
+}
+
+export interface Behaviour {
+  /** Respond with this status and Anthropic error envelope instead of a reply. */
+  status?: number;
+  errorType?: string;
+  errorMessage?: string;
+  extraHeaders?: Record<string, string>;
+  /** Wait this long before sending any byte. */
+  firstByteDelayMs?: number;
+  /** Delay between SSE events. */
+  eventDelayMs?: number;
+  /** Destroy the socket after this many SSE events. */
+  cutAfterEvents?: number;
+  /** Keep the connection open after this many events until the client goes away. */
+  hangAfterEvents?: number;
+  reply?: Partial<ScriptedReply>;
+}
+
+export interface MockAnthropic {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  /** Behaviour for the next requests, consumed in order; then `defaults`. */
+  queue: Behaviour[];
+  defaults: Behaviour;
+  /** Bytes of the last SSE body written, per request index. */
+  sentBodies: Buffer[];
+  /** Resolves when a request's socket closes (disconnect tests). */
+  closedRequests: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_REPLY: ScriptedReply = {
+  id: 'msg_mock_0001',
+  model: 'claude-sonnet-4-6',
+  text: 'Hello from the mock upstream.',
+  inputTokens: 25,
+  outputTokens: 11,
+};
+
+export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promise<MockAnthropic> {
+  const state = {
+    requests: [] as RecordedRequest[],
+    queue: [] as Behaviour[],
+    defaults: {} as Behaviour,
+    sentBodies: [] as Buffer[],
+    closedRequests: 0,
+  };
+  let counter = 0;
+  const sockets = new Set<import('node:net').Socket>();
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        /* recorded as bytes only */
+      }
+      const index = state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json }) - 1;
+      res.on('close', () => {
+        state.closedRequests++;
+      });
+      const b = state.queue.shift() ?? state.defaults;
+      void respond(req, res, json, b, index);
+    });
+  });
+
+  async function respond(req: IncomingMessage, res: ServerResponse, json: Record<string, unknown> | undefined, b: Behaviour, index: number) {
+    if (opts.apiKey && req.headers['x-api-key'] !== opts.apiKey) {
+      res.writeHead(401, { 'content-type': 'application/json', 'request-id': 'req_mock_auth' });
+      res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
+      return;
+    }
+    if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
+    if (res.destroyed) return;
+    const common = {
+      'request-id': `req_mock_${++counter}`,
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': '3999',
+      'anthropic-organization-id': 'org-mock',
+      ...b.extraHeaders,
+    };
+    if (b.status && b.status >= 400) {
+      res.writeHead(b.status, { ...common, 'content-type': 'application/json', ...(b.status === 429 ? { 'retry-after': '7' } : {}) });
+      res.end(
+        JSON.stringify({
+          type: 'error',
+          error: { type: b.errorType ?? errorTypeFor(b.status), message: b.errorMessage ?? `mock error ${b.status}` },
+        }),
+      );
+      return;
+    }
+    const isCount = (req.url ?? '').includes('/count_tokens');
+    if (isCount) {
+      res.writeHead(200, { ...common, 'content-type': 'application/json' });
+      res.end(JSON.stringify({ input_tokens: b.reply?.inputTokens ?? DEFAULT_REPLY.inputTokens }));
+      return;
+    }
+    const reply: ScriptedReply = { ...DEFAULT_REPLY, model: typeof json?.model === 'string' ? json.model : DEFAULT_REPLY.model, ...b.reply };
+    if (json?.stream === true) {
+      res.writeHead(200, { ...common, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      const sent: Buffer[] = [];
+      const events = scriptedEvents(reply);
+      for (let i = 0; i < events.length; i++) {
+        if (b.cutAfterEvents !== undefined && i >= b.cutAfterEvents) {
+          state.sentBodies[index] = Buffer.concat(sent);
+          // Let what was written reach the wire first; destroy() drops unflushed writes.
+          await sleep(30);
+          res.socket?.destroy();
+          return;
+        }
+        if (b.hangAfterEvents !== undefined && i >= b.hangAfterEvents) {
+          state.sentBodies[index] = Buffer.concat(sent);
+          return; // never ends; the gateway must abort us when its client leaves
+        }
+        const e = events[i]!;
+        const bytes = Buffer.from(sseEvent(e.type, e.data));
+        sent.push(bytes);
+        res.write(bytes);
+        if (b.eventDelayMs) await sleep(b.eventDelayMs);
+        if (res.destroyed) return;
+      }
+      state.sentBodies[index] = Buffer.concat(sent);
+      res.end();
+      return;
+    }
+    const bytes = Buffer.from(JSON.stringify(scriptedMessage(reply)));
+    state.sentBodies[index] = bytes;
+    res.writeHead(200, { ...common, 'content-type': 'application/json' });
+    res.end(bytes);
+  }
+
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get requests() {
+      return state.requests;
+    },
+    get queue() {
+      return state.queue;
+    },
+    set queue(q) {
+      state.queue = q;
+    },
+    get defaults() {
+      return state.defaults;
+    },
+    set defaults(d) {
+      state.defaults = d;
+    },
+    get sentBodies() {
+      return state.sentBodies;
+    },
+    get closedRequests() {
+      return state.closedRequests;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  } as MockAnthropic;
+}
+
+function errorTypeFor(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return 'api_error';
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
