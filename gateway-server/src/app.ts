@@ -116,7 +116,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const upstreams = deps.upstreams ?? buildUpstreams(config);
 
   // Features in dependency order: later ones may read earlier ones through ctx.features.
-  const ctx: FeatureContext = { config, db, clock, tokens, upstreams, fetch: deps.fetch ?? fetch, log: app.log, features: {} };
+  const features: Feature[] = [];
+  const ctx: FeatureContext = {
+    config,
+    db,
+    clock,
+    tokens,
+    upstreams,
+    fetch: deps.fetch ?? fetch,
+    log: app.log,
+    features: {},
+    async emit(event) {
+      for (const f of features) {
+        if (!f.onEvent) continue;
+        try {
+          await f.onEvent(event);
+        } catch (err) {
+          app.log.error({ err, event: event.name }, 'event handler failed');
+        }
+      }
+    },
+  };
   const creators: [FeatureName, (c: FeatureContext) => Promise<Feature>][] = [
     ['identity', createIdentityFeature],
     ['routing', createRoutingFeature],
@@ -125,7 +145,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ['audit', createAuditFeature],
     ['telemetry', createTelemetryFeature],
   ];
-  const features: Feature[] = [];
   try {
     for (const [name, create] of creators) {
       const f = await create(ctx);

@@ -28,6 +28,29 @@ export interface FeatureContext {
   auth?: BearerAuthenticator;
   /** Other features' contributions, for the few legitimate cross-feature reads (e.g. spend needs model access). */
   features: Partial<Record<FeatureName, Feature>>;
+  /**
+   * Report a non-inference event (sign-in, refresh, revocation, admin mutation, denial) to every
+   * feature's onEvent (audit, telemetry). Awaited by callers that need the record durable.
+   */
+  emit(event: GatewayEvent): Promise<void>;
+}
+
+/** Events other than inference requests (those are InferenceEvent in inference/hooks.ts). */
+export interface GatewayEvent {
+  /** Dotted name as in docs/operations.md, e.g. `session.mint`, `session.refresh`, `session.revoke`, `auth.denied`, `admin.limit.upsert`. */
+  name: string;
+  at: Date;
+  requestId?: string;
+  principal?: { sub: string; email?: string; groups?: readonly string[] };
+  /** Who acted, for admin events: `admin-key:<id>` or `oidc:<sub>`. */
+  actor?: string;
+  outcome: 'ok' | 'denied' | 'error';
+  reason?: string;
+  /** Client surface (e.g. `claude_code`) and the session id, when known. */
+  surface?: string;
+  sessionId?: string;
+  /** Small structured details; never tokens, codes, prompts or other secrets. */
+  detail?: Record<string, unknown>;
 }
 
 export type FeatureName = 'identity' | 'policy' | 'routing' | 'spend' | 'audit' | 'telemetry';
@@ -40,5 +63,6 @@ export interface Feature {
   observers?: InferenceObserver[];
   revocations?: RevocationCheck;
   routeObserver?: RouteObserver;
+  onEvent?(event: GatewayEvent): Promise<void> | void;
   close?(): Promise<void>;
 }
