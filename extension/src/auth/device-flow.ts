@@ -190,7 +190,9 @@ export async function refreshToken(endpoints: OAuthEndpoints, refresh: string, d
 export async function revokeTokens(endpoints: OAuthEndpoints, tokens: { access: string; refresh?: string }, deps: Pick<DeviceFlowDeps, 'fetch'> = defaultDeps): Promise<boolean> {
   if (!endpoints.revocation) return false;
   let ok = true;
-  for (const form of [{ token: tokens.access }, ...(tokens.refresh ? [{ token: tokens.refresh, token_type_hint: 'refresh_token' }] : [])]) {
+  const forms: Record<string, string>[] = [{ token: tokens.access }];
+  if (tokens.refresh) forms.push({ token: tokens.refresh, token_type_hint: 'refresh_token' });
+  for (const form of forms) {
     try {
       const res = await post(deps, endpoints.revocation, form);
       ok &&= res.ok;

@@ -8,9 +8,9 @@ import { refreshDelay, REFRESH_MARGIN_MS, sessionFromTokens, storedSessionSchema
 import type { TokenResponse } from '../../../gateway-server/src/protocol/oauth';
 
 export interface SecretStore {
-  get(key: string): Promise<string | undefined>;
-  store(key: string, value: string): Promise<void>;
-  delete(key: string): Promise<void>;
+  get(key: string): PromiseLike<string | undefined>;
+  store(key: string, value: string): PromiseLike<void>;
+  delete(key: string): PromiseLike<void>;
 }
 
 export interface Timers {

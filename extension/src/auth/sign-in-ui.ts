@@ -1,0 +1,44 @@
+/**
+ * The editor side of the device flow: open the verification page, show the user code with a
+ * Copy action, show progress while polling (cancellable), then hand the tokens to the manager.
+ */
+import * as vscode from 'vscode';
+import { discover, pollForToken, SignInError, startDeviceAuthorization, defaultDeps } from './device-flow';
+import type { SessionManager } from './session-manager';
+import type { StoredSession } from './session';
+import { SIGN_IN_MESSAGES } from '../platform/messages';
+import type { Log } from '../platform/log';
+
+export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log): Promise<StoredSession> {
+  const endpoints = await discover(gatewayUrl);
+  const grant = await startDeviceAuthorization(endpoints);
+  const target = grant.verification_uri_complete ?? grant.verification_uri;
+  log.info(`sign-in: device code issued, verification at ${new URL(target).origin}`);
+  const opened = await vscode.env.openExternal(vscode.Uri.parse(target, true));
+  // The notification stays while polling; Copy puts the code on the clipboard for another device.
+  void vscode.window
+    .showInformationMessage(
+      `Tollgate sign-in code: ${grant.user_code}. ${opened ? 'Confirm it in the browser page that opened.' : `Open ${grant.verification_uri} and enter it.`}${grant.login_notice ? ` ${grant.login_notice}` : ''}`,
+      'Copy Code',
+      'Open Page',
+    )
+    .then(async (choice) => {
+      if (choice === 'Copy Code') await vscode.env.clipboard.writeText(grant.user_code);
+      if (choice === 'Open Page') await vscode.env.openExternal(vscode.Uri.parse(target, true));
+    });
+  const tokens = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Tollgate: waiting for approval of ${grant.user_code}…`, cancellable: true },
+    async (_progress, cancel) => {
+      const abort = new AbortController();
+      cancel.onCancellationRequested(() => abort.abort());
+      return pollForToken(endpoints, grant, { signal: abort.signal }, defaultDeps);
+    },
+  );
+  const session = await manager.adopt(gatewayUrl, tokens);
+  log.info(`sign-in: signed in as ${session.account.label}`);
+  return session;
+}
+
+export function signInErrorMessage(err: unknown): string {
+  return err instanceof SignInError ? SIGN_IN_MESSAGES[err.code] : `Tollgate sign-in failed: ${(err as Error).message}`;
+}

@@ -1,0 +1,147 @@
+/**
+ * Keeps the state fresh: usage every minute and shortly after each proxied request, policy
+ * (`/managed/settings` with If-None-Match, `/v1/me`) every 10 minutes and on demand, health
+ * every minute. Applies managed settings on change and removes them at sign-out.
+ */
+import * as vscode from 'vscode';
+import type { IncomingHttpHeaders } from 'node:http';
+import { GatewayClient, GatewayError } from './gateway-client';
+import type { TollgateState } from './state';
+import type { Log } from './log';
+import type { SessionManager } from '../auth/session-manager';
+import type { WorkspaceSettings } from '../settings/workspace';
+import type { ProxiedRequest } from '../proxy/loopback-proxy';
+import { signalFromHeaders } from '../status/format';
+
+export class Controller implements vscode.Disposable {
+  readonly client: GatewayClient;
+  private etag: string | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private usageSoon: NodeJS.Timeout | undefined;
+  proxy: { url: string; secret: string } | undefined;
+
+  constructor(
+    private readonly state: TollgateState,
+    private readonly sessions: SessionManager,
+    private readonly workspace: WorkspaceSettings,
+    private readonly log: Log,
+  ) {
+    this.client = new GatewayClient({
+      fetch: (...a) => fetch(...a),
+      baseUrl: () => state.gatewayUrl,
+      token: () => sessions.accessToken(),
+      onRejected: (t) => void sessions.onRejected(t),
+    });
+  }
+
+  start(): void {
+    this.timers.push(setInterval(() => void this.refreshUsage(), 60_000));
+    this.timers.push(setInterval(() => void this.refreshPolicy(false), 10 * 60_000));
+    this.timers.push(setInterval(() => void this.refreshHealth(), 60_000));
+    for (const t of this.timers) t.unref?.();
+  }
+
+  async refreshAll(): Promise<void> {
+    await Promise.all([this.refreshHealth(), this.refreshUsage(), this.refreshPolicy(false)]);
+  }
+
+  private noteError(err: unknown): void {
+    if (err instanceof GatewayError && err.code === 'UNREACHABLE') {
+      this.state.offlineSince ??= new Date();
+    } else if (err instanceof GatewayError && (err.code === 'REJECTED' || err.code === 'UNAUTHORIZED')) {
+      // Sign-out (if any) arrives through the session manager's event.
+    } else this.log.warn(`gateway: ${(err as Error).message}`);
+  }
+
+  async refreshHealth(): Promise<void> {
+    const h = await this.client.health();
+    this.state.health = { ...h, checkedAt: new Date().toISOString() };
+    if (h.reachable) this.state.offlineSince = undefined;
+    else this.state.offlineSince ??= new Date();
+    this.state.changed();
+  }
+
+  async refreshUsage(): Promise<void> {
+    if (!this.state.session) return;
+    try {
+      const before = this.state.usage?.extra_usage.used_credits;
+      this.state.usage = await this.client.usage();
+      this.state.offlineSince = undefined;
+      this.state.signal = undefined; // the endpoint now reflects what the headers said
+      const after = this.state.usage?.extra_usage.used_credits;
+      const last = this.state.recent.list()[0];
+      if (last && before !== undefined && after !== undefined && after >= before) this.state.recent.setCost(last.at, after - before);
+    } catch (err) {
+      this.noteError(err);
+    }
+    this.state.changed();
+  }
+
+  /** Poll policy; `announce` shows a summary even when nothing changed (Refresh Policy). */
+  async refreshPolicy(announce: boolean): Promise<void> {
+    if (!this.state.session) return;
+    try {
+      const [settings, me] = await Promise.all([this.client.managedSettings(this.etag), this.client.me()]);
+      this.state.me = me;
+      this.state.offlineSince = undefined;
+      const summary: string[] = [];
+      if (settings.kind === 'changed' || (settings.kind === 'none' && this.etag !== 'none') || !this.state.managed.checksum) {
+        const managed = settings.kind === 'changed' ? settings.envelope.settings : {};
+        const checksum = settings.kind === 'changed' ? settings.envelope.checksum : null;
+        const { keys, dropped } = await this.workspace.applyClaude(managed, checksum, this.proxy);
+        this.etag = settings.kind === 'changed' ? settings.etag : settings.kind === 'none' ? 'none' : this.etag;
+        this.state.managed = { checksum: checksum ?? 'none', appliedKeys: keys };
+        summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
+        if (dropped.length) this.log.warn(`managed settings: not written to the workspace (credentials): ${dropped.join(', ')}`);
+      }
+      if (me?.vscode_settings) {
+        const { changed, skipped } = await this.workspace.applyVscode(me.vscode_settings);
+        if (changed.length) summary.push(`VS Code settings changed: ${changed.join(', ')}`);
+        if (skipped.length) this.log.warn(`vscode settings not applied: ${skipped.join(', ')}`);
+      }
+      if (summary.length || announce) {
+        const text = summary.length ? `Tollgate applied your policy. ${summary.join('. ')}.` : 'Tollgate policy is up to date.';
+        this.log.info(text);
+        void vscode.window.showInformationMessage(text);
+      }
+    } catch (err) {
+      this.noteError(err);
+      if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy: ${(err as Error).message}`);
+    }
+    this.state.changed();
+  }
+
+  /** Sign-out: remove exactly what was applied, in files and workspace settings. */
+  async removeApplied(): Promise<void> {
+    const removed = await this.workspace.removeClaude();
+    const restored = await this.workspace.removeVscode();
+    this.etag = null;
+    this.state.managed = { checksum: null, appliedKeys: [] };
+    this.state.me = undefined;
+    this.state.usage = undefined;
+    this.state.signal = undefined;
+    if (removed || restored.length) this.log.info(`sign-out: removed ${removed} managed setting(s), restored ${restored.length} VS Code setting(s)`);
+  }
+
+  onProxyHeaders(headers: IncomingHttpHeaders): void {
+    const signal = signalFromHeaders(headers);
+    if (signal) {
+      this.state.signal = signal;
+      this.state.changed();
+    }
+  }
+
+  onProxyDone(r: ProxiedRequest): void {
+    if (!r.path.startsWith('/v1/messages')) return;
+    this.state.recent.add({ at: r.at.toISOString(), model: r.model, status: r.status, inputTokens: r.inputTokens, outputTokens: r.outputTokens, costCents: null, durationMs: r.durationMs });
+    this.state.changed();
+    // Spend settles when the reply ends; read the new total a moment later.
+    clearTimeout(this.usageSoon);
+    this.usageSoon = setTimeout(() => void this.refreshUsage(), 750);
+  }
+
+  dispose(): void {
+    for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.usageSoon);
+  }
+}

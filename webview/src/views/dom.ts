@@ -1,0 +1,23 @@
+/** A tiny element builder: text always goes through textContent, never innerHTML. */
+export type Child = Node | string | null | undefined | false;
+
+export function h(tag: string, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) if (c) el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  return el;
+}
+
+export const icon = (name: string, label?: string) => h('span', { class: `codicon codicon-${name}`, ...(label ? { 'aria-label': label, role: 'img' } : { 'aria-hidden': 'true' }) });
+
+export function section(title: string, id: string, ...children: Child[]): HTMLElement {
+  return h('section', { 'aria-labelledby': `${id}-title`, id }, h('h2', { id: `${id}-title` }, title), ...children);
+}
+
+export const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
+
+export function when(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
