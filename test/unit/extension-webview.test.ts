@@ -1,0 +1,41 @@
+/** The host <-> webview message contract, and the sidebar snapshot built from real state. */
+import assert from 'node:assert/strict';
+import { hostToWebviewSchema, sidebarStateSchema, webviewToHostSchema } from '../../gateway-server/src/protocol/webview';
+import { TollgateState } from '../../extension/src/platform/state';
+import { sessionFromTokens } from '../../extension/src/auth/session';
+import { sidebarHtml } from '../../extension/src/sidebar/html';
+
+describe('extension webview contract', () => {
+  it('accepts the handshake and the known requests only', () => {
+    assert.ok(webviewToHostSchema.safeParse({ type: 'view/ready' }).success);
+    assert.ok(webviewToHostSchema.safeParse({ type: 'rpc/request', id: 1, method: 'command/run', params: { command: 'signIn' } }).success);
+    assert.ok(webviewToHostSchema.safeParse({ type: 'rpc/request', id: 2, method: 'state/get', params: {} }).success);
+    for (const bad of [
+      { type: 'rpc/request', id: 1, method: 'command/run', params: { command: 'workbench.action.terminal.sendSequence' } },
+      { type: 'rpc/request', id: -1, method: 'state/get', params: {} },
+      { type: 'view/ready', extra: 1 },
+      { type: 'eval', code: 'x' },
+      null,
+    ]) assert.equal(webviewToHostSchema.safeParse(bad).success, false, JSON.stringify(bad));
+  });
+
+  it('builds a valid sidebar state signed out and signed in', () => {
+    const state = new TollgateState('http://gw.test');
+    assert.ok(sidebarStateSchema.safeParse(state.sidebar()).success);
+    state.session = sessionFromTokens('http://gw.test', { access_token: 'a.b.c', token_type: 'Bearer', email: 'dev@example.com' }, Date.now());
+    state.me = { email: 'dev@example.com', groups: ['eng'], policy: { name: 'engineering' }, models: [{ id: 'claude-sonnet-4-6' }] };
+    state.recent.add({ at: new Date().toISOString(), model: 'claude-sonnet-4-6', status: 200, inputTokens: 25, outputTokens: 11, costCents: null, durationMs: 12 });
+    const snap = state.sidebar();
+    assert.deepEqual(snap.policy, { name: 'engineering', models: ['claude-sonnet-4-6'], available: true });
+    assert.ok(hostToWebviewSchema.safeParse({ type: 'state/update', state: snap }).success);
+    assert.equal(JSON.stringify(snap).includes('a.b.c'), false, 'the bearer never reaches the webview');
+  });
+
+  it('serves HTML with a nonce-only script CSP and no inline code', () => {
+    const html = sidebarHtml({ nonce: 'N0nce', cspSource: 'vscode-resource:', scriptUri: 'vscode-resource:/w.js', styleUri: 'vscode-resource:/w.css', codiconsUri: 'vscode-resource:/c.css' });
+    assert.match(html, /default-src 'none'/);
+    assert.match(html, /script-src 'nonce-N0nce'/);
+    assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
+    assert.equal((html.match(/<script/g) ?? []).length, 1);
+  });
+});
