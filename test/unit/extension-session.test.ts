@@ -73,7 +73,7 @@ describe('extension session lifecycle', () => {
     it('the scheduled timer refreshes silently', async () => {
       await mgr.adopt(srv.url, { access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' });
       scheduled.at(-1)!.fn();
-      await new Promise((r) => setTimeout(r, 50));
+      await mgr.refresh(); // single flight: joins the refresh the timer started
       assert.equal(mgr.current?.accessToken, 'at-2');
     });
 
