@@ -68,7 +68,8 @@ describe('extension loopback proxy (real gateway, PGlite)', function () {
   });
 
   it('refuses anything without this window\'s secret, in the Anthropic envelope, with x-should-retry: false', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${token}` }, { 'x-api-key': 'tgl-wrong' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: `Bearer ${token}` }, { 'x-api-key': 'tgl-wrong' }];
+    for (const headers of attempts) {
       const r = await raw('POST', '/v1/messages', headers, '{"model":"claude-sonnet-4-6","max_tokens":8,"messages":[]}');
       assert.equal(r.status, 401);
       assert.equal(r.headers['x-should-retry'], 'false');

@@ -1,0 +1,80 @@
+/**
+ * Runs inside the real extension host (code-server): the installed extension's commands,
+ * sign-in through the device flow (the outer test completes the browser leg), tokens kept out
+ * of files, the workspace's Claude Code settings written and removed, a request through the
+ * proxy with the environment agents get.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+
+interface Api {
+  activationMs: number;
+  proxyUrl(): string | undefined;
+  ready: Promise<void>;
+}
+const extra = (globalThis as { __tollgateHostResults?: Record<string, unknown> }).__tollgateHostResults ?? {};
+
+describe('Tollgate in the extension host', () => {
+  let api: Api;
+  const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+  const localFile = () => join(ws(), '.claude', 'settings.local.json');
+  let bearer = '';
+
+  it('activates and registers its commands and views', async () => {
+    const ext = vscode.extensions.getExtension<Api>('tollgate.tollgate');
+    assert.ok(ext, 'extension installed');
+    api = ext.isActive ? ext.exports : await ext.activate();
+    await api.ready;
+    extra.activationMs = api.activationMs;
+    const commands = await vscode.commands.getCommands(true);
+    for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus']) assert.ok(commands.includes(c), c);
+    assert.match(api.proxyUrl() ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('signs in with the device flow and writes the proxy env, never the bearer', async () => {
+    // The developer's own local settings, which must survive sign-in and sign-out untouched.
+    mkdirSync(join(ws(), '.claude'), { recursive: true });
+    writeFileSync(localFile(), JSON.stringify({ model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } }, null, 2));
+    const session = (await vscode.commands.executeCommand('tollgate.signIn')) as { accessToken: string; account: { label: string } } | undefined;
+    assert.ok(session, 'signed in');
+    bearer = session.accessToken;
+    extra.account = session.account.label;
+    await vscode.commands.executeCommand('tollgate.refreshPolicy');
+    const text = readFileSync(localFile(), 'utf8');
+    const local = JSON.parse(text);
+    assert.equal(local.model, 'claude-haiku-4-5');
+    assert.equal(local.env.MY_VAR, 'mine');
+    assert.equal(local.env.ANTHROPIC_BASE_URL, api.proxyUrl());
+    assert.match(local.env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
+    assert.equal(local.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1');
+    assert.ok(!text.includes(bearer), 'the gateway bearer is not in settings.local.json');
+    assert.ok(existsSync(join(ws(), '.claude', 'tollgate-applied.json')));
+    for (const f of [join(ws(), '.claude', 'tollgate-applied.json'), join(ws(), '.vscode', 'settings.json')]) {
+      if (existsSync(f)) assert.ok(!readFileSync(f, 'utf8').includes(bearer), `no bearer in ${f}`);
+    }
+  });
+
+  it('proxies a request with the local secret agents get, the bearer swapped in', async () => {
+    const env = JSON.parse(readFileSync(localFile(), 'utf8')).env;
+    const res = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.ANTHROPIC_AUTH_TOKEN}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { content: { text: string }[] };
+    assert.equal(body.content[0]!.text, 'Hello from the mock upstream.');
+    const denied = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(denied.status, 401, 'the proxy does not accept the gateway bearer itself');
+  });
+
+  it('signs out, removing exactly what it applied', async () => {
+    await vscode.commands.executeCommand('tollgate.signOut');
+    // Removal runs on the session-change event; give it a moment to finish writing.
+    for (let i = 0; i < 50 && existsSync(join(ws(), '.claude', 'tollgate-applied.json')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(JSON.parse(readFileSync(localFile(), 'utf8')), { model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } });
+    assert.equal(existsSync(join(ws(), '.claude', 'tollgate-applied.json')), false);
+  });
+});

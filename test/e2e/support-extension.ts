@@ -1,0 +1,49 @@
+/**
+ * Shared set-up of the two in-editor suites: the built VSIX, a real gateway signed in through
+ * the test OIDC provider with the loopback Anthropic upstream, and screenshots under test-output/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startGatewayWithIdp } from '../support/test-idp';
+
+export const VSIX = resolve('tollgate-0.1.0.vsix');
+export const OUT_DIR = resolve('test-output', 'extension-e2e');
+
+/** `npm run package` once per run (the suites need the bundle and the VSIX). */
+export function packageExtension(): string {
+  if (!existsSync(VSIX) || process.env.TOLLGATE_E2E_REPACKAGE !== '0') {
+    execFileSync('npm', ['run', '--silent', 'package'], { stdio: 'pipe', timeout: 180_000 });
+  }
+  mkdirSync(OUT_DIR, { recursive: true });
+  return VSIX;
+}
+
+export interface E2eGateway {
+  url: string;
+  mock: MockAnthropic;
+  close(): Promise<void>;
+}
+
+export async function startE2eGateway(): Promise<E2eGateway> {
+  const mock = await startMockAnthropic({ apiKey: 'sk-upstream-test' });
+  const tdb: TestDatabase = await createTestDatabase('pglite');
+  const gw = await startGatewayWithIdp({
+    db: tdb.db,
+    config: { upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }] },
+  });
+  return {
+    url: gw.url,
+    mock,
+    async close() {
+      await gw.close();
+      await tdb.drop();
+      await mock.close();
+    },
+  };
+}
+
+/** The user code in the extension's sign-in notification. */
+export const USER_CODE = /Tollgate sign-in code: ([A-Z]{4}-[A-Z]{4})/;
