@@ -39,6 +39,7 @@ describe('VS Code extension: tests inside the extension host (code-server)', fun
       __MOCHA_PATH__: JSON.stringify(createRequire(import.meta.url).resolve('mocha')),
       __SUITE_PATH__: JSON.stringify(join(dir, 'suite.js')),
       __RESULTS_PATH__: JSON.stringify(results),
+      __GREP__: '""',
     };
     const common = { bundle: true, platform: 'node' as const, format: 'cjs' as const, target: 'node20', external: ['vscode'], define, logLevel: 'warning' as const };
     await build({ ...common, entryPoints: [resolve('test/e2e/host/runner.ts')], outfile: join(dir, 'runner.js') });

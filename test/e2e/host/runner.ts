@@ -8,11 +8,13 @@ import { writeFileSync } from 'node:fs';
 declare const __MOCHA_PATH__: string;
 declare const __SUITE_PATH__: string;
 declare const __RESULTS_PATH__: string;
+/** Mocha grep (empty: all); the Electron runner without a browser leg runs the smoke part only. */
+declare const __GREP__: string;
 
 export async function run(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Mocha = require(__MOCHA_PATH__) as typeof import('mocha');
-  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
+  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec', ...(__GREP__ ? { grep: __GREP__ } : {}) });
   mocha.addFile(__SUITE_PATH__);
   const results: { title: string; state: string; error?: string; durationMs?: number }[] = [];
   const extra: Record<string, unknown> = {};
