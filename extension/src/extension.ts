@@ -62,7 +62,8 @@ export function activate(context: vscode.ExtensionContext): TollgateApi {
     createStatusBar(state),
     vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, 'Tollgate', new TollgateAuthProvider(sessions, signIn), { supportsMultipleAccounts: false }),
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
-    vscode.commands.registerCommand('tollgate.signIn', signIn),
+    // Returns nothing: other extensions may run commands, and must get tokens via getSession.
+    vscode.commands.registerCommand('tollgate.signIn', async () => void (await signIn())),
     vscode.commands.registerCommand('tollgate.signOut', signOut),
     vscode.commands.registerCommand('tollgate.showSpend', () => vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
     vscode.commands.registerCommand('tollgate.refreshPolicy', () => controller.refreshAll().then(() => controller.refreshPolicy(true))),

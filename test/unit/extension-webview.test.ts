@@ -23,7 +23,7 @@ describe('extension webview contract', () => {
     const state = new TollgateState('http://gw.test');
     assert.ok(sidebarStateSchema.safeParse(state.sidebar()).success);
     state.session = sessionFromTokens('http://gw.test', { access_token: 'a.b.c', token_type: 'Bearer', email: 'dev@example.com' }, Date.now());
-    state.me = { email: 'dev@example.com', groups: ['eng'], policy: { name: 'engineering' }, models: [{ id: 'claude-sonnet-4-6' }] };
+    state.me = { sub: 'u-1', email: 'dev@example.com', name: null, groups: ['eng'], policy: { matched: true, name: 'engineering', index: 0 }, available_models: [{ id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6' }], vscode_settings: {}, managed_settings_checksum: null };
     state.recent.add({ at: new Date().toISOString(), model: 'claude-sonnet-4-6', status: 200, inputTokens: 25, outputTokens: 11, costCents: null, durationMs: 12 });
     const snap = state.sidebar();
     assert.deepEqual(snap.policy, { name: 'engineering', models: ['claude-sonnet-4-6'], available: true });

@@ -31,13 +31,15 @@ export const meSchema = z
     policy: z.union([z.string(), z.object({ name: z.string().nullable().optional() }).passthrough()]).nullable().optional(),
     models: z.array(z.union([z.string(), z.object({ id: z.string() }).passthrough()])).optional(),
     allowed_models: z.array(z.union([z.string(), z.object({ id: z.string() }).passthrough()])).optional(),
+    /** Tollgate's name (gateway-server/src/protocol/me.ts); the others are tolerated for compatible gateways. */
+    available_models: z.array(z.union([z.string(), z.object({ id: z.string() }).passthrough()])).optional(),
     vscode_settings: z.record(z.string(), z.unknown()).nullable().optional(),
   })
   .passthrough();
 export type Me = z.infer<typeof meSchema>;
 
 export function meModels(me: Me): string[] {
-  return (me.allowed_models ?? me.models ?? []).map((m) => (typeof m === 'string' ? m : m.id));
+  return (me.available_models ?? me.allowed_models ?? me.models ?? []).map((m) => (typeof m === 'string' ? m : m.id));
 }
 export function mePolicyName(me: Me): string | null {
   if (typeof me.policy === 'string') return me.policy;
