@@ -1,116 +1,57 @@
 /**
- * Composition root: build the services, register commands and views. Each registration is a
- * one-liner into its feature folder. `activate` does no network I/O before returning; the proxy
- * starts and the stored session loads right after, so activation stays fast.
+ * Activation entry. Kept tiny on purpose: it registers commands, the sidebar view and the
+ * authentication provider as thin forwarders, and loads the real composition root (core.ts,
+ * with zod and every service) on the next tick. VS Code waits for nothing heavy, so activation
+ * stays within a few milliseconds; a command run before the core is loaded simply awaits it.
  */
 import * as vscode from 'vscode';
 import { performance } from 'node:perf_hooks';
-import { SessionManager } from './auth/session-manager';
-import { normaliseBaseUrl } from './auth/device-flow';
-import { runSignIn, signInErrorMessage } from './auth/sign-in-ui';
-import { PROVIDER_ID, TollgateAuthProvider } from './auth/provider';
-import { startLoopbackProxy, type LoopbackProxy } from './proxy/loopback-proxy';
-import { applyTerminalEnv } from './proxy/terminal-env';
-import { WorkspaceSettings } from './settings/workspace';
-import { createStatusBar } from './status/status-bar';
-import { SidebarView, SIDEBAR_VIEW_ID } from './sidebar/sidebar-view';
-import { Controller } from './platform/controller';
-import { TollgateState } from './platform/state';
-import { createLog } from './platform/log';
-import { showGatewayStatus } from './platform/gateway-status';
+import type { Core } from './core';
 
 export interface TollgateApi {
+  /** Time spent inside activate(), in ms. */
   activationMs: number;
-  proxyUrl(): string | undefined;
+  /** Resolves once the services are up (proxy listening, stored session restored). */
   ready: Promise<void>;
+  /** activate() start to services up, in ms (undefined until then). */
+  readyMs(): number | undefined;
+  proxyUrl(): string | undefined;
 }
 
-const gatewayUrl = () => normaliseBaseUrl(vscode.workspace.getConfiguration('tollgate').get<string>('gatewayUrl') ?? '');
+const COMMANDS = ['signIn', 'signOut', 'showSpend', 'refreshPolicy', 'openGatewayStatus'] as const;
 
 export function activate(context: vscode.ExtensionContext): TollgateApi {
   const t0 = performance.now();
-  const log = createLog(context);
-  const state = new TollgateState(gatewayUrl());
-  const sessions = new SessionManager(context.secrets, { fetch: (...a) => fetch(...a), sleep: async () => {}, now: () => Date.now(), timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
-  let proxy: LoopbackProxy | undefined;
-  const workspace = new WorkspaceSettings(context, () => [sessions.current?.accessToken, sessions.current?.refreshToken]);
-  const controller = new Controller(state, sessions, workspace, log);
-  const sidebar = new SidebarView(context.extensionUri, state, log);
+  let loaded: Core | undefined;
+  let corePromise: Promise<Core> | undefined;
+  const core = () => (corePromise ??= import('./core').then((m) => (loaded = m.startCore(context))));
 
-  const signIn = async () => {
-    if (!state.gatewayUrl) {
-      void vscode.window.showErrorMessage('Set "tollgate.gatewayUrl" to your gateway\'s URL first.', 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'tollgate.gatewayUrl'));
-      return undefined;
-    }
-    try {
-      return await runSignIn(sessions, state.gatewayUrl, log);
-    } catch (err) {
-      log.error('sign-in failed', err);
-      void vscode.window.showErrorMessage(signInErrorMessage(err));
-      return undefined;
-    }
-  };
-  const signOut = async () => {
-    const { revoked } = await sessions.signOut();
-    void vscode.window.showInformationMessage(`Signed out of Tollgate${revoked ? ' (session revoked at the gateway)' : ''}.`);
+  const sessionsChanged = new vscode.EventEmitter<vscode.AuthenticationProviderAuthenticationSessionsChangeEvent>();
+  const auth: vscode.AuthenticationProvider = {
+    onDidChangeSessions: sessionsChanged.event,
+    getSessions: (scopes, options) => core().then((c) => c.auth.getSessions()),
+    createSession: () => core().then((c) => c.auth.createSession()),
+    removeSession: () => core().then((c) => c.auth.removeSession()),
   };
 
   context.subscriptions.push(
-    sessions,
-    controller,
-    sidebar,
-    createStatusBar(state),
-    vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, 'Tollgate', new TollgateAuthProvider(sessions, signIn), { supportsMultipleAccounts: false }),
-    vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
-    // Returns nothing: other extensions may run commands, and must get tokens via getSession.
-    vscode.commands.registerCommand('tollgate.signIn', async () => void (await signIn())),
-    vscode.commands.registerCommand('tollgate.signOut', signOut),
-    vscode.commands.registerCommand('tollgate.showSpend', () => vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
-    vscode.commands.registerCommand('tollgate.refreshPolicy', () => controller.refreshAll().then(() => controller.refreshPolicy(true))),
-    vscode.commands.registerCommand('tollgate.openGatewayStatus', () => showGatewayStatus(controller, state)),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('tollgate.gatewayUrl')) return;
-      state.gatewayUrl = gatewayUrl();
-      if (sessions.current && sessions.current.gatewayUrl !== state.gatewayUrl) void sessions.signOut();
-      void controller.refreshHealth();
-    }),
-    sessions.onDidChange((c) => {
-      state.session = sessions.current;
-      state.changed();
-      if (c.kind === 'signedIn') void controller.refreshAll();
-      if (c.kind === 'signedOut') {
-        void controller.removeApplied().then(() => state.changed());
-        if (c.reason === 'expired') {
-          void vscode.window.showWarningMessage('Your Tollgate session ended (expired or revoked at the gateway). Sign in again to continue.', 'Sign In').then((x) => x && vscode.commands.executeCommand('tollgate.signIn'));
-        }
-      }
-    }),
-    { dispose: () => void proxy?.close() },
+    sessionsChanged,
+    ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, () => core().then((c) => c.commands[name]()))),
+    vscode.window.registerWebviewViewProvider('tollgate.sidebar', { resolveWebviewView: (view) => core().then((c) => c.sidebar.resolveWebviewView(view)) }),
+    vscode.authentication.registerAuthenticationProvider('tollgate', 'Tollgate', auth, { supportsMultipleAccounts: false }),
   );
 
-  const ready = (async () => {
-    proxy = await startLoopbackProxy({
-      target: async () => {
-        const token = await sessions.accessToken();
-        return token ? { baseUrl: state.gatewayUrl, token } : undefined;
-      },
-      onResponseHeaders: (h) => controller.onProxyHeaders(h),
-      onRejected: (t) => void sessions.onRejected(t),
-      onRequestDone: (r) => controller.onProxyDone(r),
+  let readyMs: number | undefined;
+  const ready = new Promise<void>((r) => setImmediate(r))
+    .then(core)
+    .then(async (c) => {
+      context.subscriptions.push(c.auth.onDidChangeSessions((e) => sessionsChanged.fire(e)));
+      await c.ready;
+      readyMs = performance.now() - t0;
+      c.log.info(`activated in ${activationMs.toFixed(1)} ms; services ready ${readyMs.toFixed(0)} ms after activation started`);
     });
-    controller.proxy = { url: proxy.url, secret: proxy.secret };
-    state.proxyUrl = proxy.url;
-    applyTerminalEnv(context.environmentVariableCollection, proxy);
-    log.info(`loopback proxy for agents on ${proxy.url}`);
-    state.session = await sessions.restore(state.gatewayUrl);
-    controller.start();
-    state.changed();
-    await controller.refreshAll();
-  })().catch((err) => log.error('startup failed', err));
-
   const activationMs = performance.now() - t0;
-  log.info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs, proxyUrl: () => proxy?.url, ready };
+  return { activationMs, ready, readyMs: () => readyMs, proxyUrl: () => loaded?.proxyUrl() };
 }
 
 export function deactivate(): void {}

@@ -28,6 +28,7 @@ describe('Tollgate in the extension host', () => {
     api = ext.isActive ? ext.exports : await ext.activate();
     await api.ready;
     extra.activationMs = api.activationMs;
+    extra.readyMs = (api as Api & { readyMs(): number | undefined }).readyMs();
     const commands = await vscode.commands.getCommands(true);
     for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus']) assert.ok(commands.includes(c), c);
     assert.match(api.proxyUrl() ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);

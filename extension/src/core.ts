@@ -1,0 +1,115 @@
+/**
+ * The composition root, loaded right after activation (see extension.ts): builds the services
+ * and wires them to the editor. Each wiring is a one-liner into its feature folder.
+ */
+import * as vscode from 'vscode';
+import { SessionManager } from './auth/session-manager';
+import { normaliseBaseUrl } from './auth/device-flow';
+import { runSignIn, signInErrorMessage } from './auth/sign-in-ui';
+import { TollgateAuthProvider } from './auth/provider';
+import { startLoopbackProxy, type LoopbackProxy } from './proxy/loopback-proxy';
+import { applyTerminalEnv } from './proxy/terminal-env';
+import { WorkspaceSettings } from './settings/workspace';
+import { createStatusBar } from './status/status-bar';
+import { SidebarView, SIDEBAR_VIEW_ID } from './sidebar/sidebar-view';
+import { Controller } from './platform/controller';
+import { TollgateState } from './platform/state';
+import { createLog } from './platform/log';
+import { showGatewayStatus } from './platform/gateway-status';
+
+export interface Core {
+  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus', () => Promise<unknown>>;
+  auth: TollgateAuthProvider;
+  sidebar: SidebarView;
+  log: ReturnType<typeof createLog>;
+  proxyUrl(): string | undefined;
+  ready: Promise<void>;
+}
+
+const gatewayUrl = () => normaliseBaseUrl(vscode.workspace.getConfiguration('tollgate').get<string>('gatewayUrl') ?? '');
+
+export function startCore(context: vscode.ExtensionContext): Core {
+  const log = createLog(context);
+  const state = new TollgateState(gatewayUrl());
+  const sessions = new SessionManager(context.secrets, { fetch: (...a) => fetch(...a), sleep: async () => {}, now: () => Date.now(), timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
+  let proxy: LoopbackProxy | undefined;
+  const workspace = new WorkspaceSettings(context, () => [sessions.current?.accessToken, sessions.current?.refreshToken]);
+  const controller = new Controller(state, sessions, workspace, log);
+  const sidebar = new SidebarView(context.extensionUri, state, log);
+
+  const signIn = async () => {
+    if (!state.gatewayUrl) {
+      void vscode.window.showErrorMessage('Set "tollgate.gatewayUrl" to your gateway\'s URL first.', 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'tollgate.gatewayUrl'));
+      return undefined;
+    }
+    try {
+      return await runSignIn(sessions, state.gatewayUrl, log);
+    } catch (err) {
+      log.error('sign-in failed', err);
+      void vscode.window.showErrorMessage(signInErrorMessage(err));
+      return undefined;
+    }
+  };
+  const signOut = async () => {
+    const { revoked } = await sessions.signOut();
+    void vscode.window.showInformationMessage(`Signed out of Tollgate${revoked ? ' (session revoked at the gateway)' : ''}.`);
+  };
+
+  const auth = new TollgateAuthProvider(sessions, signIn);
+  const commands: Core['commands'] = {
+    // Returns nothing: other extensions may run commands, and must get tokens via getSession.
+    signIn: async () => void (await signIn()),
+    signOut,
+    showSpend: () => Promise.resolve(vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
+    refreshPolicy: () => controller.refreshAll().then(() => controller.refreshPolicy(true)),
+    openGatewayStatus: () => showGatewayStatus(controller, state),
+  };
+
+  context.subscriptions.push(
+    sessions,
+    controller,
+    sidebar,
+    auth,
+    createStatusBar(state),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('tollgate.gatewayUrl')) return;
+      state.gatewayUrl = gatewayUrl();
+      if (sessions.current && sessions.current.gatewayUrl !== state.gatewayUrl) void sessions.signOut();
+      void controller.refreshHealth();
+    }),
+    sessions.onDidChange((c) => {
+      state.session = sessions.current;
+      state.changed();
+      if (c.kind === 'signedIn') void controller.refreshAll();
+      if (c.kind === 'signedOut') {
+        void controller.removeApplied().then(() => state.changed());
+        if (c.reason === 'expired') {
+          void vscode.window.showWarningMessage('Your Tollgate session ended (expired or revoked at the gateway). Sign in again to continue.', 'Sign In').then((x) => x && vscode.commands.executeCommand('tollgate.signIn'));
+        }
+      }
+    }),
+    { dispose: () => void proxy?.close() },
+  );
+
+  const ready = (async () => {
+    proxy = await startLoopbackProxy({
+      target: async () => {
+        const token = await sessions.accessToken();
+        return token ? { baseUrl: state.gatewayUrl, token } : undefined;
+      },
+      onResponseHeaders: (h) => controller.onProxyHeaders(h),
+      onRejected: (t) => void sessions.onRejected(t),
+      onRequestDone: (r) => controller.onProxyDone(r),
+    });
+    controller.proxy = { url: proxy.url, secret: proxy.secret };
+    state.proxyUrl = proxy.url;
+    applyTerminalEnv(context.environmentVariableCollection, proxy);
+    log.info(`loopback proxy for agents on ${proxy.url}`);
+    state.session = await sessions.restore(state.gatewayUrl);
+    controller.start();
+    state.changed();
+    await controller.refreshAll();
+  })().catch((err) => log.error('startup failed', err));
+
+  return { commands, auth, sidebar, log, proxyUrl: () => proxy?.url, ready: ready.then(() => undefined) };
+}
