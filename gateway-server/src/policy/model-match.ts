@@ -20,5 +20,7 @@ export function entryMatches(entry: string, names: readonly string[], exact = fa
   if (exact) return names.includes(raw);
   const e = normaliseEntry(entry);
   if (FAMILY.test(e)) return names.some((n) => n.split('-').includes(e));
-  return names.some((n) => n === e || n.startsWith(`${e}-`));
+  // Custom IDs (no "claude-" prefix) match as written too.
+  const prefixes = e === raw ? [e] : [e, raw];
+  return names.some((n) => prefixes.some((p) => n === p || n.startsWith(`${p}-`)));
 }

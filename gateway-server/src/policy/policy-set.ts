@@ -102,12 +102,12 @@ export class PolicySet {
       }
       if (env) settings = { ...settings, env: { ...env, ...((settings.env as Doc | undefined) ?? {}) } };
       const synthesised = inputs !== policies;
-      return this.effective(synthesised ? -1 : i, p, synthesised ? p.name! : label(i), settings, vscode);
+      return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i));
     });
-    this.unmatched = this.effective(-2, { match: {} }, 'none', {}, {});
+    this.unmatched = this.effective(-2, { match: {} }, 'none', {}, {}, 'none');
   }
 
-  private effective(index: number, p: PolicyInput, label: string, settings: Doc, vscode: Doc): EffectivePolicy {
+  private effective(index: number, p: PolicyInput, label: string, settings: Doc, vscode: Doc, where: string): EffectivePolicy {
     const available = Array.isArray(settings.availableModels) ? (settings.availableModels as string[]) : undefined;
     const denied = Array.isArray(settings.deniedModels) ? (settings.deniedModels as string[]) : undefined;
     const exact = settings.availableModelsMatch === 'exact';
@@ -119,10 +119,10 @@ export class PolicySet {
     if (index >= 0 || index === -1) {
       for (const e of available ?? []) {
         if (!this.catalogue.entries.some((m) => entryMatches(e, m.names, exact))) {
-          this.warnings.push(`${label}: availableModels entry "${e}" matches no model in the catalogue (models: / auto_include_builtin_models).`);
+          this.warnings.push(`${where}: availableModels entry "${e}" matches no model in the catalogue (models: / auto_include_builtin_models).`);
         }
       }
-      if (available && available.length === 0) this.warnings.push(`${label}: availableModels is empty, so the gateway refuses every model for this policy.`);
+      if (available && available.length === 0) this.warnings.push(`${where}: availableModels is empty, so the gateway refuses every model for this policy.`);
     }
     return {
       index,
