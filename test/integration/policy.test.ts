@@ -10,6 +10,7 @@ import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropi
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { runClaude } from '../support/claude-cli';
+import { buildApp } from '../../gateway-server/src/app';
 import { managedSettingsEnvelopeSchema } from '../../gateway-server/src/protocol/settings';
 import { modelsListSchema } from '../../gateway-server/src/protocol/models';
 import { meResponseSchema } from '../../gateway-server/src/protocol/me';
@@ -53,7 +54,7 @@ for (const kind of storeKinds()) {
       this.timeout(120_000);
       mock = await startMockAnthropic({ apiKey: 'sk-upstream-test' });
       tdb = await createTestDatabase(kind);
-      const upstreams = [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }];
+      const upstreams = [{ name: 'anthropic', provider: 'anthropic' as const, base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }];
       gw = await startTestGateway({ config: testConfig({ upstreams, managed: { policies: [engineering, contractors, everyone] } }), db: tdb.db });
       bare = await startTestGateway({ config: testConfig({ upstreams, managed: { policies: [engineering] } }), db: tdb.db });
       telemetryGw = await startTestGateway({
@@ -134,7 +135,7 @@ for (const kind of storeKinds()) {
       });
 
       it('answers 404 not_found_error (not 200 {}) when no policy matches, also for If-None-Match: *', async () => {
-        for (const headers of [{}, { 'if-none-match': '*' }]) {
+        for (const headers of [{}, { 'if-none-match': '*' }] as Record<string, string>[]) {
           const res = await get(bare, '/managed/settings', bare.mint({ groups: ['sales'] }), headers);
           assert.equal(res.status, 404);
           assert.ok(res.headers.get('x-cc-gateway-version'));
@@ -169,6 +170,25 @@ for (const kind of storeKinds()) {
           assert.equal(((await res.json()) as { error: { type: string } }).error.type, 'authentication_error');
         }
       });
+    });
+
+    it('logs each policy after the merge at boot, masking secret-looking env values, and warns about ordering', async () => {
+      const lines: Record<string, unknown>[] = [];
+      const stream = { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) };
+      const withSecret = { ...engineering, cli: { ...engineering.cli, env: { TEAM: 'eng', OTEL_EXPORTER_OTLP_HEADERS: 'x-key=hunter2' } } };
+      const app = await buildApp({
+        config: testConfig({ managed: { policies: [everyone, withSecret] } }),
+        db: tdb.db,
+        logger: { level: 'info', stream },
+      });
+      await app.close();
+      const merged = lines.find((l) => l.policy === 'engineering')!;
+      assert.equal(merged.msg, 'policy engineering after merge');
+      assert.equal(merged.level, 30);
+      assert.deepEqual((merged.settings as { permissions: unknown }).permissions, { deny: ['Read(./.env)', 'WebFetch'] });
+      assert.deepEqual((merged.settings as { env: unknown }).env, { DISABLE_UPDATES: '1', TEAM: 'eng', OTEL_EXPORTER_OTLP_HEADERS: '[redacted]' });
+      assert.ok(!JSON.stringify(lines).includes('hunter2'), 'secret not logged');
+      assert.ok(lines.some((l) => l.level === 40 && /is not the last policy/.test(String(l.msg))), 'catch-all-not-last warning');
     });
 
     describe('GET /v1/models', () => {

@@ -48,16 +48,7 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
     const q = modelsQuerySchema.safeParse(req.query ?? {});
     if (!q.success) throw new GatewayError('INVALID_REQUEST', `invalid query: ${q.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
     const models = (policies.select(principal) ?? policies.unmatched).models;
-    let start = 0;
-    let end = models.length;
-    if (q.data.after_id !== undefined) start = models.findIndex((m) => m.id === q.data.after_id) + 1;
-    if (q.data.before_id !== undefined) end = Math.max(0, models.findIndex((m) => m.id === q.data.before_id));
-    let page = models.slice(start, end);
-    let hasMore = page.length > q.data.limit;
-    if (q.data.before_id !== undefined && q.data.after_id === undefined) {
-      hasMore = page.length > q.data.limit;
-      page = page.slice(-q.data.limit);
-    } else page = page.slice(0, q.data.limit);
+    const { page, hasMore } = paginate(models, q.data);
     const body: ModelsList = {
       data: page.map((m) => ({
         type: 'model' as const,
@@ -89,4 +80,22 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
     };
     return reply.header('cache-control', 'no-store').send(body);
   });
+}
+
+/** Anthropic list paging: `after_id` pages forward, `before_id` backward; an unknown cursor yields an empty page. */
+export function paginate<T extends { id: string }>(
+  items: readonly T[],
+  q: { limit: number; after_id?: string; before_id?: string },
+): { page: T[]; hasMore: boolean } {
+  let list = items.slice();
+  if (q.after_id !== undefined) {
+    const i = list.findIndex((m) => m.id === q.after_id);
+    list = i < 0 ? [] : list.slice(i + 1);
+  }
+  if (q.before_id !== undefined) {
+    const i = list.findIndex((m) => m.id === q.before_id);
+    list = i < 0 ? [] : list.slice(0, i);
+    if (q.after_id === undefined) return { page: list.slice(-q.limit), hasMore: list.length > q.limit };
+  }
+  return { page: list.slice(0, q.limit), hasMore: list.length > q.limit };
 }
