@@ -218,3 +218,14 @@ describe('policy set', () => {
     assert.ok(s.warnings.some((w) => /"claude-nonexistent-9" matches no model/.test(w)));
   });
 });
+
+describe('gateway.example.yaml policies', () => {
+  it('compile without problems or warnings', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const doc = parse(readFileSync('gateway.example.yaml', 'utf8')) as { managed: { policies: PolicyInput[] }; models?: ModelRow[] };
+    const s = new PolicySet(doc.managed.policies, catalogue(doc.models ?? []), { publicUrl: 'https://gw.example.com' });
+    assert.deepEqual(s.warnings, []);
+    assert.deepEqual(s.select(caller(['contractors']))!.models.map((m) => m.id), ['claude-haiku-4-5']);
+  });
+});
