@@ -116,7 +116,7 @@ export class PolicySet {
     );
     const byName = new Map<string, CatalogueEntry>();
     for (const m of models) for (const n of m.names) byName.set(n, m);
-    if (index >= 0 || index === -1) {
+    if (where !== 'none') {
       for (const e of available ?? []) {
         if (!this.catalogue.entries.some((m) => entryMatches(e, m.names, exact))) {
           this.warnings.push(`${where}: availableModels entry "${e}" matches no model in the catalogue (models: / auto_include_builtin_models).`);
