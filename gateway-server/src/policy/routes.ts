@@ -3,7 +3,7 @@
  * GET /v1/models (§2.8) and GET /v1/me (ours, docs/policy.md).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GATEWAY_VERSION } from '../app';
+import { GATEWAY_VERSION } from '../version';
 import type { BearerAuthenticator } from '../auth/bearer';
 import type { Principal } from '../auth/session-token';
 import { GatewayError } from '../errors';
