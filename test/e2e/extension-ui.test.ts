@@ -88,8 +88,9 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     assert.match(await view.locator('#identity').innerText(), /alice|Alice/i);
     const sidebarStatus = (await view.locator('#status-text').innerText()).trim();
     assert.ok(budget.endsWith(sidebarStatus), `sidebar "${sidebarStatus}" matches the status bar "${budget}"`);
-    const policyText = await view.locator('#policy').innerText();
-    assert.match(policyText, /Policy/);
+    assert.match(await view.locator('#policy-name').innerText(), /engineering/);
+    assert.match(await view.locator('#models').innerText(), /claude-sonnet-4-6[\s\S]*claude-haiku-4-5/);
+    assert.match(await view.locator('#groups').innerText(), /engineering/);
     await wb.screenshot('05-sidebar-spend-and-policy');
 
     // A new integrated terminal carries the proxy env; send a request from it with curl.

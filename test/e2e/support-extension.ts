@@ -21,6 +21,17 @@ export function packageExtension(): string {
   return VSIX;
 }
 
+/** The policy the test user (alice, group engineering) matches: Claude Code and editor settings. */
+export const MANAGED_POLICIES = [
+  {
+    name: 'engineering',
+    match: { groups: ['engineering'] },
+    cli: { availableModels: ['claude-sonnet-4-6', 'claude-haiku-4-5'], permissions: { deny: ['Read(./.env)'] }, env: { DISABLE_UPDATES: '1' } },
+    vscode: { 'files.exclude': { '**/.env': true } },
+  },
+  { name: 'everyone', match: {}, cli: { availableModels: ['claude-haiku-4-5'] } },
+];
+
 export interface E2eGateway {
   url: string;
   mock: MockAnthropic;
@@ -32,7 +43,10 @@ export async function startE2eGateway(): Promise<E2eGateway> {
   const tdb: TestDatabase = await createTestDatabase('pglite');
   const gw = await startGatewayWithIdp({
     db: tdb.db,
-    config: { upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }] },
+    config: {
+      upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
+      managed: { policies: MANAGED_POLICIES },
+    },
   });
   return {
     url: gw.url,

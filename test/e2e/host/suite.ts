@@ -48,6 +48,12 @@ describe('Tollgate in the extension host', () => {
     assert.equal(local.env.ANTHROPIC_BASE_URL, api.proxyUrl());
     assert.match(local.env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
     assert.equal(local.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1');
+    // The policy (gateway's managed settings for group engineering) merged in.
+    assert.deepEqual(local.availableModels, ['claude-sonnet-4-6', 'claude-haiku-4-5']);
+    assert.deepEqual(local.permissions, { deny: ['Read(./.env)'] });
+    assert.equal(local.env.DISABLE_UPDATES, '1');
+    // Its `vscode:` block applied to the workspace settings.
+    assert.deepEqual(vscode.workspace.getConfiguration().inspect('files.exclude')?.workspaceValue, { '**/.env': true });
     // Gateway bearers are JWTs; none may appear in workspace files.
     assert.doesNotMatch(text, JWT, 'no gateway bearer in settings.local.json');
     assert.ok(existsSync(join(ws(), '.claude', 'tollgate-applied.json')));
@@ -76,5 +82,6 @@ describe('Tollgate in the extension host', () => {
     for (let i = 0; i < 50 && existsSync(join(ws(), '.claude', 'tollgate-applied.json')); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(JSON.parse(readFileSync(localFile(), 'utf8')), { model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } });
     assert.equal(existsSync(join(ws(), '.claude', 'tollgate-applied.json')), false);
+    assert.equal(vscode.workspace.getConfiguration().inspect('files.exclude')?.workspaceValue, undefined, 'workspace setting restored');
   });
 });
