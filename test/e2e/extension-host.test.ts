@@ -54,7 +54,10 @@ describe('VS Code extension: tests inside the extension host (code-server)', fun
     wb = await openWorkbench(cs, { query: `&payload=${encodeURIComponent(payload)}`, outDir: OUT_DIR });
 
     // The suite runs "Tollgate: Sign In": answer the code it shows as the developer would.
-    const text = await wb.toast(USER_CODE, 120_000);
+    const text = await wb.toast(USER_CODE, 120_000).catch(async (err) => {
+      await wb.screenshot('host-suite-no-sign-in-code').catch(() => {});
+      throw err;
+    });
     const code = USER_CODE.exec(text)![1]!;
     const page = await completeDeviceSignIn(`${gw.url}/device?user_code=${code}`, { login: 'alice' });
     assert.equal(page.status, 200, page.html.slice(0, 300));

@@ -14,11 +14,11 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
   const grant = await startDeviceAuthorization(endpoints);
   const target = grant.verification_uri_complete ?? grant.verification_uri;
   log.info(`sign-in: device code issued, verification at ${new URL(target).origin}`);
-  const opened = await vscode.env.openExternal(vscode.Uri.parse(target, true));
-  // The notification stays while polling; Copy puts the code on the clipboard for another device.
+  // The code first, then the browser: openExternal can wait on a confirmation dialog, and the
+  // code must be visible whatever happens to the browser (another device, a blocked pop-up).
   void vscode.window
     .showInformationMessage(
-      `Tollgate sign-in code: ${grant.user_code}. ${opened ? 'Confirm it in the browser page that opened.' : `Open ${grant.verification_uri} and enter it.`}${grant.login_notice ? ` ${grant.login_notice}` : ''}`,
+      `Tollgate sign-in code: ${grant.user_code}. Confirm it on the page that opens in your browser, or open ${grant.verification_uri} and enter it.${grant.login_notice ? ` ${grant.login_notice}` : ''}`,
       'Copy Code',
       'Open Page',
     )
@@ -26,6 +26,7 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
       if (choice === 'Copy Code') await vscode.env.clipboard.writeText(grant.user_code);
       if (choice === 'Open Page') await vscode.env.openExternal(vscode.Uri.parse(target, true));
     });
+  void vscode.env.openExternal(vscode.Uri.parse(target, true));
   const tokens = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Tollgate: waiting for approval of ${grant.user_code}…`, cancellable: true },
     async (_progress, cancel) => {
