@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { assertHostInstalled, startCodeServer, type CodeServer } from '../support/code-server';
 import { openWorkbench, type Workbench } from '../support/workbench';
 import { completeDeviceSignIn } from '../support/test-idp';
-import { OUT_DIR, packageExtension, startE2eGateway, USER_CODE, type E2eGateway } from './support-extension';
+import { OUT_DIR, packageExtension, startE2eGateway, type E2eGateway } from './support-extension';
 
 describe('VS Code extension: tests inside the extension host (code-server)', function () {
   this.timeout(300_000);
@@ -53,12 +53,15 @@ describe('VS Code extension: tests inside the extension host (code-server)', fun
     ]);
     wb = await openWorkbench(cs, { query: `&payload=${encodeURIComponent(payload)}`, outDir: OUT_DIR });
 
-    // The suite runs "Tollgate: Sign In": answer the code it shows as the developer would.
-    const text = await wb.toast(USER_CODE, 120_000).catch(async (err) => {
-      await wb.screenshot('host-suite-no-sign-in-code').catch(() => {});
+    // The suite runs "Tollgate: Sign In", which opens the verification page in a new tab (under
+    // test, the workbench shows no notification toasts); take the code from that tab's URL.
+    const opened = await wb.context.waitForEvent('page', { predicate: (p) => /user_code=/.test(p.url()), timeout: 120_000 }).catch(async (err) => {
+      await wb.screenshot('host-suite-no-sign-in-page').catch(() => {});
       throw err;
     });
-    const code = USER_CODE.exec(text)![1]!;
+    const code = /user_code=([A-Z]{4}-[A-Z]{4})/.exec(opened.url())?.[1];
+    assert.ok(code, `no user code in ${opened.url()}`);
+    await opened.close();
     const page = await completeDeviceSignIn(`${gw.url}/device?user_code=${code}`, { login: 'alice' });
     assert.equal(page.status, 200, page.html.slice(0, 300));
 

@@ -12,8 +12,8 @@ declare const __RESULTS_PATH__: string;
 declare const __GREP__: string;
 
 export async function run(): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Mocha = require(__MOCHA_PATH__) as typeof import('mocha');
+  // module.require: load the repository's mocha at run time instead of bundling it.
+  const Mocha = module.require(__MOCHA_PATH__) as typeof import('mocha');
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec', ...(__GREP__ ? { grep: __GREP__ } : {}) });
   mocha.addFile(__SUITE_PATH__);
   const results: { title: string; state: string; error?: string; durationMs?: number }[] = [];
