@@ -50,8 +50,10 @@ export function startCore(context: vscode.ExtensionContext): Core {
       return undefined;
     }
   };
+  let removal: Promise<void> = Promise.resolve();
   const signOut = async () => {
     const { revoked } = await sessions.signOut();
+    await removal; // the command finishes once the workspace is back to the developer's own settings
     void vscode.window.showInformationMessage(`Signed out of Tollgate${revoked ? ' (session revoked at the gateway)' : ''}.`);
   };
 
@@ -82,7 +84,10 @@ export function startCore(context: vscode.ExtensionContext): Core {
       state.changed();
       if (c.kind === 'signedIn') void controller.refreshAll();
       if (c.kind === 'signedOut') {
-        void controller.removeApplied().then(() => state.changed());
+        removal = controller.removeApplied().then(
+          () => state.changed(),
+          (err) => log.error('removing managed settings failed', err),
+        );
         if (c.reason === 'expired') {
           void vscode.window.showWarningMessage('Your Tollgate session ended (expired or revoked at the gateway). Sign in again to continue.', 'Sign In').then((x) => x && vscode.commands.executeCommand('tollgate.signIn'));
         }
