@@ -92,7 +92,14 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
     conformIdTokenClaims: opts.claimsInIdToken === false,
     features: { devInteractions: { enabled: true } },
-    ttl: { IdToken: opts.idTokenTtlSeconds ?? 3600 },
+    ttl: {
+      IdToken: opts.idTokenTtlSeconds ?? 3600,
+      AccessToken: 600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 14 * 24 * 3600,
+    },
     async findAccount(_ctx: unknown, sub: string) {
       const u = users.get(sub);
       if (!u) return undefined;
