@@ -10,7 +10,6 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { TEST_JWT_SECRET } from '../support/gateway';
 import { completeDeviceSignIn, CookieJar, startGatewayWithIdp } from '../support/test-idp';
 import { DEVICE_CODE_GRANT } from '../../gateway-server/src/protocol/oauth';
-import type { GatewayEvent } from '../../gateway-server/src/feature';
 
 const ADMIN_KEY = 'admin-write-key-0123456789abcdef0123456789';
 
@@ -29,7 +28,9 @@ for (const kind of storeKinds()) {
     let mock: MockAnthropic;
     let tdb: TestDatabase;
     let gw: Awaited<ReturnType<typeof startGatewayWithIdp>>;
-    const events: GatewayEvent[] = [];
+    /** Operator log lines (JSON), and every secret the tests saw: none may appear in the log. */
+    const logLines: string[] = [];
+    const secrets: string[] = [];
 
     before(async function () {
       this.timeout(120_000);
@@ -44,7 +45,7 @@ for (const kind of storeKinds()) {
           rate_limits: { device_authorization: { max: 1000, window_seconds: 600 }, device_verify: { max: 1000, window_seconds: 600 } },
           limits: { max_request_header_bytes: 16 * 1024 },
         },
-        deps: { clock },
+        deps: { clock, logger: { level: 'info', stream: { write: (l: string) => void logLines.push(l) } } },
       });
     });
     after(async () => {
@@ -53,13 +54,14 @@ for (const kind of storeKinds()) {
       await mock?.close();
     });
     beforeEach(() => {
-      events.length = 0;
       gw.idp.setAvailable(true);
     });
 
     const startDevice = async (fields: Record<string, string> = { surface: 'claude_code' }) => {
       const res = await form(`${gw.url}/oauth/device_authorization`, fields);
       assert.equal(res.status, 200);
+      const body = (await res.clone().json()) as { device_code: string };
+      secrets.push(body.device_code);
       return (await res.json()) as { device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; expires_in: number; interval: number };
     };
     const poll = async (deviceCode: string) => {
@@ -77,7 +79,8 @@ for (const kind of storeKinds()) {
       assert.match(page.html, /You are signed in/);
       const r = await poll(d.device_code);
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body as { access_token: string; refresh_token: string; email: string; token_type: string; expires_in: number };
+      secrets.push(r.body.access_token!, r.body.refresh_token!);
+      return r.body as unknown as { access_token: string; refresh_token: string; email: string; token_type: string; expires_in: number };
     };
     const ask = (token: string) =>
       fetch(`${gw.url}/v1/messages`, {
@@ -168,7 +171,7 @@ for (const kind of storeKinds()) {
 
     it('refuses a cross-site POST to /device with a page saying it came from another site', async () => {
       const d = await startDevice();
-      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, {}]) {
+      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, {}] as Record<string, string>[]) {
         const res = await form(`${gw.url}/device`, { user_code: d.user_code }, headers);
         assert.equal(res.status, 200);
         assert.match(await res.text(), /came from another site and was blocked/);
@@ -421,6 +424,16 @@ for (const kind of storeKinds()) {
         req.end('{}');
       });
       assert.equal(status, 431);
+    });
+
+    it('logged every identity event (with reasons for refusals) and never a token or code', () => {
+      const events = logLines.map((l) => JSON.parse(l) as { event?: string; outcome?: string; reason?: string }).filter((l) => l.event);
+      const names = new Set(events.map((e) => e.event));
+      for (const n of ['device.authorize', 'device.verify', 'session.mint', 'session.refresh', 'session.revoke', 'auth.denied']) assert.ok(names.has(n), `missing ${n}`);
+      assert.ok(events.some((e) => e.event === 'auth.denied' && e.reason === 'email domain not allowed'));
+      assert.ok(events.every((e) => e.outcome === 'ok' || e.reason), 'every refusal has a reason');
+      const log = logLines.join('');
+      for (const secret of secrets) assert.ok(!log.includes(secret), 'a token or device code reached the log');
     });
   });
 }

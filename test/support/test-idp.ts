@@ -184,20 +184,24 @@ export async function startGatewayWithIdp(opts: {
   config?: Record<string, unknown>;
   oidc?: Record<string, unknown>;
   idp?: TestIdp;
+  /** Listen here (when the IdP was started with this port's redirect URI); default a free port. */
+  port?: number;
+  /** Public URL when it differs from the listen address (a second replica behind the same URL). */
+  publicUrl?: string;
   deps?: Partial<import('../../gateway-server/src/app').AppDeps>;
 }): Promise<{ url: string; app: import('fastify').FastifyInstance; idp: TestIdp; close(): Promise<void> }> {
   const { freePort } = await import('./process');
   const { testConfig } = await import('./gateway');
   const { buildApp } = await import('../../gateway-server/src/app');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const port = opts.port ?? (await freePort());
+  const url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
   const ownIdp = !opts.idp;
   const idp = opts.idp ?? (await startTestIdp({ redirectUris: [`${url}/oauth/callback`] }));
   const config = testConfig({
     listen: { host: '127.0.0.1', port, public_url: url },
     oidc: idp.oidcConfig(opts.oidc),
     ...opts.config,
-  });
+  } as Parameters<typeof testConfig>[0]);
   const app = await buildApp({ ...opts.deps, config, db: opts.db });
   await app.listen({ host: '127.0.0.1', port });
   return {

@@ -66,6 +66,10 @@ export async function mintSession(
 
 /** Emit without ever failing the caller (audit outages are the audit feature's to report). */
 export async function emit(svc: IdentityService, req: FastifyRequest | undefined, e: Omit<GatewayEvent, 'at' | 'requestId'>): Promise<void> {
+  // One operator log line per identity event (rejections at warn, with their reason); never tokens or codes.
+  const line = { event: e.name, outcome: e.outcome, reason: e.reason, sub: e.principal?.sub, sid: e.sessionId, surface: e.surface, actor: e.actor, requestId: req?.id };
+  if (e.outcome === 'ok') svc.ctx.log.info(line, 'identity event');
+  else svc.ctx.log.warn(line, 'identity event');
   try {
     await svc.ctx.emit({ at: new Date(svc.now()), ...(req ? { requestId: req.id } : {}), ...e });
   } catch (err) {
