@@ -167,6 +167,16 @@ for (const kind of storeKinds()) {
       assert.equal(loc.searchParams.get('scope'), 'openid profile email offline_access');
       const cookie = res.headers.get('set-cookie')!;
       assert.match(cookie, /^gw_dev=[^;]+; Path=\/; Max-Age=300; HttpOnly; SameSite=Lax$/);
+      // The IdP's login page (the same module as the npm start dev IdP) says it is development-only.
+      const jar = new CookieJar();
+      let at = loc.href;
+      let idpRes = await fetch(at, { redirect: 'manual' });
+      while (idpRes.status >= 300 && idpRes.status < 400) {
+        jar.store(at, idpRes);
+        at = new URL(idpRes.headers.get('location')!, at).href;
+        idpRes = await fetch(at, { redirect: 'manual', headers: { cookie: jar.header(at) ?? '' } });
+      }
+      assert.match(await idpRes.text(), /DEVELOPMENT IDENTITY PROVIDER/);
     });
 
     it('refuses a cross-site POST to /device with a page saying it came from another site', async () => {
