@@ -95,3 +95,22 @@ describe('identity: sealed refresh tokens', () => {
     assert.equal(await s.open(sealed), undefined);
   });
 });
+
+describe('identity: development IdP is loopback only', () => {
+  it('refuses to bind anything but loopback', async () => {
+    const { startDevIdp } = await import('../../gateway-server/src/auth/dev-idp');
+    await assert.rejects(startDevIdp({ host: '0.0.0.0', clientId: 'c', clientSecret: 's', redirectUris: ['http://127.0.0.1:1/oauth/callback'] }), /only binds loopback/);
+  });
+
+  it('refuses to start when the gateway or the issuer is not on loopback', async () => {
+    const { buildApp } = await import('../../gateway-server/src/app');
+    const { testConfig } = await import('../support/gateway');
+    const config = testConfig({
+      listen: { host: '0.0.0.0', port: 8080, public_url: 'https://gw.example.com' },
+      oidc: { issuer: 'http://127.0.0.1:9999', client_id: 'tollgate-dev', client_secret: 'x', allow_insecure_issuer: true },
+      dev_idp: { enabled: true, port: 9999 },
+    });
+    // The check runs before the store is touched, so no database is needed.
+    await assert.rejects(buildApp({ config, db: {} as never }), /dev_idp runs only on loopback/);
+  });
+});

@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 
 export interface IdpUser {
@@ -59,7 +58,9 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   if (!isLoopback(host)) throw new Error(`the development identity provider only binds loopback, not ${host}`);
   const users = new Map((opts.users ?? DEMO_USERS).map((u) => [u.login, { ...u, groups: [...u.groups] }]));
   let available = true;
-  let provider: Provider | undefined;
+  // Loaded on demand: production gateways never load (or print warnings from) the development IdP.
+  const { default: Provider } = await import('oidc-provider');
+  let provider: InstanceType<typeof Provider> | undefined;
   const server: Server = createServer((req, res) => {
     if (!available || !provider) {
       req.socket.destroy();
