@@ -116,7 +116,10 @@ export async function oauthRoutes(app: FastifyInstance, svc: IdentityService): P
       if (p.sid) target = { sid: p.sid, sub: p.sub };
     } catch {
       const sealed = await svc.sealer.open(f.token);
-      if (sealed) target = { sid: sealed.sid, sub: sealed.sub };
+      if (sealed) {
+        target = { sid: sealed.sid, sub: sealed.sub };
+        void svc.rp?.revokeAtIdp(sealed.rt);
+      }
     }
     // Unknown, invalid or expired tokens: 200 all the same (RFC 7009 §2.2).
     if (target) {

@@ -162,6 +162,16 @@ export class OidcRelyingParty {
     }
   }
 
+  /** Best effort (RFC 7009 at the IdP): end the IdP's refresh token too when a client signs out. */
+  async revokeAtIdp(refreshToken: string): Promise<void> {
+    try {
+      const conf = await this.discover();
+      if (conf.serverMetadata().revocation_endpoint) await oidc.tokenRevocation(conf, refreshToken, { token_type_hint: 'refresh_token' });
+    } catch {
+      // The gateway-side revocation already ended the session; the IdP token dies with its own TTL.
+    }
+  }
+
   /** openid-client checks azp only for multi-audience tokens; the official gateway checks it always. */
   private checkAuthorizedParty(claims: Record<string, unknown> | undefined): void {
     const azp = claims?.azp;
