@@ -31,7 +31,7 @@ const gatewayUrl = () => normaliseBaseUrl(vscode.workspace.getConfiguration('tol
 export function startCore(context: vscode.ExtensionContext): Core {
   const log = createLog(context);
   const state = new TollgateState(gatewayUrl());
-  const sessions = new SessionManager(context.secrets, { fetch: (...a) => fetch(...a), sleep: async () => {}, now: () => Date.now(), timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
+  const sessions = new SessionManager(context.secrets, { fetch: (...a) => fetch(...a), now: () => Date.now(), timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
   let proxy: LoopbackProxy | undefined;
   const workspace = new WorkspaceSettings(context, () => [sessions.current?.accessToken, sessions.current?.refreshToken]);
   const controller = new Controller(state, sessions, workspace, log);

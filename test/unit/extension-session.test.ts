@@ -43,7 +43,6 @@ describe('extension session lifecycle', () => {
       changes = [];
       mgr = new SessionManager(secrets, {
         fetch: (...a) => fetch(...a),
-        sleep: async () => {},
         now: () => now,
         timers: { setTimeout: (fn, ms) => scheduled.push({ fn, ms }), clearTimeout: () => {} },
       });
@@ -111,7 +110,7 @@ describe('extension session lifecycle', () => {
 
     it('restores a stored session only for the configured gateway', async () => {
       await mgr.adopt(srv.url, { access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' });
-      const other = new SessionManager(secrets, { fetch, sleep: async () => {}, now: () => now });
+      const other = new SessionManager(secrets, { fetch, now: () => now });
       assert.equal((await other.restore(srv.url))?.accessToken, 'at-1');
       assert.equal(await new SessionManager(secrets).restore('http://elsewhere.test'), undefined);
       assert.equal(secrets.map.size, 0, 'a session for another gateway is dropped');

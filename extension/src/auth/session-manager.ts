@@ -3,7 +3,7 @@
  * refresh before expiry (single flight), and the signed-out transition on `invalid_grant` or a
  * 401 with `x-should-retry: false`. The editor adapters listen to `onDidChange`.
  */
-import { discover, refreshToken, revokeTokens, SignInError, type DeviceFlowDeps } from './device-flow';
+import { createSignInClient, refreshToken, revokeTokens, SignInError, type DeviceFlowDeps } from './device-flow';
 import { refreshDelay, REFRESH_MARGIN_MS, sessionFromTokens, storedSessionSchema, type StoredSession } from './session';
 import type { TokenResponse } from '../../../gateway-server/src/protocol/oauth';
 
@@ -30,7 +30,7 @@ export class SessionManager {
 
   constructor(
     private readonly store: SecretStore,
-    private readonly deps: DeviceFlowDeps & { timers?: Timers } = { fetch: (...a) => fetch(...a), sleep: async () => {}, now: () => Date.now() },
+    private readonly deps: DeviceFlowDeps & { timers?: Timers } = { fetch: (...a) => fetch(...a), now: () => Date.now() },
   ) {}
 
   onDidChange(fn: (c: SessionChange) => void): { dispose(): void } {
@@ -115,8 +115,7 @@ export class SessionManager {
     const s = this.session;
     if (!s?.refreshToken) return s;
     try {
-      const endpoints = await discover(s.gatewayUrl, this.deps);
-      const tokens = await refreshToken(endpoints, s.refreshToken, this.deps);
+      const tokens = await refreshToken(createSignInClient(s.gatewayUrl, this.deps), s.refreshToken);
       if (this.session !== s) return this.session; // signed out meanwhile
       const next = sessionFromTokens(s.gatewayUrl, tokens, this.deps.now(), s);
       await this.persist(next);
@@ -161,12 +160,7 @@ export class SessionManager {
   async signOut(): Promise<{ revoked: boolean }> {
     const s = await this.signOutLocally('user');
     if (!s) return { revoked: false };
-    try {
-      const endpoints = await discover(s.gatewayUrl, this.deps);
-      return { revoked: await revokeTokens(endpoints, { access: s.accessToken, ...(s.refreshToken ? { refresh: s.refreshToken } : {}) }, this.deps) };
-    } catch {
-      return { revoked: false };
-    }
+    return { revoked: await revokeTokens(createSignInClient(s.gatewayUrl, this.deps), { access: s.accessToken, ...(s.refreshToken ? { refresh: s.refreshToken } : {}) }) };
   }
 
   dispose(): void {

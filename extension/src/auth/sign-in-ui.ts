@@ -3,15 +3,15 @@
  * Copy action, show progress while polling (cancellable), then hand the tokens to the manager.
  */
 import * as vscode from 'vscode';
-import { discover, pollForToken, SignInError, startDeviceAuthorization, defaultDeps } from './device-flow';
+import { createSignInClient, pollForToken, SignInError, startDeviceAuthorization } from './device-flow';
 import type { SessionManager } from './session-manager';
 import type { StoredSession } from './session';
 import { SIGN_IN_MESSAGES } from '../platform/messages';
 import type { Log } from '../platform/log';
 
 export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log): Promise<StoredSession> {
-  const endpoints = await discover(gatewayUrl);
-  const grant = await startDeviceAuthorization(endpoints);
+  const client = createSignInClient(gatewayUrl);
+  const grant = await startDeviceAuthorization(client);
   const target = grant.verification_uri_complete ?? grant.verification_uri;
   log.info(`sign-in: device code issued, verification at ${new URL(target).origin}`);
   // The code first, then the browser: openExternal can wait on a confirmation dialog, and the
@@ -32,7 +32,7 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
     async (_progress, cancel) => {
       const abort = new AbortController();
       cancel.onCancellationRequested(() => abort.abort());
-      return pollForToken(endpoints, grant, { signal: abort.signal }, defaultDeps);
+      return pollForToken(client, grant, { signal: abort.signal });
     },
   );
   const session = await manager.adopt(gatewayUrl, tokens);
