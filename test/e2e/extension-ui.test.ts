@@ -43,6 +43,9 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     cs = await startCodeServer({ vsix: [vsix], settings: { 'tollgate.gatewayUrl': gw.url } });
     wb = await openWorkbench(cs, { outDir: OUT_DIR });
   });
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await wb?.screenshot('ui-failure').catch(() => {});
+  });
   after(async () => {
     await wb?.close().catch(() => {});
     await cs?.stop();
@@ -84,7 +87,16 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     // Clicking the budget opens the sidebar webview; read identity and spend from it.
     await status.click();
     const view = wb.webview();
-    await view.locator('#identity').waitFor({ timeout: 60_000 });
+    await view.locator('#identity').waitFor({ timeout: 30_000 }).catch(async () => {
+      // A click that landed while the item re-rendered: the palette command does the same.
+      await wb.runCommand('Tollgate: Show Spend');
+      await view.locator('#identity').waitFor({ timeout: 60_000 }).catch(async (err) => {
+        const frames = page.frames().map((f) => f.url().slice(0, 160));
+        const iframes = await page.locator('iframe.webview').evaluateAll((els) => els.map((e) => `${e.className} ${(e as HTMLIFrameElement).src.slice(0, 120)}`));
+        console.log(`      debug frames:\n        ${frames.join('\n        ')}\n      webview iframes: ${iframes.join(' | ')}`);
+        throw err;
+      });
+    });
     assert.match(await view.locator('#identity').innerText(), /alice|Alice/i);
     const sidebarStatus = (await view.locator('#status-text').innerText()).trim();
     assert.ok(budget.endsWith(sidebarStatus), `sidebar "${sidebarStatus}" matches the status bar "${budget}"`);
