@@ -37,7 +37,13 @@ export function activate(context: vscode.ExtensionContext): TollgateApi {
   context.subscriptions.push(
     sessionsChanged,
     ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, () => core().then((c) => c.commands[name]()))),
-    vscode.window.registerWebviewViewProvider('tollgate.sidebar', { resolveWebviewView: (view) => core().then((c) => c.sidebar.resolveWebviewView(view)) }),
+    vscode.window.registerWebviewViewProvider('tollgate.sidebar', {
+      resolveWebviewView: (view) =>
+        core().then(
+          (c) => c.sidebar.resolveWebviewView(view),
+          (err) => console.error('tollgate: sidebar failed to load', err),
+        ),
+    }),
     vscode.authentication.registerAuthenticationProvider('tollgate', 'Tollgate', auth, { supportsMultipleAccounts: false }),
   );
 

@@ -90,7 +90,11 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     await view.locator('#identity').waitFor({ timeout: 30_000 }).catch(async () => {
       // A click that landed while the item re-rendered: the palette command does the same.
       await wb.runCommand('Tollgate: Show Spend');
-      await view.locator('#identity').waitFor({ timeout: 60_000 }).catch(async (err) => {
+      await view.locator('#identity').waitFor({ timeout: 20_000 }).catch(async () => {
+        // Seen under heavy load: code-server left the view's frame empty; reloading it recovers.
+        await wb.runCommand('Developer: Reload Webviews');
+        await view.locator('#identity').waitFor({ timeout: 40_000 });
+      }).catch(async (err) => {
         const frames = page.frames().map((f) => f.url().slice(0, 160));
         const iframes = await page.locator('iframe.webview').evaluateAll((els) => els.map((e) => `${e.className} ${(e as HTMLIFrameElement).src.slice(0, 120)}`));
         console.log(`      debug frames:\n        ${frames.join('\n        ')}\n      webview iframes: ${iframes.join(' | ')}`);
