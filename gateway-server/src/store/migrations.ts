@@ -4,6 +4,7 @@
  *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing
  */
 import type { Migration } from './migrate';
+import { AUDIT_MIGRATIONS } from '../audit/migrations';
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -18,4 +19,5 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at);
 `,
   },
+  ...AUDIT_MIGRATIONS,
 ];
