@@ -3,4 +3,6 @@ export * from './oauth';
 export * from './usage';
 export * from './settings';
 export * from './errors';
+export * from './models';
+export * from './me';
 export * from './audit';

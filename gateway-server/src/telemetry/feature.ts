@@ -4,8 +4,7 @@
  * observer records in memory and returns, so telemetry costs the request path nothing.
  */
 import type { Feature, FeatureContext } from '../feature';
-// Read at call time only (app.ts imports this module).
-import { GATEWAY_VERSION } from '../app';
+import { GATEWAY_VERSION } from '../version';
 import { GatewayMetrics } from './gateway-metrics';
 import { OtlpRelay } from './relay';
 import { relayRoutes } from './routes';
