@@ -15,6 +15,9 @@ import { startMockAnthropic } from '../test/support/mock-anthropic';
 import { startTestGateway, testConfig, type TestGateway } from '../test/support/gateway';
 import { openPglite } from '../gateway-server/src/store/pglite';
 import { migrate } from '../gateway-server/src/store/migrate';
+import { GatewayMetrics } from '../gateway-server/src/telemetry/gateway-metrics';
+import { OtlpRelay } from '../gateway-server/src/telemetry/relay';
+import type { InferenceEvent } from '../gateway-server/src/inference/hooks';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, rounds: { type: 'string', default: '5' } },
@@ -109,6 +112,48 @@ async function load(gw: TestGateway, relay: boolean, seconds: number): Promise<R
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * The telemetry work done on the request path itself, timed in isolation against the dead
+ * destination: recording one request's metrics, and handing one payload to the relay.
+ */
+async function pathCosts(deadUrl: string): Promise<{ on_inference_us: number; deferred_record_us: number; relay_enqueue_us: number }> {
+  const metrics = new GatewayMetrics({ destinations: [{ url: deadUrl, headers: {} }], resourceAttributes: {}, serviceVersion: 'bench', providerOf: () => 'anthropic', exportIntervalMs: 1000 });
+  const event: InferenceEvent = {
+    requestId: 'r', at: new Date(), operation: 'messages', model: 'claude-sonnet-4-6', upstream: 'anthropic', upstreamModel: 'claude-sonnet-4-6',
+    status: 200, outcome: 'ok', latencyMs: 812, stream: true, costMicros: 240,
+    principal: { sub: 'user-1', email: 'dev@example.com', groups: ['engineering', 'platform'], exp: 0, tokenHash: 'h' },
+    usage: { input_tokens: 25, output_tokens: 11, cache_read_input_tokens: 100, cache_creation_input_tokens: 0, cache_creation_1h_input_tokens: 0, web_search_requests: 0 },
+  };
+  const N = 50_000;
+  for (let i = 0; i < 5_000; i++) metrics.onInference(event);
+  metrics.drain();
+  const events = Array.from({ length: 5_000 }, (_, i) => ({ ...event, principal: { ...event.principal!, sub: `user-${i % 50}` } }));
+  let onPath = 0;
+  let deferred = 0;
+  for (let round = 0; round < N / events.length; round++) {
+    let t0 = performance.now();
+    for (const e of events) metrics.onInference(e);
+    onPath += performance.now() - t0;
+    t0 = performance.now();
+    metrics.drain();
+    deferred += performance.now() - t0;
+  }
+  const on_inference_us = (onPath * 1000) / N;
+  const deferred_record_us = (deferred * 1000) / N;
+  await metrics.shutdown().catch(() => {});
+  // maxInFlight 0: every enqueue takes the overflow branch, so no sockets pile up while timing.
+  const relay = new OtlpRelay([{ url: deadUrl, headers: {}, metrics: true, logs: false, traces: false }], { fetch, now: Date.now, log: { warn() {} }, maxInFlight: 0 });
+  const payload = Buffer.alloc(2048, 7);
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) relay.relay('metrics', payload, 'application/x-protobuf', undefined);
+  const relay_enqueue_us = ((performance.now() - t0) * 1000) / N;
+  return {
+    on_inference_us: Number(on_inference_us.toFixed(3)),
+    deferred_record_us: Number(deferred_record_us.toFixed(2)),
+    relay_enqueue_us: Number(relay_enqueue_us.toFixed(3)),
+  };
+}
+
 async function main() {
   const mock = await startMockAnthropic({ apiKey: 'sk-upstream-test' });
   const hole = await blackHole();
@@ -148,6 +193,7 @@ async function main() {
     p99_ratio: Number(paired((r) => r.p99).toFixed(3)),
     cpu_per_request_ratio: Number(paired((r) => r.cpuMsPerRequest).toFixed(3)),
     black_hole_connections: hole.sockets,
+    request_path_costs: await pathCosts(hole.url),
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   await hole.close();

@@ -81,7 +81,36 @@ export class GatewayMetrics {
     this.events = meter.createCounter('tollgate.events', { unit: '{event}', description: 'Gateway events (sign-ins, refreshes, denials, admin changes) by name and outcome' });
   }
 
+  private pending: InferenceEvent[] = [];
+  private drainScheduled = false;
+  /** Events dropped because recording fell this far behind (never expected; bounds memory). */
+  dropped = 0;
+
+  /**
+   * Queue the event and return: the SDK's attribute hashing (tens of microseconds per request)
+   * runs after the current I/O turn, off the request's critical path.
+   */
   onInference(e: InferenceEvent): void {
+    if (this.pending.length >= 10_000) {
+      this.dropped++;
+      return;
+    }
+    this.pending.push(e);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Record everything queued now (the timer does this; flush and tests call it directly). */
+  drain(): void {
+    this.drainScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (const e of batch) this.record(e);
+  }
+
+  private record(e: InferenceEvent): void {
     const provider = e.upstream ? this.opts.providerOf(e.upstream) : undefined;
     const attrs: Attributes = {
       'gen_ai.operation.name': e.operation === 'count_tokens' ? 'count_tokens' : 'chat',
@@ -121,10 +150,12 @@ export class GatewayMetrics {
 
   /** Export what has been recorded now (tests, shutdown). */
   flush(): Promise<void> {
+    this.drain();
     return this.provider.forceFlush();
   }
 
   shutdown(): Promise<void> {
+    this.drain();
     return this.provider.shutdown();
   }
 }
