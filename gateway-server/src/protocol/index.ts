@@ -3,3 +3,4 @@ export * from './oauth';
 export * from './usage';
 export * from './settings';
 export * from './errors';
+export * from './spend-limits';

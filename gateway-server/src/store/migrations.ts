@@ -4,6 +4,7 @@
  *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing
  */
 import type { Migration } from './migrate';
+import { SPEND_FUNCTIONS_SQL, SPEND_TABLES_SQL } from '../spend/schema-sql';
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -18,4 +19,6 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at);
 `,
   },
+  { version: 20, name: 'spend_tables', sql: SPEND_TABLES_SQL },
+  { version: 21, name: 'spend_functions', sql: SPEND_FUNCTIONS_SQL },
 ];
