@@ -4,3 +4,5 @@ export * from './usage';
 export * from './settings';
 export * from './errors';
 export * from './spend-limits';
+export * from './models';
+export * from './me';
