@@ -41,7 +41,6 @@ describe('Claude Code CLI against a capped user', function () {
     this.timeout(120_000);
     const run = await runClaude({ baseUrl: gw.url, token: gw.mint({ sub: 'capped-dev' }), prompt: 'say hi' });
     const out = run.stdout + run.stderr;
-    if (process.env.SHOW_CLI) console.log(out);
     assert.match(out, /spend limit reached \(daily; resets \d{4}-\d{2}-\d{2} 00:00 UTC\) ask #eng-budget to raise it/, out);
     assert.notEqual(run.code, 0);
     assert.equal(mock.requests.filter((q) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens')).length, 0);

@@ -5,6 +5,7 @@ import { resolveCap, type LimitRow } from '../../gateway-server/src/spend/layeri
 import { allowedHeaders, rejection, usageBody, type CapStanding } from '../../gateway-server/src/spend/standing';
 import { emptyUsage } from '../../gateway-server/src/inference/usage-tap';
 import { usageResponseSchema } from '../../gateway-server/src/protocol/usage';
+import { BUILTIN_MODELS } from '../../gateway-server/src/policy/builtin-models';
 
 const u = (o: Partial<ReturnType<typeof emptyUsage>>) => ({ ...emptyUsage(), ...o });
 
@@ -34,6 +35,11 @@ describe('spend pricing', () => {
     assert.deepEqual(listPrice('us.anthropic.claude-sonnet-4-5-20250929-v1:0'), listPrice('claude-sonnet-4-6'));
     assert.deepEqual(listPrice('eu.anthropic.claude-haiku-4-5-20251001-v1:0'), listPrice('claude-haiku-4-5'));
     assert.deepEqual(listPrice('claude-opus-4-1@20250805'), listPrice('claude-opus-4-1'));
+  });
+  it('has a list price for every ID of every built-in model', () => {
+    for (const m of BUILTIN_MODELS) {
+      for (const id of [m.id, m.anthropicId, m.bedrockId, m.vertexId, ...m.aliases]) assert.ok(listPrice(id), `no price for ${id}`);
+    }
   });
   it('warns once per unknown model and uses the $5/$25 tier', () => {
     const warned: string[] = [];
