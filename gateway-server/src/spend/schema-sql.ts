@@ -118,11 +118,15 @@ DECLARE
   res_buckets text[];
   prior bigint;
   delta bigint;
+  was_reconciled boolean;
 BEGIN
   DELETE FROM spend_reservations WHERE id = p_id RETURNING amount_micros, buckets INTO held, res_buckets;
   IF NOT FOUND THEN
     -- Reconciled already (the replica looked dead): correct the estimate to the real cost.
-    SELECT l.cost_micros, l.buckets INTO prior, res_buckets FROM spend_ledger l WHERE l.id = p_id AND l.reconciled FOR UPDATE;
+    SELECT l.cost_micros, l.buckets, l.reconciled INTO prior, res_buckets, was_reconciled FROM spend_ledger l WHERE l.id = p_id FOR UPDATE;
+    IF FOUND AND NOT was_reconciled THEN
+      RETURN 0; -- settled already: never charge twice
+    END IF;
     IF FOUND THEN
       PERFORM 1 FROM spend_counters WHERE principal = p_principal AND bucket = ANY (res_buckets) ORDER BY bucket FOR UPDATE;
       delta := p_cost - prior;
