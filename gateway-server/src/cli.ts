@@ -10,6 +10,7 @@ import { startGateway } from './server';
 import { starterConfig } from './config/starter';
 import { DataDirLockedError } from './store/pglite';
 import { SUBCOMMANDS } from './commands';
+import './ops/commands';
 
 const USAGE = `Usage:
   tollgate-gateway --config <gateway.yaml>   start the gateway
