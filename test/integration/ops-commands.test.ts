@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// @ts-ignore -- oidc-provider ships no types; only its constructor and callback() are used here.
 import Provider from 'oidc-provider';
 import { stringify } from 'yaml';
 import { initCommand } from '../../gateway-server/src/ops/init-command';
