@@ -72,6 +72,8 @@ interface Cell {
   concurrency: number;
   direct: LoadResult & { upstreamCpuMsPerReq: number };
   gateway: LoadResult & { cpuMsPerReq: number; peakRssMb: number; upstreamCpuMsPerReq: number };
+  /** PostgreSQL transactions and rows per gateway request (bench database only). */
+  pgPerRequest?: { xacts: number; rowsWritten: number; rowsRead: number };
   ratios: {
     rps: number;
     addedP50Ms: number;
@@ -152,6 +154,30 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
   };
 }
 
+/** Transactions and rows written in the bench database: what PostgreSQL sees per request. */
+interface PgCounters {
+  xacts: number;
+  rowsWritten: number;
+  rowsRead: number;
+}
+let pgStats: (() => Promise<PgCounters | undefined>) | undefined;
+
+async function openPgStats(url: string): Promise<() => Promise<PgCounters | undefined>> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  client.on('error', () => {});
+  return async () => {
+    // pg_stat_database is updated when backends report (at transaction end, at most every
+    // ~1 s since PostgreSQL 15's shared-memory stats); force it for our own session.
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ x: string; w: string; r: string }>(
+      'SELECT xact_commit + xact_rollback AS x, tup_inserted + tup_updated + tup_deleted AS w, tup_fetched AS r FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return { xacts: Number(rows[0]!.x), rowsWritten: Number(rows[0]!.w), rowsRead: Number(rows[0]!.r) };
+  };
+}
+
 async function measureCell(target: Target, mock: { url: string; pid: number }, mode: 'json' | 'sse', concurrency: number): Promise<Cell> {
   const stream = mode === 'sse';
   const common = { stream, concurrency, durationMs, warmupMs, maxRequests: 500_000, bodyBytes };
@@ -161,6 +187,7 @@ async function measureCell(target: Target, mock: { url: string; pid: number }, m
 
   let gwCpu0 = 0;
   let sampler: { stop(): number } | undefined;
+  const pg0 = target.name === 'external' ? undefined : await pgStats?.();
   const gw = await runLoad({
     ...common,
     url: target.url,
@@ -176,7 +203,17 @@ async function measureCell(target: Target, mock: { url: string; pid: number }, m
   const gwCpu = target.pid ? (cpuMs(target.pid) - gwCpu0) / Math.max(1, gw.requests) : NaN;
   const peak = sampler ? sampler.stop() : NaN;
   const gwUpCpu = (cpuMs(mock.pid) - mockCpu0) / Math.max(1, gw.requests);
+  // Stats reach pg_stat_database up to a second after the backends' transactions end.
+  let pgPerRequest: Cell['pgPerRequest'];
+  if (pg0) {
+    await new Promise((r) => setTimeout(r, 1100));
+    const pg1 = (await pgStats!())!;
+    // Includes warm-up requests and our own stats queries (2 per cell): an upper bound.
+    const n = Math.max(1, gw.requests);
+    pgPerRequest = { xacts: (pg1.xacts - pg0.xacts - 2) / n, rowsWritten: (pg1.rowsWritten - pg0.rowsWritten) / n, rowsRead: (pg1.rowsRead - pg0.rowsRead) / n };
+  }
   return {
+    pgPerRequest,
     target: target.name,
     mode,
     concurrency,
@@ -198,7 +235,7 @@ function fmt(n: number | undefined, digits = 2): string {
 
 function table(cells: Cell[]): string {
   const head = [
-    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'peak RSS MB', 'errors',
+    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'pg xact/req', 'errors',
   ];
   const rows = cells.map((c) => [
     c.target,
@@ -212,7 +249,9 @@ function table(cells: Cell[]): string {
     fmt(c.ratios.addedP99Ms, 3),
     fmt(c.ratios.addedTtfbP50Ms, 3),
     fmt(c.gateway.cpuMsPerReq, 3),
+    fmt(c.direct.upstreamCpuMsPerReq, 3),
     fmt(c.gateway.peakRssMb, 0),
+    fmt(c.pgPerRequest?.xacts),
     String(c.gateway.errors + c.direct.errors),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -232,7 +271,10 @@ async function main(): Promise<void> {
   let pg: { url: string; drop(): Promise<void> } | undefined;
   try {
     const kinds = args['gateway-url'] ? ['external'] : args.configs!.split(',').map((s) => s.trim());
-    if (!args['gateway-url']) pg = await createPostgresDatabase();
+    if (!args['gateway-url']) {
+      pg = await createPostgresDatabase();
+      pgStats = await openPgStats(pg.url);
+    }
     for (const kind of kinds) {
       const profileDir = args.profile ? join(resultsDir, `profile-${stamp}-${kind}`) : undefined;
       const target: Target =
