@@ -22,6 +22,8 @@ export interface LoadSpec {
 
 export interface LoadResult {
   requests: number;
+  /** Requests answered including warm-up (for per-request counters read outside the window). */
+  allRequests: number;
   errors: number;
   firstError?: string;
   seconds: number;
@@ -63,6 +65,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let firstError: string | undefined;
   let measuring = false;
   let sent = 0;
+  let all = 0;
   const t0 = performance.now();
   const warmEnd = t0 + spec.warmupMs;
   let measureStart = warmEnd;
@@ -84,6 +87,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       }
       return;
     }
+    all++;
     if (!measuring) return;
     latencies.push(performance.now() - start);
     if (spec.stream) ttfbs.push(ttfb);
@@ -110,6 +114,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const ttfbSorted = Float64Array.from(ttfbs).sort();
   return {
     requests: latencies.length,
+    allRequests: all,
     errors,
     firstError,
     seconds,

@@ -54,4 +54,7 @@ server.listen(port, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
-process.on('disconnect', () => process.exit(0));
+// The bench holds our stdin open: when it dies, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();

@@ -8,16 +8,17 @@
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
  *   options: --configs bare,governed  --concurrency 1,32,256  --modes json,sse  --body-bytes 2048
- *            --duration-ms N --warmup-ms N --out file.json
+ *            --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *
  * Processes: this one (load generator and orchestration), the mock upstream, and the bundled
  * gateway (dist/server/tollgate-gateway.js) as operators run it, on real PostgreSQL. Gateway CPU
  * and RSS come from /proc/<pid>, so nothing in the gateway is instrumented for the benchmark.
- * Each cell runs direct-to-mock then through-gateway back to back, and reports the difference.
+ * Each cell alternates direct-to-mock and through-gateway rounds and reports the difference of
+ * the medians, so the baseline is always measured in the same run, under the same load.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, loadavg, totalmem, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -45,16 +46,28 @@ const { values: args } = parseArgs({
     modes: { type: 'string', default: 'json,sse' },
     'body-bytes': { type: 'string', default: '2048' },
     'duration-ms': { type: 'string' },
+    rounds: { type: 'string' },
     'warmup-ms': { type: 'string' },
     out: { type: 'string' },
   },
 });
 
-const durationMs = Number(args['duration-ms'] ?? (args.quick ? 1000 : 4000));
-const warmupMs = Number(args['warmup-ms'] ?? (args.quick ? 300 : 1000));
+const rounds = Number(args.rounds ?? (args.quick ? 2 : 3));
+const roundMs = Number(args['duration-ms'] ?? (args.quick ? 500 : 1200));
+const roundWarmupMs = Number(args['warmup-ms'] ?? (args.quick ? 100 : 200));
+const warmupMs = args.quick ? 500 : 1500;
 const concurrencies = args.concurrency!.split(',').map(Number);
 const modes = args.modes!.split(',').map((m) => m.trim()) as ('json' | 'sse')[];
 const bodyBytes = Number(args['body-bytes']);
+
+// Children die with us, whatever ends the run.
+const children = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
 
 interface Target {
   name: string;
@@ -63,6 +76,8 @@ interface Target {
   pid?: number;
   notes: string[];
   idleRssMb?: number;
+  /** PostgreSQL transactions and rows per gateway request over the whole target (warm-up included). */
+  pgPerRequest?: { xacts: number; rowsWritten: number; rowsRead: number; requests: number };
   stop?: () => Promise<void>;
 }
 
@@ -72,8 +87,6 @@ interface Cell {
   concurrency: number;
   direct: LoadResult & { upstreamCpuMsPerReq: number };
   gateway: LoadResult & { cpuMsPerReq: number; peakRssMb: number; upstreamCpuMsPerReq: number };
-  /** PostgreSQL transactions and rows per gateway request (bench database only). */
-  pgPerRequest?: { xacts: number; rowsWritten: number; rowsRead: number };
   ratios: {
     rps: number;
     addedP50Ms: number;
@@ -86,8 +99,9 @@ interface Cell {
 
 async function startMock(port?: string): Promise<{ url: string; pid: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/mock-upstream.ts'), ...(port ? ['--port', port] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
+  children.add(child);
   const line = await new Promise<string>((res, rej) => {
     const rl = createInterface({ input: child.stdout! });
     rl.once('line', res);
@@ -134,6 +148,7 @@ async function setSpendCap(url: string, notes: string[]): Promise<void> {
 async function startTarget(kind: string, mockUrl: string, pgUrl: string, profileDir?: string): Promise<Target> {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const gw: GatewayProcess = await startGatewayProcess(gatewayConfig(kind, mockUrl, pgUrl), { nodeArgs });
+  children.add(gw.child);
   const token = new SessionTokens([JWT_SECRET], gw.url, 24 * 3600).mint(BENCH_USER).token;
   const notes: string[] = [];
   if (kind === 'governed') {
@@ -178,53 +193,85 @@ async function openPgStats(url: string): Promise<() => Promise<PgCounters | unde
   };
 }
 
+function median(xs: number[]): number {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/** Medians across rounds of each latency/throughput figure; counts summed. */
+function combine(rounds: LoadResult[]): LoadResult {
+  const m = (k: keyof LoadResult) => median(rounds.map((r) => r[k] as number));
+  return {
+    requests: rounds.reduce((a, r) => a + r.requests, 0),
+    allRequests: rounds.reduce((a, r) => a + r.allRequests, 0),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+    firstError: rounds.find((r) => r.firstError)?.firstError,
+    seconds: rounds.reduce((a, r) => a + r.seconds, 0),
+    rps: m('rps'),
+    p50: m('p50'),
+    p99: m('p99'),
+    ...(rounds[0]?.ttfbP50 !== undefined ? { ttfbP50: m('ttfbP50'), ttfbP99: m('ttfbP99') } : {}),
+  };
+}
+
+/**
+ * One cell: `rounds` alternations of direct-to-mock and through-gateway, so load from other
+ * processes on a shared machine hits both sides alike; medians across rounds are reported.
+ */
 async function measureCell(target: Target, mock: { url: string; pid: number }, mode: 'json' | 'sse', concurrency: number): Promise<Cell> {
   const stream = mode === 'sse';
-  const common = { stream, concurrency, durationMs, warmupMs, maxRequests: 500_000, bodyBytes };
-  let mockCpu0 = 0;
-  const direct = await runLoad({ ...common, url: mock.url, onMeasureStart: () => (mockCpu0 = cpuMs(mock.pid)) });
-  const directUpCpu = (cpuMs(mock.pid) - mockCpu0) / Math.max(1, direct.requests);
+  const common = { stream, concurrency, durationMs: roundMs, warmupMs: roundWarmupMs, maxRequests: 500_000, bodyBytes };
+  const directRounds: LoadResult[] = [];
+  const gwRounds: LoadResult[] = [];
+  let directUpCpu = 0;
+  let gwUpCpu = 0;
+  let gwCpu = 0;
+  let peak = NaN;
+  for (let round = 0; round < rounds; round++) {
+    let mockCpu0 = 0;
+    const d = await runLoad({ ...common, url: mock.url, onMeasureStart: () => (mockCpu0 = cpuMs(mock.pid)) });
+    directUpCpu += cpuMs(mock.pid) - mockCpu0;
+    directRounds.push(d);
 
-  let gwCpu0 = 0;
-  let sampler: { stop(): number } | undefined;
-  const pg0 = target.name === 'external' ? undefined : await pgStats?.();
-  const gw = await runLoad({
-    ...common,
-    url: target.url,
-    token: target.token,
-    onMeasureStart: () => {
-      mockCpu0 = cpuMs(mock.pid);
-      if (target.pid) {
-        gwCpu0 = cpuMs(target.pid);
-        sampler = rssSampler(target.pid);
-      }
-    },
-  });
-  const gwCpu = target.pid ? (cpuMs(target.pid) - gwCpu0) / Math.max(1, gw.requests) : NaN;
-  const peak = sampler ? sampler.stop() : NaN;
-  const gwUpCpu = (cpuMs(mock.pid) - mockCpu0) / Math.max(1, gw.requests);
-  // Stats reach pg_stat_database up to a second after the backends' transactions end.
-  let pgPerRequest: Cell['pgPerRequest'];
-  if (pg0) {
-    await new Promise((r) => setTimeout(r, 1100));
-    const pg1 = (await pgStats!())!;
-    // Includes warm-up requests and our own stats queries (2 per cell): an upper bound.
-    const n = Math.max(1, gw.requests);
-    pgPerRequest = { xacts: (pg1.xacts - pg0.xacts - 2) / n, rowsWritten: (pg1.rowsWritten - pg0.rowsWritten) / n, rowsRead: (pg1.rowsRead - pg0.rowsRead) / n };
+    let gwCpu0 = 0;
+    let sampler: { stop(): number } | undefined;
+    const g = await runLoad({
+      ...common,
+      url: target.url,
+      token: target.token,
+      onMeasureStart: () => {
+        mockCpu0 = cpuMs(mock.pid);
+        if (target.pid) {
+          gwCpu0 = cpuMs(target.pid);
+          sampler = rssSampler(target.pid);
+        }
+      },
+    });
+    if (target.pid) gwCpu += cpuMs(target.pid) - gwCpu0;
+    gwUpCpu += cpuMs(mock.pid) - mockCpu0;
+    if (sampler) {
+      const p = sampler.stop();
+      if (!(p <= peak)) peak = p;
+    }
+    gwRounds.push(g);
   }
+  const direct = combine(directRounds);
+  const gw = combine(gwRounds);
+  const gwCpuPerReq = target.pid ? gwCpu / Math.max(1, gw.requests) : NaN;
+  const directUpCpuPerReq = directUpCpu / Math.max(1, direct.requests);
   return {
-    pgPerRequest,
     target: target.name,
     mode,
     concurrency,
-    direct: { ...direct, upstreamCpuMsPerReq: directUpCpu },
-    gateway: { ...gw, cpuMsPerReq: gwCpu, peakRssMb: peak, upstreamCpuMsPerReq: gwUpCpu },
+    direct: { ...direct, upstreamCpuMsPerReq: directUpCpuPerReq },
+    gateway: { ...gw, cpuMsPerReq: gwCpuPerReq, peakRssMb: peak, upstreamCpuMsPerReq: gwUpCpu / Math.max(1, gw.requests) },
     ratios: {
       rps: gw.rps / direct.rps,
       addedP50Ms: gw.p50 - direct.p50,
       addedP99Ms: gw.p99 - direct.p99,
       ...(stream ? { addedTtfbP50Ms: gw.ttfbP50! - direct.ttfbP50!, addedTtfbP99Ms: gw.ttfbP99! - direct.ttfbP99! } : {}),
-      gatewayCpuVsUpstreamCpu: gwCpu / directUpCpu,
+      gatewayCpuVsUpstreamCpu: gwCpuPerReq / directUpCpuPerReq,
     },
   };
 }
@@ -235,7 +282,7 @@ function fmt(n: number | undefined, digits = 2): string {
 
 function table(cells: Cell[]): string {
   const head = [
-    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'pg xact/req', 'errors',
+    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'errors',
   ];
   const rows = cells.map((c) => [
     c.target,
@@ -251,7 +298,6 @@ function table(cells: Cell[]): string {
     fmt(c.gateway.cpuMsPerReq, 3),
     fmt(c.direct.upstreamCpuMsPerReq, 3),
     fmt(c.gateway.peakRssMb, 0),
-    fmt(c.pgPerRequest?.xacts),
     String(c.gateway.errors + c.direct.errors),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -261,6 +307,7 @@ function table(cells: Cell[]): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadAverageStart = loadavg();
   const resultsDir = resolve('bench/results');
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -291,13 +338,16 @@ async function main(): Promise<void> {
       process.stderr.write(`[bench] ${kind}: ${target.notes.join('; ')}\n`);
       // JIT warm-up of both processes on both paths before any cell is measured.
       for (const mode of modes) {
-        const warm = { stream: mode === 'sse', concurrency: 8, durationMs: warmupMs * 2, warmupMs: 0, maxRequests: 100_000, bodyBytes };
+        const warm = { stream: mode === 'sse', concurrency: 8, durationMs: warmupMs, warmupMs: 0, maxRequests: 100_000, bodyBytes };
         await runLoad({ ...warm, url: mock.url });
         await runLoad({ ...warm, url: target.url, token: target.token });
       }
+      const pg0 = kind === 'external' ? undefined : await pgStats?.();
+      let served = 0;
       for (const mode of modes) {
         for (const c of concurrencies) {
           const cell = await measureCell(target, mock, mode, c);
+          served += cell.gateway.allRequests;
           cells.push(cell);
           process.stderr.write(
             `[bench] ${kind} ${mode} c=${c}: ${fmt(cell.gateway.rps, 0)} req/s (direct ${fmt(cell.direct.rps, 0)}), added p50 ${fmt(cell.ratios.addedP50Ms, 3)} ms, CPU ${fmt(cell.gateway.cpuMsPerReq, 3)} ms/req\n`,
@@ -305,6 +355,18 @@ async function main(): Promise<void> {
         }
       }
       await target.stop?.();
+      if (pg0) {
+        // A backend flushes its statistics when it exits: read them once the gateway is gone.
+        await new Promise((r) => setTimeout(r, 300));
+        const pg1 = (await pgStats!())!;
+        const n = Math.max(1, served);
+        target.pgPerRequest = {
+          xacts: (pg1.xacts - pg0.xacts) / n,
+          rowsWritten: (pg1.rowsWritten - pg0.rowsWritten) / n,
+          rowsRead: (pg1.rowsRead - pg0.rowsRead) / n,
+          requests: n,
+        };
+      }
       const { stop: _s, token: _t, ...rest } = target;
       targets.push(rest);
       if (profileDir) {
@@ -326,11 +388,13 @@ async function main(): Promise<void> {
     kernel: release(),
     node: process.version,
     note: 'load generator, mock upstream, gateway and PostgreSQL share these cores',
+    loadAverageStart,
+    loadAverageEnd: loadavg(),
   };
   const result = {
     at: new Date().toISOString(),
     machine,
-    settings: { quick: args.quick, durationMs, warmupMs, bodyBytes, concurrencies, modes },
+    settings: { quick: args.quick, rounds, roundMs, roundWarmupMs, warmupMs, bodyBytes, concurrencies, modes },
     targets,
     cells,
     profiles,
@@ -341,7 +405,13 @@ async function main(): Promise<void> {
   writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`\n${table(cells)}\n\n`);
   process.stdout.write(`latency in ms; "added" = through the gateway minus direct to the mock, same run; ratio = gateway req/s / direct req/s\n`);
-  for (const t of targets) process.stdout.write(`${t.name}: idle RSS ${fmt(t.idleRssMb, 0)} MB; ${t.notes.join('; ')}\n`);
+  for (const t of targets) {
+    const pgLine = t.pgPerRequest
+      ? `; PostgreSQL per request: ${fmt(t.pgPerRequest.xacts)} transactions, ${fmt(t.pgPerRequest.rowsWritten)} rows written, ${fmt(t.pgPerRequest.rowsRead)} rows read`
+      : '';
+    process.stdout.write(`${t.name}: idle RSS ${fmt(t.idleRssMb, 0)} MB${pgLine}; ${t.notes.join('; ')}\n`);
+  }
+  process.stdout.write(`load average at start ${machine.loadAverageStart.map((l) => l.toFixed(1)).join(' ')}, at end ${machine.loadAverageEnd.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
   for (const [k, p] of Object.entries(profiles)) process.stdout.write(`\nprofile (${k}):\n${formatProfile(p)}\n`);
   process.stdout.write(`\nresults: ${out} (${result.seconds.toFixed(0)} s)\n`);
 }
