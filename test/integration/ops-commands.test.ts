@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { initCommand } from '../../gateway-server/src/ops/init-command';
 import { checkCommand } from '../../gateway-server/src/ops/check-command';
 import { PILOT_ENV_VARS } from '../../gateway-server/src/ops/pilot-template';
+import { checkBootValidation } from '../../gateway-server/src/ops/checks';
 import { loadConfigFile } from '../../gateway-server/src/config/load';
 import { createPostgresDatabase, createTestDatabase, type TestDatabase } from '../support/db';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
@@ -49,6 +50,8 @@ describe('tollgate-gateway init', () => {
     assert.equal(config.publicUrl, 'https://gw.corp.internal');
     assert.deepEqual(config.oidc?.allowed_email_domains, ['corp.example']);
     assert.ok(config.admin && config.store.postgres_url);
+    const boot = await checkBootValidation(config);
+    assert.deepEqual(boot.filter((l) => l.status !== 'ok'), [], 'the starter compiles without warnings');
     assert.match(c.all, /tollgate-gateway check --config/);
   });
 
@@ -115,6 +118,7 @@ describe('tollgate-gateway check', function () {
     assert.equal(code, 0, c.all);
     const lines = c.text.trim().split('\n');
     assert.match(lines[0]!, /^ok +config +.* is valid: 1 upstream, PostgreSQL store, OIDC sign-in/);
+    assert.match(c.text, /^ok +policies +none configured/m);
     assert.match(c.text, /^ok +database +PostgreSQL \d+/m);
     assert.match(c.text, /^ok +migrations +(\d+) of \1 applied$/m);
     assert.match(c.text, new RegExp(`^ok +idp +${issuer} publishes discovery`, 'm'));
@@ -131,6 +135,7 @@ describe('tollgate-gateway check', function () {
         '--config',
         configFile({
           store: { postgres_url: fresh.url },
+          managed: { policies: [{ match: { groups: ['a'] }, cli: { availableModels: 'not-a-list' } }] },
           oidc: { issuer: `${issuer}/wrong`, client_id: 'x', allow_insecure_issuer: true },
           upstreams: [
             { name: 'down', provider: 'anthropic', base_url: `http://127.0.0.1:${closedPort}`, auth: { api_key: 'k' } },
@@ -148,6 +153,7 @@ describe('tollgate-gateway check', function () {
     assert.match(c.text, /^FAIL +upstream down +http:\/\/127\.0\.0\.1:\d+: connection refused/m);
     assert.match(c.text, /^FAIL +upstream badkey +.* rejected the credentials \(HTTP 401\)/m);
     assert.match(c.text, /some checks failed/);
+    assert.match(c.text, /^FAIL +policies +managed\.policies/m);
     assert.doesNotMatch(c.all, /sk-wrong/);
   });
 

@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { resolveConfig } from '../../gateway-server/src/config/load';
+import { resolveConfig, type Config } from '../../gateway-server/src/config/load';
+import { checkBootValidation } from '../../gateway-server/src/ops/checks';
+
+/** Boot's own validation beyond the schema (upstream adapters, compiled policies). */
+async function assertBoots(config: Config): Promise<void> {
+  const lines = await checkBootValidation(config);
+  const failed = lines.filter((l) => l.status !== 'ok');
+  assert.deepEqual(failed, [], failed.map((l) => l.detail).join('\n'));
+}
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -83,7 +91,7 @@ describe('deploy/kubernetes manifests', () => {
     assert.doesNotMatch(gatewayYaml, /sk-ant-|BEGIN .*PRIVATE KEY/);
   });
 
-  it('mounts the ConfigMap where --config points, and the config validates', () => {
+  it('mounts the ConfigMap where --config points, and the config validates', async () => {
     const args = container.args as string[];
     const path = args[args.indexOf('--config') + 1]!;
     const mount = (container.volumeMounts as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`))!;
@@ -95,6 +103,7 @@ describe('deploy/kubernetes manifests', () => {
     const config = resolveConfig(parse(gatewayYaml), envFor(varsIn(gatewayYaml)));
     assert.ok(config.store.postgres_url, 'replicas need a shared PostgreSQL');
     assert.match(config.publicUrl, /^https:\/\//);
+    await assertBoots(config);
   });
 
   it('Service, PDB, HPA and NetworkPolicy select the Deployment\'s pods', () => {
@@ -146,10 +155,10 @@ describe('deploy/helm chart', () => {
     assert.deepEqual(values.config, k8sConfig);
   });
 
-  it('values.config validates with every referenced variable supplied from secretEnv/env', () => {
+  it('values.config validates with every referenced variable supplied from secretEnv/env', async () => {
     const vars = varsIn(JSON.stringify(values.config));
     const supplied = new Set([...Object.keys(values.secretEnv), ...Object.keys(values.env)]);
     for (const v of vars) assert.ok(supplied.has(v), `${v} not supplied`);
-    resolveConfig(values.config, envFor(vars));
+    await assertBoots(resolveConfig(values.config, envFor(vars)));
   });
 });

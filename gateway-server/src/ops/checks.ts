@@ -9,7 +9,10 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import type { Config, ResolvedUpstream } from '../config/load';
+import { ConfigError, type Config, type ResolvedUpstream } from '../config/load';
+import { buildPolicySet } from '../policy/feature';
+import { buildUpstreams } from '../routing/build';
+import type { Upstream } from '../routing/upstream';
 import { MIGRATIONS } from '../store/migrations';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -28,6 +31,7 @@ const ANTHROPIC_VERSION = '2023-06-01';
 
 export async function checkConfig(config: Config, opts: CheckOptions, emit: (l: CheckLine) => void): Promise<void> {
   emit({ name: 'config', status: 'ok', detail: `${opts.configPath ?? 'configuration'} is valid: ${describe(config)}` });
+  for (const l of await checkBootValidation(config)) emit(l);
   for (const l of await checkDatabase(config, opts.timeoutMs)) emit(l);
   emit(await checkIdp(config, opts.timeoutMs));
   for (const u of config.upstreams) emit(await checkUpstream(u, opts.timeoutMs));
@@ -51,6 +55,29 @@ export function describePostgresUrl(url: string): string {
     return `${u.hostname}:${u.port || 5432}${u.pathname}`;
   } catch {
     return '(unparseable URL)';
+  }
+}
+
+/** What boot validates beyond the schema: upstream adapters and the compiled policies. */
+export async function checkBootValidation(config: Config): Promise<CheckLine[]> {
+  let upstreams: Upstream[];
+  try {
+    upstreams = buildUpstreams(config);
+  } catch (err) {
+    return [{ name: 'upstreams', status: 'fail', detail: (err as Error).message }];
+  }
+  try {
+    const set = buildPolicySet({ config, upstreams });
+    const n = set.policies.length;
+    return [
+      { name: 'policies', status: 'ok', detail: n ? `${n} polic${n === 1 ? 'y compiles' : 'ies compile'}` : 'none configured: every signed-in developer may use every model' },
+      ...set.warnings.map((w): CheckLine => ({ name: 'policies', status: 'warn', detail: w })),
+    ];
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    return problems.map((p): CheckLine => ({ name: 'policies', status: 'fail', detail: p }));
+  } finally {
+    for (const u of upstreams) await u.close().catch(() => {});
   }
 }
 
