@@ -6,11 +6,11 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, resolveConfig, type Config } from './config/load';
+import './ops/commands';
 import { startGateway } from './server';
 import { starterConfig } from './config/starter';
 import { DataDirLockedError } from './store/pglite';
 import { SUBCOMMANDS } from './commands';
-import './ops/commands';
 
 const USAGE = `Usage:
   tollgate-gateway --config <gateway.yaml>   start the gateway
