@@ -29,9 +29,10 @@ export interface RouteResult {
 }
 
 export interface RouteObserver {
-  onAttemptFailed?(upstream: Upstream, reason: string): void;
+  /** `status` is absent for transport failures (connect errors, first-byte timeouts). */
+  onAttemptFailed?(upstream: Upstream, reason: string, status?: number): void;
   onAttemptSucceeded?(upstream: Upstream): void;
-  /** Circuit breaker hook: false skips the upstream without a network call. */
+  /** Circuit breaker hook (breaker.ts): false skips the upstream without a network call. */
   allow?(upstream: Upstream): boolean;
 }
 
@@ -44,9 +45,13 @@ export async function routeWithFailover(
   const failed: Attempt[] = [];
   let lastTransportError: unknown;
   let attempted = 0;
+  let skipped = 0;
   for (const c of candidates) {
-    if (observer.allow && !observer.allow(c.upstream)) continue;
     if (base.signal.aborted) break;
+    if (observer.allow && !observer.allow(c.upstream)) {
+      skipped++;
+      continue;
+    }
     attempted++;
     let response: UpstreamResponse;
     try {
@@ -62,7 +67,7 @@ export async function routeWithFailover(
       for (const f of failed) f.response.discard();
       return { response, upstream: c.upstream, upstreamModel: c.upstreamModel, attempts: attempted };
     }
-    observer.onAttemptFailed?.(c.upstream, `status ${response.status}`);
+    observer.onAttemptFailed?.(c.upstream, `status ${response.status}`, response.status);
     failed.push({ status: response.status, response, upstream: c.upstream, upstreamModel: c.upstreamModel });
   }
   // A single upstream's error passes through unchanged; across several, the reference's order.
@@ -72,7 +77,8 @@ export async function routeWithFailover(
   if (attempted === 1 && lastTransportError instanceof UpstreamTimeoutError) {
     throw new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: lastTransportError });
   }
-  throw new GatewayError('ALL_UPSTREAMS_FAILED', `all upstreams failed (${candidates.length} attempted)`, {
+  const open = skipped ? `; ${skipped} skipped, circuit open` : '';
+  throw new GatewayError('ALL_UPSTREAMS_FAILED', `all upstreams failed (${attempted} attempted${open})`, {
     cause: lastTransportError,
   });
 }
