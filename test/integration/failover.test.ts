@@ -72,6 +72,13 @@ describe('failover and circuit breaking across cloud upstreams', function () {
     assert.deepEqual(counts(), [1, 1, 1]);
   });
 
+  it("moves on when Bedrock's stream opens with a throttling exception", async () => {
+    mockB.queue = [{ exceptionAfterEvents: 0 }];
+    const msg = await client(gw).messages.stream(params).finalMessage();
+    assert.equal(msg.content.length, 3);
+    assert.deepEqual(counts(), [1, 1, 0]);
+  });
+
   it('moves on after a first-byte timeout', async () => {
     mockB.queue = [{ firstByteDelayMs: 1500 }];
     const msg = await client(gw).messages.create(params);

@@ -14,8 +14,8 @@ import { GatewayError, renderAnthropicError } from '../errors';
 import { bedrockToSse } from './bedrock-stream';
 import { bodyResponse, CloudHttp, errorResponse, headerValue, jsonResponse, noLog, readText, type OperatorLog } from './cloud-http';
 import { bedrockFoundationId, bedrockPathSegment, betaList, cloudModelId } from './model-ids';
-import { sanitizeCloudError } from './sanitize';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream';
+import { bedrockExceptionStatus, sanitizeCloudError } from './sanitize';
+import { UpstreamConnectError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
 
 type BedrockConfig = Extract<ResolvedUpstream, { provider: 'bedrock' }>;
 
@@ -96,12 +96,35 @@ export class BedrockUpstream implements Upstream {
     const res = await this.post(`${this.basePath}/model/${bedrockPathSegment(modelId)}/${action}`, body, req);
     if (res.statusCode < 200 || res.statusCode >= 300) return this.errorFrom(res, req, modelId);
     if (!req.stream) return bodyResponse(res.statusCode, { 'content-type': 'application/json' }, res);
+    let exception: { type: string; message: string } | undefined;
     const sse = bedrockToSse(res.body, {
       pingIntervalMs: this.opts.pingIntervalMs,
-      onException: (exceptionType, message) =>
-        this.log({ upstream: this.name, requestId: req.requestId, exceptionType, providerMessage: message }, 'bedrock stream exception'),
+      onException: (exceptionType, message) => {
+        exception = { type: exceptionType, message };
+        this.log({ upstream: this.name, requestId: req.requestId, exceptionType, providerMessage: message }, 'bedrock stream exception');
+      },
     });
-    return bodyResponse(res.statusCode, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }, res, sse);
+    // Wait for the first event before answering, as the official gateway does: an exception
+    // before any event (throttling, model errors) is then a status failover can act on.
+    let first: IteratorResult<Buffer>;
+    try {
+      first = await sse.next();
+    } catch (err) {
+      if (req.signal.aborted) throw err;
+      throw new UpstreamConnectError(this.name, err);
+    }
+    if (exception) {
+      void sse.return(undefined);
+      res.body.destroy();
+      const status = bedrockExceptionStatus(exception.type);
+      const s = sanitizeCloudError('bedrock', status, JSON.stringify({ message: exception.message }));
+      return errorResponse(s.status, s.type, s.message, req.requestId);
+    }
+    async function* relay(): AsyncGenerator<Buffer> {
+      if (!first.done) yield first.value;
+      yield* sse;
+    }
+    return bodyResponse(res.statusCode, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }, res, relay());
   }
 
   private async countTokens(req: UpstreamRequest, modelId: string): Promise<UpstreamResponse> {

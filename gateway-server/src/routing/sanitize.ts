@@ -75,3 +75,17 @@ export function bedrockExceptionType(exceptionType: string): string {
   if (t.startsWith('validation')) return 'invalid_request_error';
   return 'api_error';
 }
+
+/** The HTTP status Bedrock would have used for an exception that arrived as a stream frame. */
+export function bedrockExceptionStatus(exceptionType: string): number {
+  switch (bedrockExceptionType(exceptionType)) {
+    case 'rate_limit_error':
+      return 429;
+    case 'overloaded_error':
+      return 503;
+    case 'invalid_request_error':
+      return 400;
+    default:
+      return 500;
+  }
+}
