@@ -265,6 +265,31 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     }
   });
 
+  it('signs with the AWS default credential chain when no keys are configured', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: TEST_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_AWS.secretAccessKey,
+      AWS_SESSION_TOKEN: TEST_AWS.sessionToken,
+    });
+    const gw = await startTestGateway({
+      config: testConfig({ upstreams: [{ name: 'bedrock', provider: 'bedrock', region: TEST_AWS.region, base_url: mockB.url }] }),
+      db: tdb.db,
+    });
+    try {
+      const msg = await client(gw).messages.create(params);
+      assert.equal(msg.content.length, 3);
+      assert.ok(mockB.requests[0]!.signatureOk);
+      assert.equal(mockB.requests[0]!.headers['x-amz-security-token'], TEST_AWS.sessionToken);
+    } finally {
+      await gw.close();
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+
   it('ends a Bedrock stream with an SSE error event on a mid-stream exception or cut', async () => {
     mockB.queue = [{ exceptionAfterEvents: 4 }, { cutAfterEvents: 4 }];
     const ex = await rawPost(gwB, '/v1/messages', { ...params, stream: true });
