@@ -247,6 +247,25 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     }
   });
 
+  it('applies a configured guardrail and refuses amazon-bedrock-* body fields under it', async () => {
+    const g = await startTestGateway({
+      config: testConfig({ upstreams: [{ ...bedrockConfig(mockB.url), guardrail: { id: 'gr-123', version: 'DRAFT' } }] }),
+      db: tdb.db,
+    });
+    try {
+      await client(g).messages.create(params);
+      const r = mockB.requests[0]!;
+      assert.equal(r.headers['x-amzn-bedrock-guardrailidentifier'], 'gr-123');
+      assert.equal(r.headers['x-amzn-bedrock-guardrailversion'], 'DRAFT');
+      assert.ok(r.signatureOk && r.signedHeaders.includes('x-amzn-bedrock-guardrailidentifier'));
+      const res = await rawPost(g, '/v1/messages', { ...params, 'amazon-bedrock-guardrailConfig': { streamProcessingMode: 'async' } });
+      assert.equal(res.status, 400);
+      assert.equal(mockB.requests.length, 1);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('accepts a Bedrock API key as a bearer instead of SigV4', async () => {
     const keyed = await startMockBedrock({ bearerToken: 'bedrock-api-key-test' });
     const gw = await startTestGateway({

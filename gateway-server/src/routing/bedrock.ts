@@ -91,6 +91,10 @@ export class BedrockUpstream implements Upstream {
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const modelId = cloudModelId('bedrock', req.upstreamModel);
     if (req.operation === 'count_tokens') return this.countTokens(req, modelId);
+    // With a guardrail configured, callers must not be able to steer Bedrock-specific fields.
+    if (this.cfg.guardrail && Object.keys(req.body).some((k) => k.startsWith('amazon-bedrock-'))) {
+      return errorResponse(400, 'invalid_request_error', 'amazon-bedrock-* fields are not allowed when the gateway applies a guardrail', req.requestId);
+    }
     const body = Buffer.from(JSON.stringify(bedrockBody(req.body, req.headers)));
     const action = req.stream ? 'invoke-with-response-stream' : 'invoke';
     const res = await this.post(`${this.basePath}/model/${bedrockPathSegment(modelId)}/${action}`, body, req);

@@ -17,7 +17,7 @@ const GENERIC: Record<number, [string, string]> = {
   403: ['permission_error', 'upstream denied the request'],
   404: ['not_found_error', 'model not available on this upstream'],
   408: ['api_error', 'upstream timed out'],
-  413: ['request_too_large', 'request too large for the upstream'],
+  413: ['request_too_large', 'request too large for this upstream'],
   429: ['rate_limit_error', 'upstream rate limit exceeded'],
   503: ['overloaded_error', 'upstream overloaded'],
   529: ['overloaded_error', 'upstream overloaded'],
