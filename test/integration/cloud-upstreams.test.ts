@@ -12,6 +12,7 @@ import { createTestServiceAccount, signAssertion, startMockVertex, type MockVert
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { VertexUpstream } from '../../gateway-server/src/routing/vertex';
+import { BedrockUpstream } from '../../gateway-server/src/routing/bedrock';
 import type { ResolvedUpstream } from '../../gateway-server/src/config/load';
 import { SCRIPTED, bedrockConfig, vertexConfig, rawPost, type Captured } from '../support/cloud-fixtures';
 
@@ -306,6 +307,41 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
         if (saved[k] === undefined) delete process.env[k];
         else process.env[k] = saved[k];
       }
+    }
+  });
+
+  it('assumes the configured role per user (session_name: email) and signs with the role credentials', async () => {
+    const cfg = testConfig({
+      upstreams: [
+        {
+          ...bedrockConfig(mockB.url, { aws_access_key_id: 'AKIABASEKEY000000001', aws_secret_access_key: 'base-secret' }),
+          auth: { aws_access_key_id: 'AKIABASEKEY000000001', aws_secret_access_key: 'base-secret' },
+          assume_role: { role_arn: 'arn:aws:iam::123456789012:role/tollgate-bedrock', external_id: 'ext-1', session_name: 'email' },
+        },
+      ],
+    });
+    const u = cfg.upstreams[0] as Extract<ResolvedUpstream, { provider: 'bedrock' }>;
+    const g = await startTestGateway({ config: cfg, db: tdb.db, upstreams: [new BedrockUpstream(u, { ttfbMs: 2000, stsEndpoint: mockB.url })] });
+    mockB.stsCalls.length = 0;
+    try {
+      const as = (email: string) => new Anthropic({ baseURL: g.url, authToken: g.mint({ email }), apiKey: null, maxRetries: 0 });
+      await as('alice@example.com').messages.create(params);
+      await as('alice@example.com').messages.create(params);
+      await as('bob@example.com').messages.create(params);
+      assert.deepEqual(mockB.stsCalls.map((c) => c.params.RoleSessionName), ['alice@example.com', 'bob@example.com'], 'one session per user, cached');
+      assert.equal(mockB.stsCalls[0]!.params.RoleArn, 'arn:aws:iam::123456789012:role/tollgate-bedrock');
+      assert.equal(mockB.stsCalls[0]!.params.ExternalId, 'ext-1');
+      assert.equal(mockB.stsCalls[0]!.signedBy, 'AKIABASEKEY000000001');
+      assert.ok(mockB.requests.every((r) => r.signatureOk), 'Bedrock calls signed with the role credentials');
+      // STS refusing a new session: the upstream is unusable for that user (never the base keys).
+      mockB.stsFail = true;
+      const before = mockB.requests.length;
+      const res = await rawPost({ url: g.url, mint: () => g.mint({ email: 'carol@example.com' }) }, '/v1/messages', params);
+      assert.equal(res.status, 502);
+      assert.equal(mockB.requests.length, before);
+    } finally {
+      mockB.stsFail = false;
+      await g.close();
     }
   });
 

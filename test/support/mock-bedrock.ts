@@ -37,6 +37,13 @@ export interface BedrockRequest {
   countBody?: Record<string, unknown>;
 }
 
+/** An STS AssumeRole call the mock answered (served on the same origin at `/`). */
+export interface StsCall {
+  params: Record<string, string>;
+  /** Access key ID the STS request was signed with. */
+  signedBy: string;
+}
+
 export interface BedrockBehaviour {
   /** Answer with this status and Bedrock's `{"message"}` error shape. */
   status?: number;
@@ -61,6 +68,9 @@ export interface BedrockBehaviour {
 
 export interface MockBedrock {
   url: string;
+  stsCalls: StsCall[];
+  /** Make STS refuse AssumeRole (AccessDenied). */
+  stsFail: boolean;
   requests: BedrockRequest[];
   queue: BedrockBehaviour[];
   defaults: BedrockBehaviour;
@@ -112,7 +122,7 @@ export function chunkFrame(eventJson: string): Uint8Array {
 
 export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; bearerToken?: string } = {}): Promise<MockBedrock> {
   const creds = opts.credentials ?? TEST_AWS;
-  const state = { requests: [] as BedrockRequest[], queue: [] as BedrockBehaviour[], defaults: {} as BedrockBehaviour };
+  const state = { requests: [] as BedrockRequest[], queue: [] as BedrockBehaviour[], defaults: {} as BedrockBehaviour, stsCalls: [] as StsCall[], stsFail: false };
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
@@ -121,7 +131,28 @@ export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; be
     req.on('end', () => void handle(req, res, Buffer.concat(chunks)));
   });
 
+  // STS AssumeRole (AWS query protocol): hands out the test credentials this mock verifies with.
+  function sts(req: IncomingMessage, res: ServerResponse, body: Buffer) {
+    const params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+    const signedBy = /Credential=([^/]+)\/\d{8}\/[^/]+\/sts\/aws4_request/.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+    state.stsCalls.push({ params, signedBy });
+    res.setHeader('content-type', 'text/xml');
+    if (state.stsFail || params.Action !== 'AssumeRole') {
+      res.statusCode = 403;
+      res.end(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/base is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+      return;
+    }
+    const expiration = new Date(Date.now() + 3600_000).toISOString();
+    res.end(
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+        `<AssumedRoleUser><AssumedRoleId>AROATEST:${params.RoleSessionName}</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/test/${params.RoleSessionName}</Arn></AssumedRoleUser>` +
+        `<Credentials><AccessKeyId>${creds.accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey><SessionToken>${creds.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+        `</AssumeRoleResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    );
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer) {
+    if (req.url === '/' && req.method === 'POST') return sts(req, res, body);
     const m = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|count-tokens)$/.exec(req.url ?? '');
     let json: Record<string, unknown> | undefined;
     try {
@@ -215,6 +246,15 @@ export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; be
     url: `http://127.0.0.1:${port}`,
     get requests() {
       return state.requests;
+    },
+    get stsCalls() {
+      return state.stsCalls;
+    },
+    get stsFail() {
+      return state.stsFail;
+    },
+    set stsFail(v: boolean) {
+      state.stsFail = v;
     },
     get queue() {
       return state.queue;

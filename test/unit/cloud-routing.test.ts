@@ -6,6 +6,7 @@ import { vertexBaseUrl, vertexBody } from '../../gateway-server/src/routing/vert
 import { bedrockFoundationId, bedrockPathSegment, cloudModelId } from '../../gateway-server/src/routing/model-ids';
 import { sanitizeCloudError } from '../../gateway-server/src/routing/sanitize';
 import { sseEvent } from '../../gateway-server/src/routing/sse';
+import { roleSessionName } from '../../gateway-server/src/routing/bedrock-credentials';
 import { routeWithFailover } from '../../gateway-server/src/routing/failover';
 import type { Upstream } from '../../gateway-server/src/routing/upstream';
 import { chunkFrame } from '../support/mock-bedrock';
@@ -171,6 +172,15 @@ describe('cloud request translation', () => {
     assert.equal(bedrockPathSegment('arn:aws:bedrock:us-east-1:1:provisioned-model/x'), 'arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aprovisioned-model%2Fx');
     assert.equal(bedrockFoundationId('us.anthropic.claude-sonnet-4-6'), 'anthropic.claude-sonnet-4-6');
     assert.equal(bedrockFoundationId('arn:aws:bedrock:us-east-1:1:provisioned-model/x'), undefined);
+  });
+});
+
+describe('assume_role session names', () => {
+  it('keeps what STS allows and bounds the length', () => {
+    assert.equal(roleSessionName('alice@example.com'), 'alice@example.com');
+    assert.equal(roleSessionName('a b/c'), 'a-b-c');
+    assert.equal(roleSessionName('x'.repeat(80)).length, 64);
+    assert.equal(roleSessionName('x'), 'tollgate-x');
   });
 });
 

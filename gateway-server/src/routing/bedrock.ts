@@ -4,13 +4,13 @@
  * docs/routing.md), signs it with SigV4 (or a Bedrock API key as a bearer), and answers in
  * Anthropic wire format: the event stream re-emitted as SSE, errors sanitised.
  */
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ResolvedUpstream } from '../config/load';
 import { GatewayError, renderAnthropicError } from '../errors';
+import { BedrockCredentials } from './bedrock-credentials';
 import { bedrockToSse } from './bedrock-stream';
 import { bodyResponse, CloudHttp, errorResponse, headerValue, jsonResponse, noLog, readText, type OperatorLog } from './cloud-http';
 import { bedrockFoundationId, bedrockPathSegment, betaList, cloudModelId } from './model-ids';
@@ -34,6 +34,8 @@ export interface BedrockOptions {
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   log?: OperatorLog;
   now?: () => number;
+  /** STS endpoint for assume_role (tests). */
+  stsEndpoint?: string;
 }
 
 /** The InvokeModel body: Bedrock's anthropic_version, betas in the body, no model/stream/tags. */
@@ -52,7 +54,8 @@ export class BedrockUpstream implements Upstream {
   private readonly http: CloudHttp;
   private readonly base: URL;
   private readonly basePath: string;
-  private readonly signer?: SignatureV4;
+  private readonly credentials?: BedrockCredentials;
+  private readonly signers = new WeakMap<object, SignatureV4>();
   private readonly bearer?: string;
   private log: OperatorLog;
   private readonly countSkip = new Map<string, number>();
@@ -68,20 +71,20 @@ export class BedrockUpstream implements Upstream {
     this.http = new CloudHttp(this.base.origin, cfg.name, opts.ttfbMs);
     this.log = opts.log ?? noLog;
     this.now = opts.now ?? Date.now;
-    if (cfg.auth.aws_bearer_token && !opts.credentials) {
-      this.bearer = cfg.auth.aws_bearer_token;
-    } else {
-      const credentials =
-        opts.credentials ??
-        (cfg.auth.aws_access_key_id
-          ? {
-              accessKeyId: cfg.auth.aws_access_key_id,
-              secretAccessKey: cfg.auth.aws_secret_access_key!,
-              sessionToken: cfg.auth.aws_session_token,
-            }
-          : fromNodeProviderChain());
-      this.signer = new SignatureV4({ service: 'bedrock', region: cfg.region, credentials, sha256: Sha256 });
+    if (cfg.auth.aws_bearer_token && !opts.credentials) this.bearer = cfg.auth.aws_bearer_token;
+    else this.credentials = new BedrockCredentials(cfg, opts.credentials, opts.stsEndpoint);
+  }
+
+  /** One signer per credential source (per role session with assume_role.session_name). */
+  private signerFor(req: UpstreamRequest): SignatureV4 {
+    const credentials = this.credentials!.for(req.principal);
+    const key = typeof credentials === 'function' ? credentials : (credentials as object);
+    let signer = this.signers.get(key);
+    if (!signer) {
+      signer = new SignatureV4({ service: 'bedrock', region: this.cfg.region, credentials, sha256: Sha256 });
+      this.signers.set(key, signer);
     }
+    return signer;
   }
 
   setLog(log: OperatorLog): void {
@@ -180,7 +183,13 @@ export class BedrockUpstream implements Upstream {
         headers,
         body,
       });
-      sent = (await this.signer!.sign(request)).headers;
+      try {
+        sent = (await this.signerFor(req).sign(request)).headers;
+      } catch (err) {
+        // No credentials (chain empty, STS refused the role): this upstream is unusable now.
+        this.log({ upstream: this.name, requestId: req.requestId, err: (err as Error).message }, 'bedrock credentials unavailable');
+        throw new UpstreamConnectError(this.name, new Error('AWS credentials unavailable'));
+      }
     }
     return this.http.post(path, sent, body, req.signal);
   }
