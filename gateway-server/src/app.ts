@@ -62,7 +62,8 @@ declare module 'fastify' {
   }
 }
 
-export const GATEWAY_VERSION = '0.1.0';
+export { GATEWAY_VERSION } from './version';
+import { GATEWAY_VERSION } from './version';
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',

@@ -16,6 +16,11 @@ const USAGE = `Usage:
   tollgate-gateway --starter                 start a self-contained local gateway (embedded store, dev sign-in)
   tollgate-gateway --help`;
 
+/** Problems found while loading the file or while features build themselves at boot (e.g. policies). */
+function reportConfigError(err: ConfigError): number {
+  process.stderr.write(`tollgate: configuration is not valid:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  return 2;
+}
 
 async function main(argv: string[]): Promise<number> {
   const sub = argv[0] && !argv[0].startsWith('-') ? SUBCOMMANDS[argv[0]] : undefined;
@@ -51,10 +56,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`tollgate: configuration is not valid:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\n`);
-      return 2;
-    }
+    if (err instanceof ConfigError) return reportConfigError(err);
     throw err;
   }
   try {
@@ -62,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
     onStarted?.(gw.url);
     return -1; // keep running
   } catch (err) {
-    if (err instanceof DataDirLockedError || err instanceof ConfigError) {
+    if (err instanceof ConfigError) return reportConfigError(err);
+    if (err instanceof DataDirLockedError) {
       process.stderr.write(`tollgate: ${err.message}\n`);
       return 2;
     }

@@ -16,6 +16,8 @@ export interface BuiltinModel {
   /** Other IDs clients may send for the same model (dated snapshots). */
   aliases: string[];
   maxInputTokens: number;
+  /** `created_at` on GET /v1/models (RFC 3339). Day of release; the first of the month where only the month is known. */
+  createdAt: string;
 }
 
 export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
@@ -26,6 +28,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-opus-4-8',
     vertexId: 'claude-opus-4-8',
     aliases: [],
+    createdAt: '2026-09-01T00:00:00Z',
     maxInputTokens: 1_000_000,
   },
   {
@@ -35,6 +38,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-opus-4-7',
     vertexId: 'claude-opus-4-7',
     aliases: [],
+    createdAt: '2026-05-01T00:00:00Z',
     maxInputTokens: 1_000_000,
   },
   {
@@ -44,6 +48,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-sonnet-5',
     vertexId: 'claude-sonnet-5',
     aliases: [],
+    createdAt: '2026-07-01T00:00:00Z',
     maxInputTokens: 1_000_000,
   },
   {
@@ -53,6 +58,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-sonnet-4-6',
     vertexId: 'claude-sonnet-4-6',
     aliases: [],
+    createdAt: '2026-02-01T00:00:00Z',
     maxInputTokens: 200_000,
   },
   {
@@ -62,6 +68,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
     vertexId: 'claude-sonnet-4-5@20250929',
     aliases: ['claude-sonnet-4-5-20250929'],
+    createdAt: '2025-09-29T00:00:00Z',
     maxInputTokens: 200_000,
   },
   {
@@ -71,6 +78,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0',
     vertexId: 'claude-haiku-4-5@20251001',
     aliases: ['claude-haiku-4-5-20251001'],
+    createdAt: '2025-10-01T00:00:00Z',
     maxInputTokens: 200_000,
   },
   {
@@ -80,6 +88,7 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = Object.freeze([
     bedrockId: 'us.anthropic.claude-opus-4-1-20250805-v1:0',
     vertexId: 'claude-opus-4-1@20250805',
     aliases: ['claude-opus-4-1-20250805'],
+    createdAt: '2025-08-05T00:00:00Z',
     maxInputTokens: 200_000,
   },
 ]);

@@ -3,3 +3,5 @@ export * from './oauth';
 export * from './usage';
 export * from './settings';
 export * from './errors';
+export * from './models';
+export * from './me';

@@ -1,0 +1,190 @@
+/**
+ * The policies as the gateway serves them, computed once at boot: each policy merged onto the
+ * catch-all, telemetry env added, checksum taken, model allow-list resolved against the catalogue.
+ * Per request only selection (matching.ts) and map look-ups remain. Pure: no fastify, no db.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../protocol/settings';
+import { GatewayError } from '../errors';
+import type { RouteCandidate } from '../routing/failover';
+import { validateCliSettings, validateVscodeSettings } from './cli-settings';
+import { isCatchAll, orderingWarnings, selectPolicy, type Caller, type PolicyMatch } from './matching';
+import { mergeCliSettings, mergeVscodeSettings } from './merge';
+import type { CatalogueEntry, ModelCatalogue } from './model-catalogue';
+import { entryMatches } from './model-match';
+import { isReservedAttribute, telemetryEnv, type TelemetryConfig } from './telemetry-env';
+
+type Doc = Record<string, unknown>;
+
+export interface PolicyInput {
+  name?: string;
+  match: PolicyMatch;
+  cli?: Doc;
+  settings?: Doc;
+  vscode?: Doc;
+  desktop?: Doc;
+}
+
+export interface EffectivePolicy {
+  /** Position in managed.policies; -1 for the policy synthesised for telemetry. */
+  index: number;
+  name?: string;
+  /** `name`, or `managed.policies[i]`: how logs and /v1/me refer to it. */
+  label: string;
+  match: PolicyMatch;
+  settings: Doc;
+  checksum: string;
+  vscode: Doc;
+  /** Models this policy may use, in catalogue order. */
+  models: readonly CatalogueEntry[];
+  /** Every ID or alias of an allowed model → its entry. */
+  byName: ReadonlyMap<string, CatalogueEntry>;
+  availableModels?: readonly string[];
+  deniedModels?: readonly string[];
+  exact: boolean;
+}
+
+export function checksumOf(settings: unknown): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(settings), 'utf8').digest('hex')}`;
+}
+
+export class PolicyConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'PolicyConfigError';
+  }
+}
+
+export class PolicySet {
+  readonly policies: readonly EffectivePolicy[];
+  /** What a caller matching no policy gets: no managed settings, every catalogue model. */
+  readonly unmatched: EffectivePolicy;
+  readonly warnings: string[] = [];
+  private readonly inputs: readonly PolicyInput[];
+  private readonly cache = new WeakMap<object, EffectivePolicy | null>();
+
+  /** Throws PolicyConfigError with one sentence per problem. */
+  constructor(
+    policies: readonly PolicyInput[],
+    readonly catalogue: ModelCatalogue,
+    opts: { telemetry?: TelemetryConfig; publicUrl: string },
+  ) {
+    const problems: string[] = [];
+    const label = (i: number) => (policies[i]?.name ? `managed.policies[${i}] ("${policies[i]!.name}")` : `managed.policies[${i}]`);
+    const docs = policies.map((p, i) => {
+      if (p.cli && p.settings) problems.push(`${label(i)}: has both cli and settings (its legacy alias); keep only cli.`);
+      const cli = p.cli ?? p.settings ?? {};
+      problems.push(...validateCliSettings(cli, `${label(i)}.${p.cli || !p.settings ? 'cli' : 'settings'}`));
+      if (p.vscode) problems.push(...validateVscodeSettings(p.vscode, `${label(i)}.vscode`));
+      return cli;
+    });
+    if (problems.length) throw new PolicyConfigError(problems);
+    this.warnings.push(...orderingWarnings(policies, label));
+
+    const env = telemetryEnv(opts.telemetry, opts.publicUrl);
+    for (const k of Object.keys(opts.telemetry?.resource_attributes ?? {})) {
+      if (isReservedAttribute(k)) this.warnings.push(`telemetry.resource_attributes.${k}: the prefix is reserved for identity attributes Claude Code sets itself; it is not pushed.`);
+    }
+    let inputs = policies;
+    let cliDocs = docs;
+    if (env && policies.length === 0) {
+      inputs = [{ name: 'telemetry (synthesised)', match: {} }];
+      cliDocs = [{}];
+    }
+    this.inputs = inputs;
+    const base = inputs.findIndex((p) => isCatchAll(p.match));
+    this.policies = inputs.map((p, i) => {
+      let settings = cliDocs[i]!;
+      let vscode = p.vscode ?? {};
+      if (base >= 0 && base !== i && !isCatchAll(p.match)) {
+        settings = mergeCliSettings(cliDocs[base]!, settings);
+        vscode = mergeVscodeSettings(inputs[base]!.vscode ?? {}, vscode);
+      }
+      if (env) settings = { ...settings, env: { ...env, ...((settings.env as Doc | undefined) ?? {}) } };
+      const synthesised = inputs !== policies;
+      return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i));
+    });
+    this.unmatched = this.effective(-2, { match: {} }, 'none', {}, {}, 'none');
+  }
+
+  private effective(index: number, p: PolicyInput, label: string, settings: Doc, vscode: Doc, where: string): EffectivePolicy {
+    const available = Array.isArray(settings.availableModels) ? (settings.availableModels as string[]) : undefined;
+    const denied = Array.isArray(settings.deniedModels) ? (settings.deniedModels as string[]) : undefined;
+    const exact = settings.availableModelsMatch === 'exact';
+    const models = this.catalogue.entries.filter(
+      (m) => (!available || available.some((e) => entryMatches(e, m.names, exact))) && !denied?.some((e) => entryMatches(e, m.names)),
+    );
+    const byName = new Map<string, CatalogueEntry>();
+    for (const m of models) for (const n of m.names) byName.set(n, m);
+    if (where !== 'none') {
+      for (const e of available ?? []) {
+        if (!this.catalogue.entries.some((m) => entryMatches(e, m.names, exact))) {
+          this.warnings.push(`${where}: availableModels entry "${e}" matches no model in the catalogue (models: / auto_include_builtin_models).`);
+        }
+      }
+      if (available && available.length === 0) this.warnings.push(`${where}: availableModels is empty, so the gateway refuses every model for this policy.`);
+    }
+    return {
+      index,
+      name: p.name,
+      label,
+      match: p.match,
+      settings,
+      checksum: checksumOf(settings),
+      vscode,
+      models,
+      byName,
+      availableModels: available,
+      deniedModels: denied,
+      exact,
+    };
+  }
+
+  /** The policy a caller gets, or undefined when none matches. Cached per principal object. */
+  select(caller: Caller & object): EffectivePolicy | undefined {
+    const hit = this.cache.get(caller);
+    if (hit !== undefined) return hit ?? undefined;
+    const sel = selectPolicy(this.inputs, caller);
+    const eff = sel ? this.policies[sel.winner]! : undefined;
+    this.cache.set(caller, eff ?? null);
+    return eff;
+  }
+
+  /** Failover candidates for `model`, or a GatewayError whose message says what to do. */
+  resolve(caller: Caller & object, model: string): RouteCandidate[] {
+    const eff = this.select(caller) ?? this.unmatched;
+    const entry = eff.byName.get(model);
+    if (entry) {
+      if (entry.candidates.length === 0) throw notConfigured(model);
+      return entry.candidates as RouteCandidate[];
+    }
+    throw this.refusal(eff, model);
+  }
+
+  private refusal(eff: EffectivePolicy, model: string): GatewayError {
+    const known = this.catalogue.find(model);
+    const names = known?.names ?? [model];
+    const allowedList = eff.models.map((m) => m.id).join(', ') || 'none';
+    if (eff.deniedModels?.some((e) => entryMatches(e, names))) {
+      return new GatewayError(
+        'MODEL_NOT_ALLOWED',
+        `model ${model} is blocked by your policy's deniedModels; allowed: ${allowedList}. Ask your gateway administrator for access.`,
+      );
+    }
+    const listed = eff.availableModels?.some((e) => entryMatches(e, names, eff.exact));
+    if (eff.availableModels && !listed) {
+      return new GatewayError(
+        'MODEL_NOT_ALLOWED',
+        `model ${model} is not in your policy's availableModels allowlist; allowed: ${allowedList}. Ask your gateway administrator for access.`,
+      );
+    }
+    return notConfigured(model, allowedList);
+  }
+}
+
+function notConfigured(model: string, available?: string): GatewayError {
+  return new GatewayError(
+    'MODEL_NOT_CONFIGURED',
+    `model ${model} is not offered by this gateway${available ? `; available: ${available}` : ' (no upstream is configured for it)'}. Ask your gateway administrator to add it.`,
+  );
+}

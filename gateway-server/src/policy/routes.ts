@@ -1,0 +1,74 @@
+/**
+ * Bearer routes of the policy feature: GET /managed/settings (gateway-protocol.md §2.7),
+ * GET /v1/models (§2.8) and GET /v1/me (ours, docs/policy.md).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GATEWAY_VERSION } from '../version';
+import type { BearerAuthenticator } from '../auth/bearer';
+import type { Principal } from '../auth/session-token';
+import { GatewayError } from '../errors';
+import type { ManagedSettingsEnvelope } from '../protocol/settings';
+import { modelsQuerySchema, type ModelsList } from '../protocol/models';
+import type { MeResponse } from '../protocol/me';
+import type { PolicySet } from './policy-set';
+import { ifNoneMatchTags, paginate } from './http-helpers';
+
+function authenticate(auth: BearerAuthenticator, req: FastifyRequest): Principal {
+  const h = req.headers.authorization;
+  return auth.authenticate(Array.isArray(h) ? h[0] : h);
+}
+
+export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAuthenticator; policies: PolicySet }): Promise<void> {
+  const { auth, policies } = opts;
+
+  app.get('/managed/settings', async (req, reply) => {
+    const principal = authenticate(auth, req);
+    reply.header('x-cc-gateway-version', GATEWAY_VERSION);
+    reply.header('vary', 'Authorization');
+    const policy = policies.select(principal);
+    if (!policy) throw new GatewayError('NOT_FOUND', 'no managed settings policy applies to your account');
+    reply.header('etag', `"${policy.checksum}"`);
+    if (ifNoneMatchTags(req.headers['if-none-match']).includes(policy.checksum)) return reply.code(304).send();
+    const body: ManagedSettingsEnvelope = { uuid: policy.checksum, checksum: policy.checksum, settings: policy.settings };
+    return reply.type('application/json').send(body);
+  });
+
+  app.get('/v1/models', async (req, reply) => {
+    const principal = authenticate(auth, req);
+    const q = modelsQuerySchema.safeParse(req.query ?? {});
+    if (!q.success) throw new GatewayError('INVALID_REQUEST', `invalid query: ${q.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    const models = (policies.select(principal) ?? policies.unmatched).models;
+    const { page, hasMore } = paginate(models, q.data);
+    const body: ModelsList = {
+      data: page.map((m) => ({
+        type: 'model' as const,
+        id: m.id,
+        display_name: m.displayName,
+        created_at: m.createdAt,
+        ...(m.maxInputTokens ? { max_input_tokens: m.maxInputTokens } : {}),
+      })),
+      has_more: hasMore,
+      first_id: page[0]?.id ?? null,
+      last_id: page.at(-1)?.id ?? null,
+    };
+    return reply.send(body);
+  });
+
+  app.get('/v1/me', async (req, reply) => {
+    const principal = authenticate(auth, req);
+    const policy = policies.select(principal);
+    const models = (policy ?? policies.unmatched).models;
+    const body: MeResponse = {
+      sub: principal.sub,
+      email: principal.email ?? null,
+      name: principal.name ?? null,
+      groups: [...principal.groups],
+      policy: { matched: !!policy, name: policy?.label ?? null, index: policy && policy.index >= 0 ? policy.index : null },
+      available_models: models.map((m) => ({ id: m.id, display_name: m.displayName })),
+      vscode_settings: policy?.vscode ?? {},
+      managed_settings_checksum: policy?.checksum ?? null,
+    };
+    return reply.header('cache-control', 'no-store').send(body);
+  });
+}
+
