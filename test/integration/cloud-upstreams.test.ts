@@ -139,10 +139,18 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     assert.deepEqual(j.output_config, { effort: 'high' });
   });
 
-  it('signs model IDs with a raw colon and passes ARNs through percent-encoded', async () => {
+  it('signs model IDs with a raw colon, and sends a models: entry mapped to an ARN percent-encoded', async () => {
     await client(gwB).messages.create({ ...params, model: 'claude-haiku-4-5-20251001' });
     const arn = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123';
-    await client(gwB).messages.create({ ...params, model: arn });
+    const g = await startTestGateway({
+      config: testConfig({ upstreams: [bedrockConfig(mockB.url)], models: [{ id: 'team-sonnet', upstream_model: { bedrock: arn } }] }),
+      db: tdb.db,
+    });
+    try {
+      await client(g).messages.create({ ...params, model: 'team-sonnet' });
+    } finally {
+      await g.close();
+    }
     const [haiku, profile] = mockB.requests;
     assert.equal(haiku!.url, '/model/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke');
     assert.ok(haiku!.signatureOk);
