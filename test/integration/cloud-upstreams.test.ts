@@ -248,6 +248,7 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
       const res = await rawPost(bad, '/v1/messages', params);
       assert.equal(res.status, 403);
       assert.deepEqual(JSON.parse(res.text).error, { type: 'permission_error', message: 'upstream denied the request' });
+      assert.equal(res.headers.get('x-should-retry'), 'false', 'a client retry cannot fix the gateway credential');
       assert.equal(mockB.requests[0]!.signatureOk, false);
       assert.match(String(seen[0]!.providerBody), /signature we calculated does not match/);
       assert.match(String(seen[0]!.amznErrorType), /^InvalidSignatureException/);

@@ -12,7 +12,7 @@ import type { ResolvedUpstream } from '../config/load';
 import { GatewayError, renderAnthropicError } from '../errors';
 import { BedrockCredentials } from './bedrock-credentials';
 import { bedrockToSse } from './bedrock-stream';
-import { bodyResponse, CloudHttp, errorResponse, headerValue, jsonResponse, noLog, readText, type OperatorLog } from './cloud-http';
+import { bodyResponse, CloudHttp, errorResponse, headerValue, relayedErrorHeaders, jsonResponse, noLog, readText, type OperatorLog } from './cloud-http';
 import { bedrockFoundationId, bedrockPathSegment, betaList, cloudModelId } from './model-ids';
 import { bedrockExceptionStatus, sanitizeCloudError } from './sanitize';
 import { UpstreamConnectError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
@@ -209,8 +209,7 @@ export class BedrockUpstream implements Upstream {
       'bedrock answered with an error',
     );
     const s = sanitizeCloudError('bedrock', res.statusCode, text);
-    const retryAfter = headerValue(res.headers['retry-after']);
-    return errorResponse(s.status, s.type, s.message, req.requestId, retryAfter ? { 'retry-after': retryAfter } : {});
+    return errorResponse(s.status, s.type, s.message, req.requestId, relayedErrorHeaders(s.status, res.headers));
   }
 
   close(): Promise<void> {

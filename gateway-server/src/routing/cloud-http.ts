@@ -50,6 +50,18 @@ export async function readText(res: Dispatcher.ResponseData, upstream: string): 
   }
 }
 
+/**
+ * Headers kept on a sanitised cloud error: `retry-after`; and `x-should-retry: false` on 401/403,
+ * which mean the gateway's own cloud credential is wrong, something a client retry cannot fix.
+ */
+export function relayedErrorHeaders(status: number, upstream: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const retryAfter = headerValue(upstream['retry-after']);
+  if (retryAfter) out['retry-after'] = retryAfter;
+  if (status === 401 || status === 403) out['x-should-retry'] = 'false';
+  return out;
+}
+
 export function jsonResponse(status: number, value: unknown, extra: Record<string, string> = {}): UpstreamResponse {
   const bytes = Buffer.from(JSON.stringify(value));
   async function* gen() {

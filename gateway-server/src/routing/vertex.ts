@@ -6,7 +6,7 @@
  */
 import { GoogleAuth } from 'google-auth-library';
 import type { ResolvedUpstream } from '../config/load';
-import { bodyResponse, CloudHttp, errorResponse, headerValue, noLog, readText, type OperatorLog } from './cloud-http';
+import { bodyResponse, CloudHttp, errorResponse, headerValue, relayedErrorHeaders, noLog, readText, type OperatorLog } from './cloud-http';
 import { betaList, cloudModelId } from './model-ids';
 import { sanitizeCloudError } from './sanitize';
 import { UpstreamConnectError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
@@ -111,8 +111,7 @@ export class VertexUpstream implements Upstream {
       'vertex answered with an error',
     );
     const s = sanitizeCloudError('vertex', res.statusCode, text);
-    const retryAfter = headerValue(res.headers['retry-after']);
-    return errorResponse(s.status, s.type, s.message, req.requestId, retryAfter ? { 'retry-after': retryAfter } : {});
+    return errorResponse(s.status, s.type, s.message, req.requestId, relayedErrorHeaders(s.status, res.headers));
   }
 
   close(): Promise<void> {
