@@ -61,8 +61,9 @@ describe('Claude Code CLI through cloud-only gateways (bundled server)', functio
     let mock: MockVertex;
     let proxy: GoogleTokenProxy;
     let gw: GatewayProcess;
+    let sa: ReturnType<typeof createTestServiceAccount>;
     before(async () => {
-      const sa = createTestServiceAccount();
+      sa = createTestServiceAccount();
       mock = await startMockVertex(sa);
       proxy = await startGoogleTokenProxy(mock.tokenHandler);
       gw = await startGatewayProcess(
@@ -91,6 +92,24 @@ describe('Claude Code CLI through cloud-only gateways (bundled server)', functio
       assert.ok(calls.every((r) => r.authorized), 'every call carried a token the mock issued');
       assert.equal(mock.tokenGrants, 1, 'token cached by google-auth-library');
       assert.deepEqual([...new Set(proxy.connects)], ['oauth2.googleapis.com:443']);
+    });
+
+    it('uses Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) when auth is empty', async () => {
+      const adc = await startGatewayProcess(
+        { session: { jwt_secret: TEST_JWT_SECRET }, store: { postgres_url: pgdb.url }, upstreams: [vertexConfig(mock.baseUrl)] },
+        { env: { ...proxy.env(), GOOGLE_APPLICATION_CREDENTIALS: sa.path } },
+      );
+      try {
+        const grants = mock.tokenGrants;
+        const client = new Anthropic({ baseURL: adc.url, authToken: mint(adc.url), apiKey: null, maxRetries: 0 });
+        const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'adc' }] });
+        assert.equal((msg.content[0] as Anthropic.TextBlock).text, DEFAULT_REPLY.text);
+        assert.equal(mock.tokenGrants, grants + 1);
+        assert.equal(mock.requests.at(-1)!.model, 'claude-haiku-4-5@20251001');
+        assert.ok(mock.requests.at(-1)!.authorized);
+      } finally {
+        await adc.stop('SIGKILL');
+      }
     });
   });
 });

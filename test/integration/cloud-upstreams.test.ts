@@ -354,6 +354,11 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     }
   });
 
+  it('ends a Vertex stream cut mid-way with an SSE error event, and the SDK reports it', async () => {
+    mockV.queue = [{ cutAfterEvents: 4 }];
+    await assert.rejects(client(gwV).messages.stream(params).finalMessage(), (err: Error) => /upstream connection lost mid-stream/.test(err.message));
+  });
+
   it('ends a Bedrock stream with an SSE error event on a mid-stream exception or cut', async () => {
     mockB.queue = [{ exceptionAfterEvents: 4 }, { cutAfterEvents: 4 }];
     const ex = await rawPost(gwB, '/v1/messages', { ...params, stream: true });
