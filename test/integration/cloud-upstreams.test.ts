@@ -354,6 +354,22 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     }
   });
 
+  it('keeps a silent Bedrock stream alive with synthesised pings the SDK ignores', async () => {
+    const cfg = testConfig({ upstreams: [bedrockConfig(mockB.url)] });
+    const u = cfg.upstreams[0] as Extract<ResolvedUpstream, { provider: 'bedrock' }>;
+    const g = await startTestGateway({ config: cfg, db: tdb.db, upstreams: [new BedrockUpstream(u, { ttfbMs: 2000, pingIntervalMs: 25 })] });
+    try {
+      mockB.queue = [{ pauseBeforeEvent: 5, pauseMs: 300, reply: SCRIPTED }, { pauseBeforeEvent: 5, pauseMs: 300, reply: SCRIPTED }];
+      const raw = await rawPost(g, '/v1/messages', { ...params, stream: true });
+      const pings = raw.text.split('\n\n').filter((e) => e === 'event: ping\ndata: {"type":"ping"}').length;
+      assert.ok(pings >= 2, `scripted ping plus synthesised ones (saw ${pings})`);
+      const msg = await client(g).messages.stream(params).finalMessage();
+      assert.equal(msg.content.length, 3);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('ends a Vertex stream cut mid-way with an SSE error event, and the SDK reports it', async () => {
     mockV.queue = [{ cutAfterEvents: 4 }];
     await assert.rejects(client(gwV).messages.stream(params).finalMessage(), (err: Error) => /upstream connection lost mid-stream/.test(err.message));
