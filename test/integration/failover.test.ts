@@ -11,6 +11,9 @@ import { createTestServiceAccount, signAssertion, startMockVertex, type MockVert
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { SCRIPTED, bedrockConfig, rawPost, vertexConfig } from '../support/cloud-fixtures';
+import { upstreamsListSchema } from '../../gateway-server/src/protocol/upstreams';
+
+const ADMIN_READ_KEY = 'read-key-0123456789abcdef0123456789abcdef';
 
 describe('failover and circuit breaking across cloud upstreams', function () {
   let tdb: TestDatabase;
@@ -128,6 +131,7 @@ describe('failover and circuit breaking across cloud upstreams', function () {
       config: testConfig({
         upstreams: [bedrockConfig(mockB.url), vertexConfig(mockV.baseUrl, { access_token: vertexToken })],
         circuit_breaker: { failure_threshold: 2, cooldown_seconds: 30 },
+        admin: { read_keys: [{ id: 'ops', key: ADMIN_READ_KEY }] },
       }),
       db: tdb.db,
       clock: { now: () => Date.now() + offset },
@@ -144,6 +148,16 @@ describe('failover and circuit breaking across cloud upstreams', function () {
       await c.messages.create(params);
       assert.equal(mockB.requests.length, 2);
       assert.equal(mockV.requests.length, 4);
+      // Operators see it on the admin API.
+      const view = await fetch(`${g.url}/v1/organizations/upstreams`, { headers: { 'x-api-key': ADMIN_READ_KEY } });
+      assert.equal(view.status, 200);
+      const list = upstreamsListSchema.parse(await view.json());
+      assert.deepEqual(
+        list.data.map((u) => [u.name, u.provider, u.circuit.state, u.circuit.consecutive_failures]),
+        [['bedrock', 'bedrock', 'open', 2], ['vertex', 'vertex', 'closed', 0]],
+      );
+      assert.ok(list.data[0]!.circuit.opened_at);
+      assert.equal((await fetch(`${g.url}/v1/organizations/upstreams`)).status, 401);
       // Cool-down over: one probe; it fails, so the breaker opens again.
       offset += 31_000;
       await c.messages.create(params);

@@ -5,3 +5,4 @@ export * from './settings';
 export * from './errors';
 export * from './models';
 export * from './me';
+export * from './upstreams';

@@ -1,6 +1,8 @@
+import { AdminAuthenticator } from '../admin/admin-auth';
 import type { Feature, FeatureContext } from '../feature';
 import { CircuitBreakers } from './breaker';
 import type { OperatorLog } from './cloud-http';
+import { routingRoutes } from './routes';
 
 /** Cloud adapters take the operator log after construction (buildUpstreams runs before features). */
 interface LogSink {
@@ -38,7 +40,11 @@ export async function createRoutingFeature(ctx: FeatureContext): Promise<Feature
       }),
     ).catch(() => {});
   });
-  return { routeObserver: breakers };
+  return {
+    routeObserver: breakers,
+    routes: (app, rctx) =>
+      routingRoutes(app, { admin: new AdminAuthenticator(rctx.config, rctx.auth, (e) => rctx.emit(e)), upstreams: rctx.upstreams, breakers }),
+  };
 }
 
 export { CircuitBreakers } from './breaker';
