@@ -109,6 +109,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof client === 'string' && REQUEST_ID_RE.test(client) ? client : randomUUID();
     },
     http: { maxHeaderSize: config.limits.max_request_header_bytes },
+    // X-Forwarded-For is believed only from configured proxies, so per-IP limits see real clients.
+    trustProxy: config.listen.trusted_proxies.length ? [...config.listen.trusted_proxies] : false,
     return503OnClosing: false,
     forceCloseConnections: false,
   });

@@ -1,9 +1,12 @@
 /**
  * The starter configuration `npm start` runs: loopback only, embedded store in ./.tollgate,
  * a generated session secret kept in ./.tollgate/starter-secret (mode 600), and the Anthropic
- * API when ANTHROPIC_API_KEY is set, otherwise the built-in simulated model.
+ * API when ANTHROPIC_API_KEY is set, otherwise the built-in simulated model. Sign-in goes
+ * through the built-in development OpenID provider (dev_idp), which the identity feature starts
+ * on a loopback port chosen here, so the oidc block can name its issuer before anything runs.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,6 +23,8 @@ export async function starterConfig(env: NodeJS.ProcessEnv): Promise<Starter> {
   const secret = readFileSync(secretFile, 'utf8').trim();
   const simulated = !env.ANTHROPIC_API_KEY;
   const port = Number(env.PORT ?? 8080);
+  const idpPort = env.TOLLGATE_DEV_IDP_PORT ? Number(env.TOLLGATE_DEV_IDP_PORT) : await freeLoopbackPort();
+  const idpIssuer = `http://127.0.0.1:${idpPort}`;
   const raw: Record<string, unknown> = {
     listen: { host: '127.0.0.1', port },
     session: { jwt_secret: secret, ttl_hours: 1 },
@@ -27,7 +32,15 @@ export async function starterConfig(env: NodeJS.ProcessEnv): Promise<Starter> {
     upstreams: simulated
       ? [{ name: 'simulated', provider: 'simulated' }]
       : [{ name: 'anthropic', provider: 'anthropic', auth: { api_key: '${ANTHROPIC_API_KEY}' } }],
-    dev_idp: { enabled: true, port: 0 },
+    oidc: {
+      issuer: idpIssuer,
+      client_id: 'tollgate-dev',
+      client_secret: createHash('sha256').update(`dev-idp\0${secret}`).digest('hex'),
+      allow_insecure_issuer: true,
+      // The development IdP (like Google) issues refresh tokens only with prompt=consent.
+      extra_auth_params: { prompt: 'consent' },
+    },
+    dev_idp: { enabled: true, port: idpPort },
   };
   return {
     raw,
@@ -40,9 +53,24 @@ export async function starterConfig(env: NodeJS.ProcessEnv): Promise<Starter> {
           ? '  Upstream: SIMULATED MODEL (no ANTHROPIC_API_KEY set): replies are canned, not from Claude'
           : '  Upstream: the Anthropic API (ANTHROPIC_API_KEY)',
         `  Health:   ${url}/healthz`,
+        `  Sign-in:  DEVELOPMENT-ONLY identity provider on ${idpIssuer}: log in as alice (engineering) or bob (contractors), any password`,
+        `            Claude Code: put {"forceLoginMethod":"gateway","forceLoginGatewayUrl":"${url}"} in managed settings, then /login`,
         '',
       ];
       process.stderr.write(lines.join('\n') + '\n');
     },
   };
+}
+
+/** A free loopback port for the development IdP (TOLLGATE_DEV_IDP_PORT pins one). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const p = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(p));
+    });
+  });
 }

@@ -18,4 +18,23 @@ CREATE TABLE IF NOT EXISTS kv (
 CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at);
 `,
   },
+  {
+    version: 10,
+    name: 'identity_revocations',
+    sql: `
+CREATE TABLE IF NOT EXISTS revoked_sessions (
+  sid text PRIMARY KEY,
+  sub text,
+  revoked_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revoked_sessions_expires_at ON revoked_sessions (expires_at);
+CREATE TABLE IF NOT EXISTS revoked_users (
+  sub text PRIMARY KEY,
+  revoked_before timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revoked_users_expires_at ON revoked_users (expires_at);
+`,
+  },
 ];
