@@ -12,6 +12,9 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { SCRIPTED, bedrockConfig, rawPost, vertexConfig } from '../support/cloud-fixtures';
 import { upstreamsListSchema } from '../../gateway-server/src/protocol/upstreams';
+import { VertexUpstream } from '../../gateway-server/src/routing/vertex';
+import { BedrockUpstream } from '../../gateway-server/src/routing/bedrock';
+import type { ResolvedUpstream } from '../../gateway-server/src/config/load';
 
 const ADMIN_READ_KEY = 'read-key-0123456789abcdef0123456789abcdef';
 
@@ -120,6 +123,28 @@ describe('failover and circuit breaking across cloud upstreams', function () {
       const msg = await client(g).messages.create(params);
       assert.equal(msg.content.length, 3);
       assert.equal(mockV.requests.length, 1);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('moves on when Vertex cannot get an access token, and logs why', async () => {
+    const cfg = testConfig({ upstreams: [vertexConfig(mockV.baseUrl), bedrockConfig(mockB.url)] });
+    const vcfg = cfg.upstreams[0] as Extract<ResolvedUpstream, { provider: 'vertex' }>;
+    const logged: string[] = [];
+    const vertex = new VertexUpstream(vcfg, {
+      ttfbMs: 1000,
+      tokenSource: async () => Promise.reject(new Error('invalid_grant: account disabled')),
+    });
+    const bedrock = new BedrockUpstream(cfg.upstreams[1] as Extract<ResolvedUpstream, { provider: 'bedrock' }>, { ttfbMs: 1000 });
+    const g = await startTestGateway({ config: cfg, db: tdb.db, upstreams: [vertex, bedrock] });
+    try {
+      // After boot: the routing feature points adapters at the app log.
+      vertex.setLog((d, m) => logged.push(`${m}: ${String(d.err)}`));
+      const msg = await client(g).messages.create(params);
+      assert.equal(msg.content.length, 3);
+      assert.deepEqual(counts(), [1, 0, 0]);
+      assert.deepEqual(logged, ['vertex access token unavailable: invalid_grant: account disabled']);
     } finally {
       await g.close();
     }
