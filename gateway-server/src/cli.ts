@@ -10,10 +10,12 @@ import { startGateway } from './server';
 import { starterConfig } from './config/starter';
 import { DataDirLockedError } from './store/pglite';
 import { SUBCOMMANDS } from './commands';
+import './audit/command';
 
 const USAGE = `Usage:
   tollgate-gateway --config <gateway.yaml>   start the gateway
   tollgate-gateway --starter                 start a self-contained local gateway (embedded store, dev sign-in)
+  tollgate-gateway audit verify --config <gateway.yaml>   check the audit log's hash chains
   tollgate-gateway --help`;
 
 /** Problems found while loading the file or while features build themselves at boot (e.g. policies). */

@@ -1,6 +1,93 @@
-import type { Feature, FeatureContext } from '../feature';
+/**
+ * The audit feature: every inference request and every gateway event (sign-in, refresh,
+ * revocation, admin mutation, denial) becomes one hash-chained row, committed before the
+ * caller continues (the inference route awaits onInference before ending the response), and
+ * one structured line on the operations log. Also serves GET /v1/organizations/audit and runs
+ * the retention job.
+ */
+import type { Feature, FeatureContext, GatewayEvent } from '../feature';
+import type { InferenceEvent } from '../inference/hooks';
+import { AuditWriter } from './writer';
+import { gatewayEventContent, inferenceContent, type AuditContent } from './record';
+import { pruneAudit } from './prune';
+import { auditRoutes } from './routes';
 
-/** The audit feature's contribution to the app (see ../feature.ts). */
-export async function createAuditFeature(_ctx: FeatureContext): Promise<Feature> {
-  return {};
+const DAY_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+const FIRST_PRUNE_AFTER_MS = 60_000;
+
+export interface AuditFeature extends Feature {
+  writer: AuditWriter;
+  /** Run the retention job now (the hourly timer calls this). */
+  prune(): Promise<{ deleted: number; ran: boolean }>;
+}
+
+export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeature> {
+  const writer = new AuditWriter(ctx.db);
+  const retentionDays = ctx.config.admin?.audit_retention_days ?? 365;
+
+  const write = async (content: AuditContent) => {
+    try {
+      await writer.append(content);
+    } catch (err) {
+      // The row could not be committed: keep it on the operations log so it is not lost outright.
+      ctx.log.error({ err, evt: 'audit.write_failed', record: { ...content, at: content.at.toISOString() } }, 'audit write failed');
+      throw err;
+    }
+  };
+
+  const prune = async () => {
+    const now = new Date(ctx.clock.now());
+    const res = await pruneAudit(ctx.db, writer, new Date(now.getTime() - retentionDays * DAY_MS), now);
+    if (res.deleted > 0) ctx.log.info({ evt: 'audit.prune', deleted: res.deleted, retention_days: retentionDays }, 'audit retention');
+    return res;
+  };
+  const runPrune = () => {
+    prune().catch((err) => ctx.log.warn({ err, evt: 'audit.prune' }, 'audit retention run failed; will retry next hour'));
+  };
+  const first = setTimeout(runPrune, FIRST_PRUNE_AFTER_MS);
+  const hourly = setInterval(runPrune, PRUNE_EVERY_MS);
+  first.unref();
+  hourly.unref();
+
+  return {
+    writer,
+    prune,
+    observers: [
+      {
+        async onInference(e: InferenceEvent) {
+          ctx.log.info(
+            {
+              evt: 'inference',
+              request_id: e.requestId,
+              sub: e.principal?.sub,
+              model: e.model,
+              upstream: e.upstream,
+              status: e.status,
+              outcome: e.outcome,
+              reason: e.reason,
+              latency_ms: Math.round(e.latencyMs),
+              cost_micros: e.costMicros,
+            },
+            'inference',
+          );
+          await write(inferenceContent(e));
+        },
+      },
+    ],
+    async onEvent(e: GatewayEvent) {
+      const level = e.outcome === 'ok' ? 'info' : 'warn';
+      ctx.log[level](
+        { evt: e.name, request_id: e.requestId, sub: e.principal?.sub, actor: e.actor, outcome: e.outcome, reason: e.reason, surface: e.surface },
+        e.name,
+      );
+      await write(gatewayEventContent(e));
+    },
+    routes: auditRoutes,
+    async close() {
+      clearTimeout(first);
+      clearInterval(hourly);
+      await writer.close();
+    },
+  };
 }

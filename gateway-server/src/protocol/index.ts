@@ -5,4 +5,5 @@ export * from './settings';
 export * from './errors';
 export * from './models';
 export * from './me';
+export * from './audit';
 export * from './upstreams';

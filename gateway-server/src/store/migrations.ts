@@ -4,6 +4,7 @@
  *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing
  */
 import type { Migration } from './migrate';
+import { AUDIT_MIGRATIONS } from '../audit/migrations';
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -37,4 +38,5 @@ CREATE TABLE IF NOT EXISTS revoked_users (
 CREATE INDEX IF NOT EXISTS revoked_users_expires_at ON revoked_users (expires_at);
 `,
   },
+  ...AUDIT_MIGRATIONS,
 ];

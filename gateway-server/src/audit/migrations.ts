@@ -1,0 +1,47 @@
+/**
+ * Audit schema (versions 30-39). One table holds every chain: rows of one chain are linked by
+ * `prev_hash`, and `(chain, seq)` is unique so a replayed or duplicated row is visible too.
+ * Columns hold only values that both PostgreSQL and PGlite return exactly as written
+ * (text, bigint as string, jsonb, millisecond timestamps), so the hash recomputes on read.
+ */
+import type { Migration } from '../store/migrate';
+
+export const AUDIT_MIGRATIONS: Migration[] = [
+  {
+    version: 30,
+    name: 'audit_log',
+    sql: `
+CREATE TABLE IF NOT EXISTS audit_log (
+  id bigserial PRIMARY KEY,
+  chain text NOT NULL,
+  seq bigint NOT NULL,
+  at timestamptz NOT NULL,
+  event text NOT NULL,
+  request_id text,
+  sub text,
+  email text,
+  groups jsonb,
+  actor text,
+  surface text,
+  session_id text,
+  model text,
+  upstream text,
+  status integer,
+  outcome text NOT NULL,
+  reason text,
+  input_tokens bigint,
+  output_tokens bigint,
+  cache_read_tokens bigint,
+  cache_creation_tokens bigint,
+  cost_micros bigint,
+  latency_ms integer,
+  detail jsonb,
+  prev_hash text NOT NULL,
+  hash text NOT NULL,
+  UNIQUE (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+CREATE INDEX IF NOT EXISTS audit_log_sub_id ON audit_log (sub, id);
+`,
+  },
+];

@@ -1,0 +1,173 @@
+/**
+ * One audit row, its canonical serialisation and its hash. Pure: no database, no Fastify.
+ *
+ * The hash covers every column except `id` (assigned by the database) and `hash` itself, in a
+ * canonical JSON form (sorted keys, nulls explicit, integers as decimal strings, time as ISO
+ * with milliseconds). Those are exactly the values PostgreSQL and PGlite give back, so a
+ * verifier recomputes the hash from a row read later and any edit shows.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../protocol/settings';
+import type { InferenceEvent } from '../inference/hooks';
+import type { GatewayEvent } from '../feature';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The content of a row, before it is placed in a chain. */
+export interface AuditContent {
+  at: Date;
+  event: string;
+  request_id: string | null;
+  sub: string | null;
+  email: string | null;
+  groups: string[] | null;
+  actor: string | null;
+  surface: string | null;
+  session_id: string | null;
+  model: string | null;
+  upstream: string | null;
+  status: number | null;
+  outcome: string;
+  reason: string | null;
+  input_tokens: string | null;
+  output_tokens: string | null;
+  cache_read_tokens: string | null;
+  cache_creation_tokens: string | null;
+  cost_micros: string | null;
+  latency_ms: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface ChainedRow extends AuditContent {
+  chain: string;
+  seq: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export const CONTENT_COLUMNS = [
+  'at', 'event', 'request_id', 'sub', 'email', 'groups', 'actor', 'surface', 'session_id', 'model', 'upstream', 'status',
+  'outcome', 'reason', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'cost_micros',
+  'latency_ms', 'detail',
+] as const satisfies readonly (keyof AuditContent)[];
+
+export const ROW_COLUMNS = ['chain', 'seq', ...CONTENT_COLUMNS, 'prev_hash', 'hash'] as const;
+
+const str = (v: unknown): string | null => (v === undefined || v === null ? null : String(v));
+const int = (v: unknown): number | null => (v === undefined || v === null ? null : Number(v));
+
+/** Bring a row as either driver returns it to the exact typed shape the hash is computed over. */
+export function normaliseRow(r: Record<string, unknown>): ChainedRow {
+  return {
+    chain: String(r.chain),
+    seq: String(r.seq),
+    at: r.at instanceof Date ? r.at : new Date(String(r.at)),
+    event: String(r.event),
+    request_id: str(r.request_id),
+    sub: str(r.sub),
+    email: str(r.email),
+    groups: (r.groups as string[] | null | undefined) ?? null,
+    actor: str(r.actor),
+    surface: str(r.surface),
+    session_id: str(r.session_id),
+    model: str(r.model),
+    upstream: str(r.upstream),
+    status: int(r.status),
+    outcome: String(r.outcome),
+    reason: str(r.reason),
+    input_tokens: str(r.input_tokens),
+    output_tokens: str(r.output_tokens),
+    cache_read_tokens: str(r.cache_read_tokens),
+    cache_creation_tokens: str(r.cache_creation_tokens),
+    cost_micros: str(r.cost_micros),
+    latency_ms: int(r.latency_ms),
+    detail: (r.detail as Record<string, unknown> | null | undefined) ?? null,
+    prev_hash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+export function canonicalRow(row: Omit<ChainedRow, 'hash'>): string {
+  const o: Record<string, unknown> = { v: 1, chain: row.chain, seq: row.seq, prev_hash: row.prev_hash };
+  for (const c of CONTENT_COLUMNS) o[c] = c === 'at' ? row.at.toISOString() : (row[c] ?? null);
+  return canonicalJson(o);
+}
+
+export function rowHash(row: Omit<ChainedRow, 'hash'>): string {
+  return createHash('sha256').update(canonicalRow(row)).digest('hex');
+}
+
+/** Milliseconds only: both drivers return timestamptz at millisecond precision through Date. */
+const ms = (d: Date) => new Date(Math.floor(d.getTime()));
+const count = (n: number | undefined) => (n === undefined ? null : String(Math.max(0, Math.round(n))));
+
+export function inferenceContent(e: InferenceEvent): AuditContent {
+  const u = e.usage;
+  const detail: Record<string, unknown> = { operation: e.operation, stream: e.stream };
+  if (e.upstreamModel) detail.upstream_model = e.upstreamModel;
+  if (e.attempts !== undefined) detail.attempts = e.attempts;
+  if (e.ttfbMs !== undefined) detail.ttfb_ms = Math.round(e.ttfbMs);
+  if (u?.web_search_requests) detail.web_search_requests = u.web_search_requests;
+  if (u?.cache_creation_1h_input_tokens) detail.cache_creation_1h_tokens = u.cache_creation_1h_input_tokens;
+  return {
+    at: ms(e.at),
+    event: 'inference',
+    request_id: e.requestId,
+    sub: e.principal?.sub ?? null,
+    email: e.principal?.email ?? null,
+    groups: e.principal ? [...e.principal.groups] : null,
+    actor: null,
+    surface: e.clientSurface ?? null,
+    session_id: e.clientSessionId ?? null,
+    model: e.model ?? null,
+    upstream: e.upstream ?? null,
+    status: e.status,
+    outcome: e.outcome,
+    reason: e.reason ?? null,
+    input_tokens: count(u?.input_tokens),
+    output_tokens: count(u?.output_tokens),
+    cache_read_tokens: count(u?.cache_read_input_tokens),
+    cache_creation_tokens: count(u?.cache_creation_input_tokens),
+    cost_micros: e.costMicros === undefined ? null : String(Math.round(e.costMicros)),
+    latency_ms: Math.round(e.latencyMs),
+    detail,
+  };
+}
+
+export function gatewayEventContent(e: GatewayEvent): AuditContent {
+  return {
+    at: ms(e.at),
+    event: e.name,
+    request_id: e.requestId ?? null,
+    sub: e.principal?.sub ?? null,
+    email: e.principal?.email ?? null,
+    groups: e.principal?.groups ? [...e.principal.groups] : null,
+    actor: e.actor ?? null,
+    surface: e.surface ?? null,
+    session_id: e.sessionId ?? null,
+    model: null,
+    upstream: null,
+    status: null,
+    outcome: e.outcome,
+    reason: e.reason ?? null,
+    input_tokens: null,
+    output_tokens: null,
+    cache_read_tokens: null,
+    cache_creation_tokens: null,
+    cost_micros: null,
+    latency_ms: null,
+    detail: e.detail ? scrub(e.detail) : null,
+  };
+}
+
+const SECRET_KEY = /token|secret|password|api_?key|authorization|cookie|code_verifier|device_code/i;
+
+/** Defence in depth: the emitters promise no secrets, but a key that looks like one is dropped. */
+function scrub(detail: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(detail)) {
+    if (SECRET_KEY.test(k) || v === undefined) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? scrub(v as Record<string, unknown>) : v;
+  }
+  return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
+}

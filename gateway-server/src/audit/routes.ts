@@ -1,0 +1,123 @@
+/**
+ * GET /v1/organizations/audit (admin read access): filter by user, event, outcome and time.
+ * JSON pages list newest first (`after_id` = last id of the previous page). JSONL
+ * (`?format=jsonl` or `Accept: application/x-ndjson`) streams every matching entry oldest
+ * first, `after_id` resuming an interrupted export; it reads in pages, never the whole log.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AdminAuthenticator } from '../admin/admin-auth';
+import { GatewayError } from '../errors';
+import type { BearerAuthenticator } from '../auth/bearer';
+import type { FeatureContext } from '../feature';
+import type { Queryable } from '../store/db';
+import { auditQuerySchema, type AuditEntry, type AuditQuery } from '../protocol/audit';
+import { ROW_COLUMNS, normaliseRow } from './record';
+
+const EXPORT_PAGE = 1000;
+
+export function toEntry(raw: Record<string, unknown>): AuditEntry {
+  const r = normaliseRow(raw);
+  const hasTokens = r.input_tokens !== null || r.output_tokens !== null || r.cache_read_tokens !== null || r.cache_creation_tokens !== null;
+  return {
+    type: 'audit_entry',
+    id: String(raw.id),
+    at: r.at.toISOString(),
+    event: r.event,
+    request_id: r.request_id,
+    principal: r.sub === null ? null : { sub: r.sub, email: r.email, groups: r.groups },
+    actor: r.actor,
+    surface: r.surface,
+    session_id: r.session_id,
+    model: r.model,
+    upstream: r.upstream,
+    status: r.status,
+    outcome: r.outcome,
+    reason: r.reason,
+    tokens: hasTokens
+      ? {
+          input: Number(r.input_tokens ?? 0),
+          output: Number(r.output_tokens ?? 0),
+          cache_read: Number(r.cache_read_tokens ?? 0),
+          cache_creation: Number(r.cache_creation_tokens ?? 0),
+        }
+      : null,
+    cost_micros: r.cost_micros,
+    latency_ms: r.latency_ms,
+    detail: r.detail,
+    chain: r.chain,
+    seq: r.seq,
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function filters(q: AuditQuery): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (q.user_id) add('sub = ?', q.user_id);
+  if (q.email) add('lower(email) = lower(?)', q.email);
+  if (q.outcome) add('outcome = ?', q.outcome);
+  if (q.event) add('event = ?', q.event);
+  if (q.since) add('at >= ?::timestamptz', new Date(q.since).toISOString());
+  if (q.until) add('at < ?::timestamptz', new Date(q.until).toISOString());
+  return { where, params };
+}
+
+export async function listAudit(db: Queryable, q: AuditQuery, order: 'desc' | 'asc', limit: number, afterId?: string) {
+  const { where, params } = filters(q);
+  if (afterId) {
+    params.push(afterId);
+    where.push(`id ${order === 'desc' ? '<' : '>'} $${params.length}::bigint`);
+  }
+  const sql = `SELECT id, ${ROW_COLUMNS.join(', ')} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY id ${order} LIMIT ${limit + 1}`;
+  const { rows } = await db.query<Record<string, unknown>>(sql, params);
+  return { rows: rows.slice(0, limit).map(toEntry), hasMore: rows.length > limit };
+}
+
+function wantsJsonl(req: FastifyRequest, q: AuditQuery): boolean {
+  if (q.format) return q.format === 'jsonl';
+  return /application\/(x-ndjson|jsonl)/i.test(String(req.headers.accept ?? ''));
+}
+
+export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { auth: BearerAuthenticator }): Promise<void> {
+  const admin = new AdminAuthenticator(ctx.config, ctx.auth, (e) => ctx.emit(e));
+  app.get('/v1/organizations/audit', async (req, reply) => {
+    await admin.authenticate(req, 'read');
+    const parsed = auditQuerySchema.safeParse(req.query ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+      throw new GatewayError('INVALID_REQUEST', `${where}${issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message}`);
+    }
+    const q = parsed.data;
+    reply.header('cache-control', 'no-store');
+    if (wantsJsonl(req, q)) {
+      const explicitLimit = (req.query as Record<string, unknown>).limit !== undefined;
+      let remaining = explicitLimit ? q.limit : Infinity;
+      async function* lines() {
+        let after = q.after_id;
+        while (remaining > 0) {
+          const page = await listAudit(ctx.db, q, 'asc', Math.min(EXPORT_PAGE, remaining), after);
+          for (const e of page.rows) yield `${JSON.stringify(e)}\n`;
+          remaining -= page.rows.length;
+          if (!page.hasMore || page.rows.length === 0) return;
+          after = page.rows[page.rows.length - 1]!.id;
+        }
+      }
+      return reply.type('application/x-ndjson').send(Readable.from(lines()));
+    }
+    const page = await listAudit(ctx.db, q, 'desc', q.limit, q.after_id);
+    return {
+      data: page.rows,
+      has_more: page.hasMore,
+      first_id: page.rows[0]?.id ?? null,
+      last_id: page.rows[page.rows.length - 1]?.id ?? null,
+    };
+  });
+}

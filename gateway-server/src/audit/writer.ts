@@ -1,0 +1,132 @@
+/**
+ * The audit writer: one hash chain per process, rows committed by group commit.
+ *
+ * Each process owns its chain, so replicas never contend for a global "last hash" lock. Rows
+ * that arrive while a flush is running wait in memory and go together in the next INSERT; every
+ * caller's promise resolves only after the statement holding its row has committed. One flush
+ * at a time keeps sequence numbers and links in order without any database lock.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Db, Queryable } from '../store/db';
+import { GENESIS_HASH, ROW_COLUMNS, rowHash, type AuditContent, type ChainedRow } from './record';
+
+/** Upper bound per statement (keeps one INSERT's JSON parameter a sensible size). */
+const MAX_BATCH = 500;
+
+export function newChainId(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
+
+interface Pending {
+  content: AuditContent;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export class AuditWriter {
+  private pending: Pending[] = [];
+  private seq = 0;
+  private lastHash = GENESIS_HASH;
+  /** Serialises flushes and exclusive jobs (retention) on this chain. */
+  private lock: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private closed = false;
+  /** Rows written, for tests and the operations log. */
+  written = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly chain: string = newChainId(),
+  ) {}
+
+  /** Resolves once the row is committed; rejects if the write failed (the row is then lost and the caller logs it). */
+  append(content: AuditContent): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('audit writer is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ content, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Waiting for the lock is the group-commit window: rows keep arriving while the
+        // previous INSERT is in flight, and all of them go in the next one.
+        void this.withLock(() => this.flush());
+      }
+    });
+  }
+
+  /** Run `fn` with the chain to itself: no flush interleaves. `place` chains rows written inside `fn`'s transaction. */
+  exclusive<T>(fn: (place: (tx: Queryable, rows: AuditContent[]) => Promise<void>) => Promise<T>): Promise<T> {
+    return this.withLock(async () => {
+      const saved = { seq: this.seq, lastHash: this.lastHash };
+      try {
+        return await fn((tx, rows) => this.insert(tx, rows));
+      } catch (err) {
+        Object.assign(this, saved);
+        throw err;
+      }
+    });
+  }
+
+  /** The chain's last link (sequence number and hash); stable inside `exclusive`. */
+  head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.lastHash };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.withLock(async () => {
+      if (this.pending.length) await this.flush();
+    });
+  }
+
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, MAX_BATCH);
+      const saved = { seq: this.seq, lastHash: this.lastHash };
+      try {
+        await this.insert(this.db, batch.map((p) => p.content));
+        this.written += batch.length;
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        // Nothing of this batch committed: rewind so the chain has no hole.
+        Object.assign(this, saved);
+        for (const p of batch) p.reject(err);
+      }
+    }
+  }
+
+  private async insert(q: Queryable, contents: AuditContent[]): Promise<void> {
+    if (!contents.length) return;
+    const rows: ChainedRow[] = [];
+    for (const content of contents) {
+      const base = { ...content, chain: this.chain, seq: String(++this.seq), prev_hash: this.lastHash };
+      const row = { ...base, hash: rowHash(base) };
+      this.lastHash = row.hash;
+      rows.push(row);
+    }
+    const payload = rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+    await q.query(INSERT_SQL, [JSON.stringify(payload)]);
+  }
+}
+
+const COLUMN_TYPES: Record<(typeof ROW_COLUMNS)[number], string> = {
+  chain: 'text', seq: 'bigint', at: 'timestamptz', event: 'text', request_id: 'text', sub: 'text', email: 'text', groups: 'jsonb',
+  actor: 'text', surface: 'text', session_id: 'text', model: 'text', upstream: 'text', status: 'integer', outcome: 'text',
+  reason: 'text', input_tokens: 'bigint', output_tokens: 'bigint', cache_read_tokens: 'bigint', cache_creation_tokens: 'bigint',
+  cost_micros: 'bigint', latency_ms: 'integer', detail: 'jsonb', prev_hash: 'text', hash: 'text',
+};
+
+// One parameter whatever the batch size: the rows as a JSON array, expanded by the server.
+const INSERT_SQL = `INSERT INTO audit_log (${ROW_COLUMNS.join(', ')})
+SELECT ${ROW_COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS r(${ROW_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(', ')})
+ORDER BY seq`;
