@@ -70,14 +70,29 @@ describe('circuit breaker', () => {
     assert.deepEqual([undefined, 500, 503, 529, 429, 400, 401, 403, 404].map(tripsBreaker), [true, true, true, true, true, false, false, false, false]);
   });
 
-  it('failover skips open upstreams and says so when nothing was attempted', async () => {
+  it('failover moves open upstreams to the end of the order instead of dropping them', async () => {
     const { b } = make(1);
-    const a = { name: 'a', provider: 'x', send: async () => Promise.reject(new Error('no')), close: async () => {} } as Upstream;
+    const calls: string[] = [];
+    const fake = (name: string, status: number) =>
+      ({
+        name,
+        provider: 'x',
+        send: async () => {
+          calls.push(name);
+          return { status, headers: {}, body: (async function* () {})(), discard: () => {} };
+        },
+        close: async () => {},
+      }) as Upstream;
+    const a = fake('a', 200);
+    const c = fake('c', 200);
     b.onAttemptFailed(a, 'x', 500);
-    await assert.rejects(
-      routeWithFailover([{ upstream: a, upstreamModel: 'm' }], { signal: new AbortController().signal } as never, b),
-      /all upstreams failed \(0 attempted; 1 skipped, circuit open\)/,
-    );
+    const base = { signal: new AbortController().signal } as never;
+    const served = await routeWithFailover([{ upstream: a, upstreamModel: 'm' }, { upstream: c, upstreamModel: 'm' }], base, b);
+    assert.equal(served.upstream.name, 'c');
+    assert.deepEqual(calls, ['c'], 'the open upstream was skipped while another answered');
+    const only = await routeWithFailover([{ upstream: a, upstreamModel: 'm' }], base, b);
+    assert.equal(only.upstream.name, 'a', 'a lone open upstream is still tried');
+    assert.equal(b.state('a'), 'closed', 'and its success closes the breaker');
   });
 });
 

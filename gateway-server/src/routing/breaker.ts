@@ -1,7 +1,8 @@
 /**
  * A circuit breaker per upstream (beyond the official gateway, which retries a dead upstream on
  * every request). Closed: requests flow; after `failureThreshold` consecutive failures it opens
- * and failover skips the upstream without a network call; after `cooldownMs` one request is let
+ * and failover moves the upstream to the end of the order (tried only when every other candidate
+ * failed; see failover.ts); after `cooldownMs` one request is let
  * through as a probe (half-open): success closes it, failure opens it for another cool-down.
  * Failures are what says the upstream itself is unwell: transport errors, first-byte timeouts,
  * 5xx and 429. Client-caused 4xx and "model not served here" never trip it.
