@@ -112,7 +112,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // X-Forwarded-For is believed only from configured proxies, so per-IP limits see real clients.
     trustProxy: config.listen.trusted_proxies.length ? [...config.listen.trusted_proxies] : false,
     return503OnClosing: false,
-    forceCloseConnections: false,
   });
 
   const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);

@@ -49,7 +49,26 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
 
   // Authentication and length checks happen before a single body byte is read.
   app.addHook('onRequest', async (req) => {
-    req.principal = auth.authenticate(headerString(req.headers.authorization));
+    try {
+      req.principal = auth.authenticate(headerString(req.headers.authorization));
+    } catch (err) {
+      // Refused credentials are part of the audit trail too (no principal, no token).
+      if (err instanceof GatewayError) {
+        await notify({
+          requestId: req.id,
+          at: new Date(now()),
+          operation: req.url.startsWith('/v1/messages/count_tokens') ? 'count_tokens' : 'messages',
+          status: err.status,
+          outcome: 'denied_auth',
+          reason: err.code,
+          latencyMs: 0,
+          stream: false,
+          clientSurface: clientSurface(req),
+          clientSessionId: headerString(req.headers['x-claude-code-session-id']),
+        });
+      }
+      throw err;
+    }
     const len = req.headers['content-length'];
     if (len === undefined) {
       if (req.headers['transfer-encoding'] !== undefined) throw new GatewayError('LENGTH_REQUIRED');

@@ -3,6 +3,7 @@ export * from './oauth';
 export * from './usage';
 export * from './settings';
 export * from './errors';
+export * from './spend-limits';
 export * from './models';
 export * from './me';
 export * from './audit';

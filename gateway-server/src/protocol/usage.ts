@@ -40,3 +40,14 @@ export const usageResponseSchema = z
 export type UsageResponse = z.infer<typeof usageResponseSchema>;
 
 export const USAGE_HEADER_PREFIX = 'anthropic-ratelimit-unified-';
+
+/** One row of `limits` in the /api/oauth/usage body. */
+export const usageLimitRowSchema = z.object({
+  kind: z.literal('spend'),
+  group: periodSchema,
+  percent: z.number().int().min(0),
+  resets_at: z.string(),
+  severity: z.enum(['normal', 'warning', 'critical']),
+  is_active: z.boolean(),
+});
+export type UsageLimitRow = z.infer<typeof usageLimitRowSchema>;

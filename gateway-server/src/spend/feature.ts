@@ -1,6 +1,124 @@
+/**
+ * Spend limits (issue 5): hard caps per organization, group and user. Active when gateway.yaml
+ * has an `admin:` block (as the official gateway: caps live only in the API). Contributes the
+ * SpendGate, the admin API, /api/oauth/usage and a reconciler of crashed replicas' reservations.
+ */
 import type { Feature, FeatureContext } from '../feature';
+import type { AdmitContext } from '../inference/hooks';
+import { AdminAuthenticator } from '../admin/admin-auth';
+import { SpendLimitsStore } from '../admin/spend-limits-store';
+import { spendLimitRoutes } from '../admin/spend-limits-routes';
+import { EffectiveReader } from '../admin/effective';
+import { usageRoute } from '../admin/usage-route';
+import { ReservingSpendGate } from './gate';
+import { LimitCache } from './limit-cache';
+import { periodWindows } from './periods';
+import { PriceBook } from './pricing';
+import { SettleQueue } from './settle-queue';
+import { usageBody, type CapStanding } from './standing';
 
-/** The spend feature's contribution to the app (see ../feature.ts). */
-export async function createSpendFeature(_ctx: FeatureContext): Promise<Feature> {
-  return {};
+/** Reservations older than this are a crashed replica's (longer than any request may run). */
+export const RESERVATION_TTL_MS = 60 * 60 * 1000;
+const RECONCILE_EVERY_MS = 30_000;
+/** As the official gateway: the cap check gives up after 2 s (then fail-open or fail-closed). */
+const STORE_TIMEOUT_MS = 2_000;
+
+export interface SpendStanding {
+  usage(sub: string, groups: readonly string[]): Promise<ReturnType<typeof usageBody>>;
+}
+
+/** Run one reconciliation pass: charge and release reservations expired at `nowMs`. */
+export async function reconcileReservations(db: FeatureContext['db'], nowMs: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT tollgate_spend_reconcile($1::timestamptz) AS n', [new Date(nowMs).toISOString()]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> {
+  const admin = ctx.config.admin;
+  if (!admin) return {};
+  const { db, clock, log } = ctx;
+  const now = () => clock.now();
+
+  const limits = new LimitCache(db, (err) => log.warn({ err: (err as Error).message }, 'spend limits reload failed; keeping the previous ones'));
+  await limits.start();
+  const warned = new Set<string>();
+  const prices = new PriceBook(ctx.config.pricing.overrides, ctx.config.pricing.multiplier, (model) => {
+    if (warned.has(model)) return;
+    warned.add(model);
+    log.warn({ model }, 'no price for this model: charging the unknown-model tier ($5/$25 per million tokens); add a pricing.overrides row');
+  });
+  const queue = new SettleQueue(db, now);
+
+  const known = new Map<string, string>();
+  const seen = (a: AdmitContext) => {
+    const p = a.principal;
+    const sig = JSON.stringify([p.email ?? null, p.name ?? null, p.groups]);
+    if (known.get(p.sub) === sig) return;
+    known.set(p.sub, sig);
+    // Off the hot path: who the caller is only labels /effective rows.
+    db.query(
+      `INSERT INTO spend_principals (sub, email, name, groups, last_seen) VALUES ($1, $2, $3, $4::jsonb, $5)
+       ON CONFLICT (sub) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, groups = EXCLUDED.groups, last_seen = EXCLUDED.last_seen`,
+      [p.sub, p.email ?? null, p.name ?? null, JSON.stringify(p.groups), new Date(now()).toISOString()],
+    ).catch((err) => {
+      known.delete(p.sub);
+      log.warn({ err: (err as Error).message }, 'could not record principal for spend reports');
+    });
+  };
+
+  const gate = new ReservingSpendGate({
+    db,
+    clock,
+    limits,
+    prices,
+    queue,
+    mode: ctx.config.enforcement.mode,
+    groupLimitMode: admin.group_limit_mode,
+    failClosed: ctx.config.enforcement.fail_closed_on_error,
+    blockedMessage: admin.blocked_message,
+    reservationTtlMs: RESERVATION_TTL_MS,
+    storeTimeoutMs: STORE_TIMEOUT_MS,
+    log,
+    seen,
+  });
+
+  const standing: SpendStanding = {
+    async usage(sub, groups) {
+      const windows = periodWindows(now());
+      const caps = gate.caps(sub, groups, windows);
+      const { rows } = await db.query<{ bucket: string; spent_micros: string }>('SELECT bucket, spent_micros FROM spend_counters WHERE principal = $1 AND bucket = ANY($2::text[])', [
+        sub,
+        windows.map((w) => w.bucket),
+      ]);
+      const standings: CapStanding[] = windows.map((w, i) => ({
+        window: w,
+        capCents: caps[i]!,
+        spentMicros: BigInt(rows.find((r) => r.bucket === w.bucket)?.spent_micros ?? 0),
+      }));
+      return usageBody(standings);
+    },
+  };
+
+  const reconciler = setInterval(() => {
+    reconcileReservations(db, now())
+      .then((n) => n > 0 && log.warn({ reservations: n }, 'reconciled reservations of a crashed replica (charged the prompt estimate)'))
+      .catch((err) => log.warn({ err: (err as Error).message }, 'spend reconciliation failed; will retry'));
+  }, RECONCILE_EVERY_MS);
+  reconciler.unref();
+
+  return {
+    spend: gate,
+    routes: async (app, rctx) => {
+      const adminAuth = new AdminAuthenticator(rctx.config, rctx.auth, rctx.emit);
+      const store = new SpendLimitsStore(db, now);
+      const effective = new EffectiveReader(db, () => limits.rows, admin.group_limit_mode, now);
+      await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit });
+      await app.register(usageRoute, { auth: rctx.auth, standing });
+    },
+    async close() {
+      clearInterval(reconciler);
+      await queue.drain();
+      await limits.close();
+    },
+  };
 }

@@ -1,0 +1,73 @@
+/**
+ * Every spend limit row, held in memory (the table is small) so resolving a caller's caps costs
+ * no round trip. Replicas learn of changes through NOTIFY on `tollgate_spend_limits`, sent after
+ * each admin mutation commits; a periodic reload covers a missed notification.
+ */
+import type { Db, Queryable } from '../store/db';
+import type { LimitRow } from './layering';
+import type { Period } from './periods';
+
+export const LIMITS_CHANNEL = 'tollgate_spend_limits';
+
+export interface LimitDbRow {
+  id: string;
+  scope_type: LimitRow['scopeType'];
+  scope_id: string;
+  period: Period;
+  amount_cents: string | null;
+  currency: string;
+  is_enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toLimitRow(r: LimitDbRow): LimitRow {
+  return {
+    id: r.id,
+    scopeType: r.scope_type,
+    scopeId: r.scope_id,
+    period: r.period,
+    amountCents: r.amount_cents === null ? null : BigInt(r.amount_cents),
+    isEnabled: r.is_enabled,
+  };
+}
+
+export async function loadLimits(db: Queryable): Promise<LimitRow[]> {
+  const { rows } = await db.query<LimitDbRow>('SELECT * FROM spend_limits');
+  return rows.map(toLimitRow);
+}
+
+export class LimitCache {
+  rows: LimitRow[] = [];
+  private unlisten?: () => Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private generation = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  async start(refreshMs = 30_000): Promise<void> {
+    this.unlisten = await this.db.listen(LIMITS_CHANNEL, () => void this.reload());
+    await this.reload();
+    this.timer = setInterval(() => void this.reload(), refreshMs);
+    this.timer.unref();
+  }
+
+  async reload(): Promise<void> {
+    const gen = ++this.generation;
+    try {
+      const rows = await loadLimits(this.db);
+      // A slower, older reload must not overwrite a newer one.
+      if (gen === this.generation) this.rows = rows;
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.unlisten?.().catch(() => {});
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Cost of a request in integer micro-dollars. Rate selection, as the official gateway:
+ * a `pricing.overrides` row for {upstream, model} (upstream-specific beats generic), the list
+ * price of the upstream model ID, the list price of the client's model ID, else the unknown-model
+ * tier with a warning. The sum is taken in micro-dollar-tokens (exact) and rounded up once.
+ */
+import { PRICE_ROWS, UNKNOWN_MODEL_RATES, type Rates } from './prices';
+import type { Usage } from '../inference/usage-tap';
+
+export interface PriceOverride {
+  upstream?: string;
+  model: string;
+  input?: number;
+  output?: number;
+  cache_read?: number;
+  cache_write?: number;
+  cache_write_1h?: number;
+  web_search?: number;
+}
+
+const BY_ID = new Map<string, Rates>();
+for (const row of PRICE_ROWS) for (const id of row.ids) BY_ID.set(id.toLowerCase(), row.rates);
+
+/** List price by ID, tolerating region prefixes (`eu.anthropic.…`) and Vertex `@date` suffixes. */
+export function listPrice(id: string): Rates | undefined {
+  const k = id.toLowerCase();
+  const direct = BY_ID.get(k);
+  if (direct) return direct;
+  const bare = k.replace(/^(?:[a-z]{2,6}\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '').replace(/@\d{8}$/, '');
+  return BY_ID.get(bare) ?? BY_ID.get(bare.replace(/-\d{8}$/, ''));
+}
+
+const PER_MTOK = 1_000_000n;
+const usd = (v: number) => BigInt(Math.round(v * 1_000_000));
+
+export class PriceBook {
+  private readonly multiplierPpm: bigint;
+
+  constructor(
+    private readonly overrides: readonly PriceOverride[],
+    multiplier: number,
+    private readonly warn: (model: string) => void = () => {},
+  ) {
+    this.multiplierPpm = BigInt(Math.round(multiplier * 1_000_000));
+  }
+
+  /** Rates for a request served by `upstream` as `upstreamModel`, asked for as `model`. */
+  rates(model: string, upstream?: string, upstreamModel?: string): Rates {
+    const ids = [upstreamModel, model].filter((x): x is string => !!x);
+    const override =
+      this.overrides.find((o) => o.upstream !== undefined && o.upstream === upstream && ids.includes(o.model)) ??
+      this.overrides.find((o) => o.upstream === undefined && ids.includes(o.model));
+    const base = (upstreamModel && listPrice(upstreamModel)) || listPrice(model);
+    if (!base && !override) this.warn(model);
+    const b = base ?? UNKNOWN_MODEL_RATES;
+    if (!override) return b;
+    const input = override.input !== undefined ? usd(override.input) : b.input;
+    return {
+      input,
+      output: override.output !== undefined ? usd(override.output) : b.output,
+      cacheWrite5m: override.cache_write !== undefined ? usd(override.cache_write) : override.input !== undefined ? (input * 125n) / 100n : b.cacheWrite5m,
+      cacheWrite1h: override.cache_write_1h !== undefined ? usd(override.cache_write_1h) : override.input !== undefined ? input * 2n : b.cacheWrite1h,
+      cacheRead: override.cache_read !== undefined ? usd(override.cache_read) : override.input !== undefined ? input / 10n : b.cacheRead,
+      // web_search is dollars per search, not per million tokens.
+      webSearch: override.web_search !== undefined ? usd(override.web_search) : b.webSearch,
+    };
+  }
+
+  /** Highest rates any override or list row could apply to `model` (reservations are worst case). */
+  worstRates(model: string): Rates {
+    const candidates = [this.rates(model), ...this.overrides.filter((o) => o.model === model && o.upstream).map((o) => this.rates(model, o.upstream))];
+    const max = (k: keyof Rates) => candidates.reduce((m, r) => (r[k] > m ? r[k] : m), 0n);
+    return { input: max('input'), output: max('output'), cacheWrite5m: max('cacheWrite5m'), cacheWrite1h: max('cacheWrite1h'), cacheRead: max('cacheRead'), webSearch: max('webSearch') };
+  }
+
+  /** Apply pricing.multiplier and round up to whole micro-dollars. */
+  private finish(microTokens: bigint): bigint {
+    const scaled = microTokens * this.multiplierPpm;
+    const denom = PER_MTOK * 1_000_000n;
+    return (scaled + denom - 1n) / denom;
+  }
+
+  cost(usage: Usage, rates: Rates): bigint {
+    const cw1h = BigInt(Math.min(usage.cache_creation_1h_input_tokens, usage.cache_creation_input_tokens));
+    const cw5m = BigInt(usage.cache_creation_input_tokens) - cw1h;
+    const tokens =
+      BigInt(usage.input_tokens) * rates.input +
+      BigInt(usage.output_tokens) * rates.output +
+      cw5m * rates.cacheWrite5m +
+      cw1h * rates.cacheWrite1h +
+      BigInt(usage.cache_read_input_tokens) * rates.cacheRead +
+      BigInt(usage.web_search_requests) * rates.webSearch * PER_MTOK;
+    return this.finish(tokens);
+  }
+
+  /**
+   * The most a request can cost, from what is known before proxying: every body byte as a prompt
+   * token (a token is never shorter than a byte of JSON) plus a margin for the upstream's own
+   * tool prompt, at the dearest input-side rate the body asks for; `max_tokens` of output; and
+   * each web-search tool's `max_uses` (25 when unset).
+   */
+  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number): { reserve: bigint; promptEstimate: bigint } {
+    const r = this.worstRates(model);
+    const raw = JSON.stringify(body);
+    let inputRate = r.input;
+    if (raw.includes('"cache_control"')) inputRate = r.cacheWrite5m > inputRate ? r.cacheWrite5m : inputRate;
+    if (/"ttl"\s*:\s*"1h"/.test(raw)) inputRate = r.cacheWrite1h > inputRate ? r.cacheWrite1h : inputRate;
+    const maxTokens = typeof body.max_tokens === 'number' && Number.isFinite(body.max_tokens) && body.max_tokens > 0 ? Math.ceil(body.max_tokens) : 128_000;
+    let searches = 0n;
+    if (Array.isArray(body.tools)) {
+      for (const t of body.tools as Record<string, unknown>[]) {
+        if (t && typeof t.type === 'string' && t.type.startsWith('web_search')) searches += BigInt(typeof t.max_uses === 'number' ? Math.ceil(t.max_uses) : 25);
+      }
+    }
+    const inputTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
+    const reserve = this.finish(inputTokens * inputRate + BigInt(maxTokens) * r.output + searches * r.webSearch * PER_MTOK);
+    return { reserve, promptEstimate: this.promptEstimate(model, rawBodyBytes) };
+  }
+
+  /** What a request whose usage was never reported is charged: ~4 bytes per prompt token at the input rate. */
+  promptEstimate(model: string, rawBodyBytes: number, upstream?: string, upstreamModel?: string): bigint {
+    const r = this.rates(model, upstream, upstreamModel);
+    return this.finish(BigInt(Math.ceil(rawBodyBytes / 4)) * r.input);
+  }
+}
+
+/** Tokens the upstream adds around the client's prompt (tool-use system prompt and the like). */
+export const PROMPT_MARGIN_TOKENS = 1_000;
+
+/**
+ * Usage to charge for a stream cut before message_stop: what message_start/message_delta
+ * reported, with output at least ~4 characters per token of the deltas seen.
+ */
+export function abortedUsage(usage: Usage, outputChars: number): Usage {
+  return { ...usage, output_tokens: Math.max(usage.output_tokens, Math.ceil(outputChars / 4)) };
+}

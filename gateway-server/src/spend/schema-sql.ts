@@ -1,0 +1,190 @@
+/**
+ * Spend tables and the three SQL functions that make caps hard across replicas. Each function is
+ * one statement from the gateway's point of view, so each is one round trip and one transaction:
+ *
+ * - tollgate_spend_reserve: lock the caller's period counters (in bucket order, so concurrent
+ *   reserves and settlements never deadlock), refuse if any cap would be exceeded by
+ *   spent + reserved + this request's worst case, else add the reservation. Row locks serialise
+ *   replicas; there is no read-then-write window.
+ * - tollgate_spend_settle: a batch of settlements (group commit): drop each reservation, move its
+ *   real cost into `spent`, write the ledger row. A reservation already reconciled is corrected
+ *   to the real cost instead of being charged twice.
+ * - tollgate_spend_reconcile: charge expired reservations (crashed replica) their documented
+ *   estimate and release the rest. SKIP LOCKED lets every replica run it at once.
+ */
+export const SPEND_TABLES_SQL = `
+CREATE TABLE IF NOT EXISTS spend_limits (
+  id text PRIMARY KEY,
+  scope_type text NOT NULL CHECK (scope_type IN ('organization', 'rbac_group', 'user')),
+  scope_id text NOT NULL DEFAULT '',
+  period text NOT NULL CHECK (period IN ('daily', 'weekly', 'monthly')),
+  amount_cents bigint CHECK (amount_cents IS NULL OR amount_cents >= 0),
+  currency text NOT NULL DEFAULT 'USD',
+  is_enabled boolean NOT NULL DEFAULT true,
+  created_by text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (scope_type, scope_id, period)
+);
+CREATE TABLE IF NOT EXISTS admin_audit (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  actor text NOT NULL,
+  action text NOT NULL,
+  target_id text,
+  before jsonb,
+  after jsonb,
+  request_id text
+);
+CREATE TABLE IF NOT EXISTS spend_counters (
+  principal text NOT NULL,
+  bucket text NOT NULL,
+  spent_micros bigint NOT NULL DEFAULT 0,
+  reserved_micros bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (principal, bucket)
+);
+CREATE TABLE IF NOT EXISTS spend_reservations (
+  id text PRIMARY KEY,
+  principal text NOT NULL,
+  buckets text[] NOT NULL,
+  amount_micros bigint NOT NULL,
+  estimate_micros bigint NOT NULL,
+  model text,
+  request_id text,
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spend_reservations_expires ON spend_reservations (expires_at);
+CREATE TABLE IF NOT EXISTS spend_ledger (
+  id text PRIMARY KEY,
+  principal text NOT NULL,
+  request_id text,
+  model text,
+  upstream text,
+  cost_micros bigint NOT NULL,
+  reserved_micros bigint NOT NULL DEFAULT 0,
+  estimated boolean NOT NULL DEFAULT false,
+  reconciled boolean NOT NULL DEFAULT false,
+  usage jsonb,
+  buckets text[] NOT NULL,
+  at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spend_ledger_principal_at ON spend_ledger (principal, at);
+CREATE TABLE IF NOT EXISTS spend_principals (
+  sub text PRIMARY KEY,
+  email text,
+  name text,
+  groups jsonb NOT NULL DEFAULT '[]',
+  last_seen timestamptz NOT NULL
+);
+`;
+
+export const SPEND_FUNCTIONS_SQL = `
+CREATE OR REPLACE FUNCTION tollgate_spend_reserve(
+  p_principal text, p_id text, p_buckets text[], p_caps bigint[], p_amount bigint, p_estimate bigint,
+  p_model text, p_request_id text, p_now timestamptz, p_expires timestamptz
+) RETURNS TABLE (ok boolean, bucket text, spent bigint, reserved bigint, cap bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  refused boolean;
+BEGIN
+  INSERT INTO spend_counters (principal, bucket)
+    SELECT p_principal, b FROM unnest(p_buckets) AS b ORDER BY b
+    ON CONFLICT DO NOTHING;
+  -- Lock in bucket order (every writer does), then decide on the locked values.
+  SELECT coalesce(bool_or(k.cap IS NOT NULL AND c.spent_micros + c.reserved_micros + p_amount > k.cap), false) INTO refused
+    FROM (SELECT sc.bucket, sc.spent_micros, sc.reserved_micros FROM spend_counters sc
+          WHERE sc.principal = p_principal AND sc.bucket = ANY (p_buckets) ORDER BY sc.bucket FOR UPDATE) c
+    JOIN unnest(p_buckets, p_caps) AS k(bucket, cap) ON k.bucket = c.bucket;
+  IF NOT refused THEN
+    UPDATE spend_counters sc SET reserved_micros = sc.reserved_micros + p_amount
+      WHERE sc.principal = p_principal AND sc.bucket = ANY (p_buckets);
+    INSERT INTO spend_reservations (id, principal, buckets, amount_micros, estimate_micros, model, request_id, created_at, expires_at)
+      VALUES (p_id, p_principal, p_buckets, p_amount, p_estimate, p_model, p_request_id, p_now, p_expires);
+  END IF;
+  RETURN QUERY SELECT NOT refused, c.bucket, c.spent_micros, c.reserved_micros, k.cap
+    FROM spend_counters c JOIN unnest(p_buckets, p_caps) AS k(bucket, cap) ON k.bucket = c.bucket
+    WHERE c.principal = p_principal ORDER BY c.bucket;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION tollgate_spend_charge(
+  p_id text, p_principal text, p_buckets text[], p_cost bigint, p_force boolean, p_estimated boolean,
+  p_request_id text, p_model text, p_upstream text, p_usage jsonb, p_at timestamptz
+) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  held bigint;
+  res_buckets text[];
+  prior bigint;
+  delta bigint;
+  was_reconciled boolean;
+BEGIN
+  DELETE FROM spend_reservations WHERE id = p_id RETURNING amount_micros, buckets INTO held, res_buckets;
+  IF NOT FOUND THEN
+    -- Reconciled already (the replica looked dead): correct the estimate to the real cost.
+    SELECT l.cost_micros, l.buckets, l.reconciled INTO prior, res_buckets, was_reconciled FROM spend_ledger l WHERE l.id = p_id FOR UPDATE;
+    IF FOUND AND NOT was_reconciled THEN
+      RETURN 0; -- settled already: never charge twice
+    END IF;
+    IF FOUND THEN
+      PERFORM 1 FROM spend_counters WHERE principal = p_principal AND bucket = ANY (res_buckets) ORDER BY bucket FOR UPDATE;
+      delta := p_cost - prior;
+      UPDATE spend_counters SET spent_micros = spent_micros + delta WHERE principal = p_principal AND bucket = ANY (res_buckets);
+      UPDATE spend_ledger SET cost_micros = p_cost, estimated = p_estimated, reconciled = false, usage = p_usage, upstream = p_upstream WHERE id = p_id;
+      RETURN delta;
+    END IF;
+    IF NOT p_force THEN
+      RETURN 0;
+    END IF;
+    held := 0;
+    res_buckets := p_buckets;
+  END IF;
+  INSERT INTO spend_counters AS sc (principal, bucket, spent_micros, reserved_micros)
+    SELECT p_principal, b, p_cost, 0 FROM unnest(res_buckets) AS b ORDER BY b
+    ON CONFLICT (principal, bucket) DO UPDATE
+      SET spent_micros = sc.spent_micros + p_cost, reserved_micros = sc.reserved_micros - held;
+  INSERT INTO spend_ledger (id, principal, request_id, model, upstream, cost_micros, reserved_micros, estimated, usage, buckets, at)
+    VALUES (p_id, p_principal, p_request_id, p_model, p_upstream, p_cost, held, p_estimated, p_usage, res_buckets, p_at)
+    ON CONFLICT (id) DO NOTHING;
+  RETURN p_cost;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION tollgate_spend_settle(p_items jsonb, p_at timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  it jsonb;
+  n integer := 0;
+BEGIN
+  -- Principal order matches the reserve's lock order, so batches never deadlock each other.
+  FOR it IN SELECT e FROM jsonb_array_elements(p_items) AS e ORDER BY e->>'principal', e->>'id' LOOP
+    PERFORM tollgate_spend_charge(
+      it->>'id', it->>'principal', ARRAY(SELECT jsonb_array_elements_text(it->'buckets')), (it->>'cost')::bigint,
+      (it->>'force')::boolean, (it->>'estimated')::boolean, it->>'request_id', it->>'model', it->>'upstream', it->'usage', p_at);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION tollgate_spend_reconcile(p_now timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  n integer := 0;
+BEGIN
+  FOR r IN SELECT * FROM spend_reservations WHERE expires_at <= p_now ORDER BY principal, id FOR UPDATE SKIP LOCKED LOOP
+    DELETE FROM spend_reservations WHERE id = r.id;
+    PERFORM 1 FROM spend_counters WHERE principal = r.principal AND bucket = ANY (r.buckets) ORDER BY bucket FOR UPDATE;
+    UPDATE spend_counters SET spent_micros = spent_micros + r.estimate_micros, reserved_micros = reserved_micros - r.amount_micros
+      WHERE principal = r.principal AND bucket = ANY (r.buckets);
+    INSERT INTO spend_ledger (id, principal, request_id, model, upstream, cost_micros, reserved_micros, estimated, reconciled, usage, buckets, at)
+      VALUES (r.id, r.principal, r.request_id, r.model, NULL, r.estimate_micros, r.amount_micros, true, true, NULL, r.buckets, p_now)
+      ON CONFLICT (id) DO NOTHING;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END;
+$$;
+`;

@@ -1,0 +1,166 @@
+/**
+ * Hard caps across replicas: three gateway processes (the bundled server) on one real PostgreSQL,
+ * 200 requests at once from five users against caps at the edge; then a replica killed mid-stream.
+ */
+import assert from 'node:assert/strict';
+import { SessionTokens } from '../../gateway-server/src/auth/session-token';
+import { openPostgres } from '../../gateway-server/src/store/postgres';
+import type { Db } from '../../gateway-server/src/store/db';
+import { reconcileReservations, RESERVATION_TTL_MS } from '../../gateway-server/src/spend/feature';
+import { createPostgresDatabase } from '../support/db';
+import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
+import { startGatewayProcess, type GatewayProcess } from '../support/process';
+import { TEST_JWT_SECRET } from '../support/gateway';
+
+const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
+
+describe('spend caps across three gateway processes (PostgreSQL)', function () {
+  let mock: MockAnthropic;
+  let pgdb: { url: string; drop(): Promise<void> };
+  let db: Db;
+  let gws: GatewayProcess[] = [];
+
+  before(async function () {
+    this.timeout(180_000);
+    mock = await startMockAnthropic();
+    pgdb = await createPostgresDatabase();
+    const config = {
+      session: { jwt_secret: TEST_JWT_SECRET },
+      store: { postgres_url: pgdb.url, max_connections: 20 },
+      upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-test' } }],
+      admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }], blocked_message: 'ask #eng-budget' },
+    };
+    // The first migrates; the others start on the migrated database.
+    gws.push(await startGatewayProcess(config));
+    gws.push(...(await Promise.all([startGatewayProcess(config), startGatewayProcess(config)])));
+    db = await openPostgres({ url: pgdb.url, maxConnections: 4, connectTimeoutSeconds: 5 });
+  });
+  after(async () => {
+    for (const g of gws) await g.stop('SIGKILL');
+    await db?.close();
+    await mock?.close();
+    await pgdb?.drop();
+  });
+
+  const mint = (gw: GatewayProcess, sub: string, groups: string[]) => new SessionTokens([TEST_JWT_SECRET], gw.url, 3600).mint({ sub, groups }).token;
+  const setLimit = async (scope: object, amount: string, period: string) => {
+    const r = await fetch(`${gws[0]!.url}/v1/organizations/spend_limits`, {
+      method: 'POST',
+      headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope, amount, period }),
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+  };
+
+  // Five users; caps in micro-dollars per period, as layered by the gateway.
+  const USERS = [
+    { sub: 'org-a', groups: ['sales'], caps: { daily: 20_000n, weekly: 40_000n } },
+    { sub: 'org-b', groups: ['sales'], caps: { daily: 20_000n, weekly: 40_000n } },
+    { sub: 'eng-a', groups: ['eng'], caps: { daily: 30_000n, weekly: 40_000n } },
+    { sub: 'eng-b', groups: ['eng', 'sales'], caps: { daily: 30_000n, weekly: 40_000n } },
+    { sub: 'solo', groups: ['sales'], caps: { daily: 10_000n, weekly: 40_000n } },
+  ];
+  // Mock usage per request: 25 input + 300 output tokens of Sonnet = 75 + 4500 µ$.
+  const PRICED = 25n * 3n + 300n * 15n;
+
+  it('never charges past any cap; every admitted request is charged exactly its priced usage, once', async function () {
+    this.timeout(180_000);
+    await setLimit({ type: 'organization' }, '2', 'daily');
+    await setLimit({ type: 'organization' }, '4', 'weekly');
+    await setLimit({ type: 'rbac_group', rbac_group_id: 'eng' }, '3', 'daily');
+    await setLimit({ type: 'user', user_id: 'solo' }, '1', 'daily');
+    // Every replica learns the caps through NOTIFY: wait until each reports them.
+    for (const gw of gws) {
+      for (const u of USERS) {
+        for (let i = 0; ; i++) {
+          const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}` } });
+          const body = (await r.json()) as { limits: { group: string }[] };
+          if (body.limits.length === 2) break;
+          if (i > 100) assert.fail(`replica ${gw.url} never learned the caps of ${u.sub}`);
+          await sleep(50);
+        }
+      }
+    }
+    mock.defaults = { reply: { inputTokens: 25, outputTokens: 300 }, eventDelayMs: 2 };
+    const before = mock.requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const u = USERS[i % USERS.length]!;
+        const gw = gws[i % gws.length]!;
+        const res = await fetch(`${gw.url}/v1/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}`, 'content-type': 'application/json', 'x-client-request-id': `conc-${i}` },
+          body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 400, stream: i % 2 === 0, messages: [{ role: 'user', content: `request ${i}` }] }),
+        });
+        const text = await res.text();
+        return { user: u.sub, status: res.status, text };
+      }),
+    );
+    const admitted = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(admitted.length + refused.length, 200, `unexpected statuses: ${results.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.status + r.text).join(' | ')}`);
+    for (const r of refused) assert.equal((JSON.parse(r.text) as { error: { type: string } }).error.type, 'billing_error');
+    assert.ok(admitted.length > 0 && refused.length > 0, 'caps at the edge: some admitted, some refused');
+    assert.equal(mock.requests.length - before, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+
+    const { rows: ledger } = await db.query<{ principal: string; cost_micros: string; request_id: string }>('SELECT principal, cost_micros, request_id FROM spend_ledger');
+    assert.equal(ledger.length, admitted.length, 'one ledger row per admitted request');
+    assert.equal(new Set(ledger.map((l) => l.request_id)).size, ledger.length, 'no request charged twice');
+    for (const l of ledger) assert.equal(BigInt(l.cost_micros), PRICED, 'ledger = upstream usage × price, to the micro-dollar');
+    const { rows: counters } = await db.query<{ principal: string; bucket: string; spent_micros: string; reserved_micros: string }>('SELECT * FROM spend_counters');
+    const { rows: open } = await db.query('SELECT id FROM spend_reservations');
+    assert.equal(open.length, 0, 'no reservation left behind');
+    const report: string[] = [];
+    for (const u of USERS) {
+      const mine = admitted.filter((a) => a.user === u.sub).length;
+      const charged = ledger.filter((l) => l.principal === u.sub).reduce((s, l) => s + BigInt(l.cost_micros), 0n);
+      assert.equal(charged, BigInt(mine) * PRICED);
+      for (const c of counters.filter((c) => c.principal === u.sub)) {
+        assert.equal(BigInt(c.spent_micros), charged, `counter ${c.bucket} matches the ledger`);
+        assert.equal(c.reserved_micros, '0');
+      }
+      assert.ok(charged <= u.caps.daily, `${u.sub}: charged ${charged} µ$ exceeds the daily cap ${u.caps.daily}`);
+      assert.ok(charged <= u.caps.weekly, `${u.sub}: charged ${charged} µ$ exceeds the weekly cap ${u.caps.weekly}`);
+      report.push(`${u.sub}: admitted ${mine}/40, charged ${charged} µ$ of ${u.caps.daily} µ$ daily cap`);
+    }
+    const total = ledger.reduce((s, l) => s + BigInt(l.cost_micros), 0n);
+    console.log(`      concurrency: 200 requests, 3 replicas: admitted ${admitted.length}, refused ${refused.length}, charged ${total} µ$\n        ${report.join('\n        ')}`);
+  });
+
+  it('a replica killed mid-stream: reconciliation releases its reservation and charges the prompt estimate', async function () {
+    this.timeout(60_000);
+    await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');
+    const victim = gws[2]!;
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${victim.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(victim, 'crash', [])}` } });
+      if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
+      if (i > 100) assert.fail('victim never learned the cap');
+      await sleep(50);
+    }
+    mock.queue = [{ hangAfterEvents: 4 }];
+    const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] });
+    const res = await fetch(`${victim.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(victim, 'crash', [])}`, 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.match(Buffer.from(first.value!).toString('utf8'), /message_start/);
+    const { rows: held } = await db.query<{ amount_micros: string; estimate_micros: string }>("SELECT amount_micros, estimate_micros FROM spend_reservations WHERE principal = 'crash'");
+    assert.equal(held.length, 1, 'the stream holds a reservation');
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await reader.read().catch(() => undefined);
+    // Any surviving replica's reconciler does this once the reservation outlives RESERVATION_TTL_MS.
+    assert.equal(await reconcileReservations(db, Date.now()), 0, 'not before the TTL');
+    assert.equal(await reconcileReservations(db, Date.now() + RESERVATION_TTL_MS + 1000), 1);
+    const estimate = BigInt(Math.ceil(Buffer.byteLength(body) / 4)) * 3n; // ~4 bytes per prompt token at $3/MTok
+    assert.equal(BigInt(held[0]!.estimate_micros), estimate);
+    const { rows: c } = await db.query<{ spent_micros: string; reserved_micros: string }>("SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = 'crash'");
+    assert.equal(c.length, 3);
+    for (const row of c) assert.deepEqual([BigInt(row.spent_micros), row.reserved_micros], [estimate, '0']);
+    const { rows: l } = await db.query<{ cost_micros: string; estimated: boolean }>("SELECT cost_micros, estimated FROM spend_ledger WHERE principal = 'crash'");
+    assert.deepEqual(l, [{ cost_micros: String(estimate), estimated: true }]);
+    // The survivors still serve and settle normally.
+    const ok = await fetch(`${gws[0]!.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(gws[0]!, 'crash', [])}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [] }) });
+    assert.equal(ok.status, 200);
+  });
+});
