@@ -109,6 +109,41 @@ describe('cloud upstreams (Bedrock, Vertex) through the gateway', function () {
     assert.match(eb.at(-1)!, /^event: message_stop\ndata: \{"type":"message_stop","amazon-bedrock-invocationMetrics"/);
   });
 
+  it('prices Bedrock and Vertex usage exactly as the Anthropic path (spend metering)', async () => {
+    const costs: Record<string, number[]> = {};
+    const gateways: TestGateway[] = [];
+    // Spend metering is on when an admin API is configured.
+    const admin = { write_keys: [{ id: 'ops', key: 'write-key-0123456789abcdef0123456789abcdef' }] };
+    const vcfg = testConfig({ upstreams: [vertexConfig(mockV.baseUrl)], admin });
+    let token: Promise<string> | undefined;
+    const vertex = new VertexUpstream(vcfg.upstreams[0] as Extract<ResolvedUpstream, { provider: 'vertex' }>, {
+      ttfbMs: 2000,
+      tokenSource: () => (token ??= mockV.fetchToken(signAssertion(sa.privateKeyPem, sa.clientEmail))),
+    });
+    const setups: [string, Parameters<typeof startTestGateway>[0]][] = [
+      ['anthropic', { config: testConfig({ upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mockA.url, auth: { api_key: 'sk-upstream-test' } }], admin }), db: tdb.db }],
+      ['bedrock', { config: testConfig({ upstreams: [bedrockConfig(mockB.url)], admin }), db: tdb.db }],
+      ['vertex', { config: vcfg, db: tdb.db, upstreams: [vertex] }],
+    ];
+    try {
+      for (const [name, opts] of setups) {
+        costs[name] = [];
+        const g = await startTestGateway({ ...opts, observers: [{ onInference: (e) => void costs[name]!.push(e.costMicros ?? -1) }] });
+        gateways.push(g);
+        for (const model of ['claude-sonnet-4-6', 'claude-haiku-4-5']) {
+          await client(g).messages.create({ ...params, model });
+          await client(g).messages.stream({ ...params, model }).finalMessage();
+        }
+      }
+      assert.ok(costs.anthropic!.every((c) => c > 0), `priced: ${costs.anthropic}`);
+      assert.notEqual(costs.anthropic![0], costs.anthropic![2], 'sonnet and haiku differ');
+      assert.deepEqual(costs.bedrock, costs.anthropic);
+      assert.deepEqual(costs.vertex, costs.anthropic);
+    } finally {
+      for (const g of gateways) await g.close();
+    }
+  });
+
   it('translates the Bedrock request: path, signed headers, body', async () => {
     const res = await rawPost(gwB, '/v1/messages?beta=true', {
       ...params,
