@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, resolveConfig, type Config } from './config/load';
+import './ops/commands';
 import { startGateway } from './server';
 import { starterConfig } from './config/starter';
 import { DataDirLockedError } from './store/pglite';

@@ -1,12 +1,13 @@
 /**
  * POST /v1/messages and /v1/messages/count_tokens. Checks run in the protocol's order
  * (bearer, Content-Length, size, JSON, model, allow-list, spend), then the upstream reply is
- * relayed on the raw socket: status and headers as soon as the upstream answers, then every
- * chunk as it arrives. Nothing is buffered and nothing is re-serialised.
+ * relayed on the raw socket. Streams: status and headers as soon as the upstream answers, then
+ * every chunk as it arrives, never buffered. Non-streaming replies (one JSON document the
+ * upstream sends when complete) leave in a single write. Nothing is re-serialised.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { GatewayError } from '../errors';
+import { GatewayError, renderAnthropicError } from '../errors';
 import type { Principal } from '../auth/session-token';
 import type { BearerAuthenticator } from '../auth/bearer';
 import { routeWithFailover, type RouteObserver } from '../routing/failover';
@@ -230,14 +231,21 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     reply.hijack();
     const headers: Record<string, string | string[]> = { ...response.headers, 'request-id': requestId, 'x-request-id': requestId };
     if (ok && admission) Object.assign(headers, admission.headers);
-    res.writeHead(response.status, headers);
-    // Flush headers at once so the client's time-to-first-byte is the upstream's.
-    res.flushHeaders();
-
     const tap = ok ? new UsageTap(stream) : undefined;
+    if (!stream) return relayWhole(response.body, headers, tap);
+
+    res.writeHead(response.status, headers);
+    // Headers go out with the first event when the upstream sent both together (one write
+    // instead of two, the common case); otherwise on the next loop turn, so the client's
+    // time to first byte stays the upstream's.
+    let flush: NodeJS.Immediate | undefined = setImmediate(() => {
+      flush = undefined;
+      if (!res.headersSent && !res.destroyed) res.flushHeaders();
+    });
     let cut = false;
     try {
       for await (const chunk of response.body) {
+        if (flush) flush = void clearImmediate(flush);
         tap?.write(chunk);
         if (!res.write(chunk)) await waitDrain(res);
         if (clientGone) break;
@@ -248,11 +256,12 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
         app.log.warn({ requestId, upstream: upstream.name, err: (err as Error).message }, 'upstream stream ended abnormally');
       }
     }
+    if (flush) clearImmediate(flush);
     res.off('close', onClose);
     if (clientGone) event.outcome = 'client_aborted';
     else if (cut) {
       event.outcome = 'upstream_cut';
-      if (stream && ok) {
+      if (ok) {
         // Never a silent truncation: the client gets a proper SSE error event.
         res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'upstream connection lost mid-stream' } })}\n\n`);
       }
@@ -262,6 +271,47 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     await notify(event);
     if (!clientGone) res.end();
     else res.destroy();
+
+    /**
+     * A non-streaming reply is one JSON document the upstream sends only once it is complete,
+     * so relaying it whole costs no latency: status, headers and body leave in one write with
+     * an exact Content-Length (no chunked framing), and a reply cut short becomes a 502
+     * instead of a truncated 200.
+     */
+    async function relayWhole(body: AsyncIterable<Uint8Array>, headers: Record<string, string | string[]>, tap: UsageTap | undefined) {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      let cut = false;
+      try {
+        for await (const chunk of body) {
+          tap?.write(chunk);
+          chunks.push(chunk);
+          size += chunk.length;
+          if (clientGone) break;
+        }
+      } catch (err) {
+        if (!clientGone) {
+          cut = true;
+          app.log.warn({ requestId, upstream: upstream.name, err: (err as Error).message }, 'upstream reply ended abnormally');
+        }
+      }
+      res.off('close', onClose);
+      if (clientGone) event.outcome = 'client_aborted';
+      else if (cut) event.outcome = 'upstream_cut';
+      await settle(tap, response.status, upstream.name, upstreamModel);
+      event.latencyMs = now() - started;
+      await notify(event);
+      if (clientGone) return void res.destroy();
+      if (cut) {
+        const r = renderAnthropicError(new GatewayError('ALL_UPSTREAMS_FAILED', 'upstream connection lost before the reply was complete'), requestId);
+        const text = JSON.stringify(r.body);
+        res.writeHead(r.status, { ...r.headers, 'request-id': requestId, 'x-request-id': requestId, 'content-length': String(Buffer.byteLength(text)) });
+        return void res.end(text);
+      }
+      headers['content-length'] = String(size);
+      res.writeHead(response.status, headers);
+      res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    }
   }
 }
 

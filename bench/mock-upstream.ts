@@ -1,0 +1,60 @@
+/**
+ * The benchmark's upstream: a lean stand-in for api.anthropic.com, run in its own process so
+ * its CPU is not charged to the gateway or the load generator. Replies are pre-serialised
+ * (the same bytes as test/support/mock-anthropic.ts would send) and nothing is recorded, so
+ * the mock stays several times faster than anything measured through it.
+ * Prints `{"port":N}` on stdout once listening. `--port N` fixes the port (external gateways
+ * must be configured with its URL before the run).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { scriptedEvents, scriptedMessage, sseEvent } from '../gateway-server/src/routing/sse';
+
+const reply = { id: 'msg_bench_0001', model: 'claude-sonnet-4-6', text: 'Hello from the benchmark upstream. '.repeat(4), inputTokens: 25, outputTokens: 40 };
+const events = scriptedEvents(reply, 6).map((e) => sseEvent(e.type, e.data));
+// Two writes per stream: the first event alone (time to first byte), then the rest.
+const SSE_HEAD = Buffer.from(events[0]!);
+const SSE_TAIL = Buffer.from(events.slice(1).join(''));
+const JSON_BODY = Buffer.from(JSON.stringify(scriptedMessage(reply)));
+const STREAM_RE = /"stream"\s*:\s*true/;
+
+const common = {
+  'request-id': 'req_bench',
+  'anthropic-ratelimit-requests-limit': '4000',
+  'anthropic-ratelimit-requests-remaining': '3999',
+};
+const sseHeaders = { ...common, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+const jsonHeaders = { ...common, 'content-type': 'application/json', 'content-length': String(JSON_BODY.length) };
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (req.url?.includes('/count_tokens')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"input_tokens":25}');
+      return;
+    }
+    // The body is small and its "stream" flag is all the mock needs: no JSON.parse.
+    const body = chunks.length === 1 ? chunks[0]!.toString('latin1') : Buffer.concat(chunks).toString('latin1');
+    if (STREAM_RE.test(body)) {
+      res.writeHead(200, sseHeaders);
+      res.write(SSE_HEAD);
+      setImmediate(() => res.end(SSE_TAIL));
+    } else {
+      res.writeHead(200, jsonHeaders);
+      res.end(JSON_BODY);
+    }
+  });
+});
+server.keepAliveTimeout = 60_000;
+const portArg = process.argv.indexOf('--port');
+const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n');
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// The bench holds our stdin open: when it dies, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();

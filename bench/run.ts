@@ -1,0 +1,432 @@
+/**
+ * npm run bench: the gateway's cost, measured against the upstream alone in the same run.
+ *
+ *   npm run bench                      default matrix (~3 min)
+ *   npm run bench -- --quick           same matrix, short cells (~30 s)
+ *   npm run bench -- --profile         also write a V8 CPU profile of each gateway and summarise it
+ *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
+ *                                      the same matrix against another gateway (e.g. the official one),
+ *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
+ *   options: --configs bare,governed  --concurrency 1,32,256  --modes json,sse  --body-bytes 2048
+ *            --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
+ *
+ * Processes: this one (load generator and orchestration), the mock upstream, and the bundled
+ * gateway (dist/server/tollgate-gateway.js) as operators run it, on real PostgreSQL. Gateway CPU
+ * and RSS come from /proc/<pid>, so nothing in the gateway is instrumented for the benchmark.
+ * Each cell alternates direct-to-mock and through-gateway rounds and reports the difference of
+ * the medians, so the baseline is always measured in the same run, under the same load.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { SessionTokens } from '../gateway-server/src/auth/session-token';
+import { createPostgresDatabase } from '../test/support/db';
+import { openPostgres } from '../gateway-server/src/store/postgres';
+import { migrate } from '../gateway-server/src/store/migrate';
+import { startGatewayProcess, type GatewayProcess } from '../test/support/process';
+import { runLoad, type LoadResult } from './load';
+import { cpuMs, rssMb, rssSampler } from './proc-stats';
+import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
+
+const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
+const ADMIN_KEY = 'bench-admin-write-key-0123456789abcdef';
+const BENCH_USER = { sub: 'bench-user', email: 'bench@example.com', groups: ['engineering'] };
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'gateway-url': { type: 'string' },
+    token: { type: 'string' },
+    'gateway-pid': { type: 'string' },
+    'mock-port': { type: 'string' },
+    configs: { type: 'string', default: 'bare,governed' },
+    concurrency: { type: 'string', default: '1,32,256' },
+    modes: { type: 'string', default: 'json,sse' },
+    'body-bytes': { type: 'string', default: '2048' },
+    'duration-ms': { type: 'string' },
+    rounds: { type: 'string' },
+    'warmup-ms': { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+const rounds = Number(args.rounds ?? (args.quick ? 2 : 3));
+const roundMs = Number(args['duration-ms'] ?? (args.quick ? 500 : 1200));
+const roundWarmupMs = Number(args['warmup-ms'] ?? (args.quick ? 100 : 200));
+const warmupMs = args.quick ? 500 : 1500;
+const concurrencies = args.concurrency!.split(',').map(Number);
+const modes = args.modes!.split(',').map((m) => m.trim()) as ('json' | 'sse')[];
+const bodyBytes = Number(args['body-bytes']);
+
+// Children die with us, whatever ends the run.
+const children = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+interface Target {
+  name: string;
+  url: string;
+  token?: string;
+  pid?: number;
+  notes: string[];
+  idleRssMb?: number;
+  /** PostgreSQL transactions and rows per gateway request over the whole target (warm-up included). */
+  pgPerRequest?: { xacts: number; rowsWritten: number; rowsRead: number; requests: number };
+  stop?: () => Promise<void>;
+}
+
+interface Cell {
+  target: string;
+  mode: 'json' | 'sse';
+  concurrency: number;
+  direct: LoadResult & { upstreamCpuMsPerReq: number };
+  gateway: LoadResult & { cpuMsPerReq: number; peakRssMb: number; upstreamCpuMsPerReq: number };
+  ratios: {
+    rps: number;
+    addedP50Ms: number;
+    addedP99Ms: number;
+    addedTtfbP50Ms?: number;
+    addedTtfbP99Ms?: number;
+    gatewayCpuVsUpstreamCpu: number;
+  };
+}
+
+async function startMock(port?: string): Promise<{ url: string; pid: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/mock-upstream.ts'), ...(port ? ['--port', port] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  const line = await new Promise<string>((res, rej) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', res);
+    child.once('exit', (code) => rej(new Error(`bench mock exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid!, child };
+}
+
+function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<string, unknown> {
+  const base = {
+    session: { jwt_secret: JWT_SECRET },
+    store: { postgres_url: pgUrl, max_connections: 20 },
+    upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mockUrl, auth: { api_key: 'sk-bench-upstream' } }],
+  };
+  if (kind === 'bare') return base;
+  if (kind === 'governed') {
+    return {
+      ...base,
+      managed: {
+        policies: [{ name: 'everyone', match: {}, cli: { availableModels: ['claude-sonnet-4-6', 'claude-haiku-4-5'] } }],
+      },
+      admin: { write_keys: [{ id: 'bench', key: ADMIN_KEY }] },
+      enforcement: { mode: 'hard', fail_closed_on_error: false },
+    };
+  }
+  throw new Error(`unknown config "${kind}" (bare, governed)`);
+}
+
+/** Governed runs put a generous monthly cap on the bench user, so every request is metered but none is blocked. */
+async function setSpendCap(url: string, notes: string[]): Promise<void> {
+  try {
+    const r = await fetch(`${url}/v1/organizations/spend_limits`, {
+      method: 'POST',
+      headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: { type: 'user', user_id: BENCH_USER.sub }, amount: '100000000', period: 'monthly' }),
+    });
+    if (r.ok) notes.push('spend cap set through the admin API (user, monthly, $1M): every request reserved and settled');
+    else notes.push(`spend cap NOT set: admin API answered ${r.status} (spend feature not present in this build)`);
+  } catch (err) {
+    notes.push(`spend cap NOT set: ${(err as Error).message}`);
+  }
+}
+
+async function startTarget(kind: string, mockUrl: string, pgUrl: string, profileDir?: string): Promise<Target> {
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const gw: GatewayProcess = await startGatewayProcess(gatewayConfig(kind, mockUrl, pgUrl), { nodeArgs });
+  children.add(gw.child);
+  const token = new SessionTokens([JWT_SECRET], gw.url, 24 * 3600).mint(BENCH_USER).token;
+  const notes: string[] = [];
+  if (kind === 'governed') {
+    notes.push('managed.policies with availableModels; admin block; enforcement.mode hard; PostgreSQL store');
+    await setSpendCap(gw.url, notes);
+  } else notes.push('no admin block, no policies: auth + proxy only; PostgreSQL store (not on the request path)');
+  return {
+    name: kind,
+    url: gw.url,
+    token,
+    pid: gw.child.pid,
+    notes,
+    idleRssMb: rssMb(gw.child.pid!),
+    stop: async () => {
+      const code = await gw.stop('SIGTERM');
+      if (code !== 0) process.stderr.write(`gateway ${kind} exited with ${code}:\n${gw.output()}\n`);
+    },
+  };
+}
+
+/** Transactions and rows written in the bench database: what PostgreSQL sees per request. */
+interface PgCounters {
+  xacts: number;
+  rowsWritten: number;
+  rowsRead: number;
+}
+let pgStats: (() => Promise<PgCounters | undefined>) | undefined;
+
+async function openPgStats(url: string): Promise<() => Promise<PgCounters | undefined>> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  client.on('error', () => {});
+  return async () => {
+    // pg_stat_database is updated when backends report (at transaction end, at most every
+    // ~1 s since PostgreSQL 15's shared-memory stats); force it for our own session.
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ x: string; w: string; r: string }>(
+      'SELECT xact_commit + xact_rollback AS x, tup_inserted + tup_updated + tup_deleted AS w, tup_fetched AS r FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return { xacts: Number(rows[0]!.x), rowsWritten: Number(rows[0]!.w), rowsRead: Number(rows[0]!.r) };
+  };
+}
+
+function median(xs: number[]): number {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/** Medians across rounds of each latency/throughput figure; counts summed. */
+function combine(rounds: LoadResult[]): LoadResult {
+  const m = (k: keyof LoadResult) => median(rounds.map((r) => r[k] as number));
+  return {
+    requests: rounds.reduce((a, r) => a + r.requests, 0),
+    allRequests: rounds.reduce((a, r) => a + r.allRequests, 0),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+    firstError: rounds.find((r) => r.firstError)?.firstError,
+    seconds: rounds.reduce((a, r) => a + r.seconds, 0),
+    rps: m('rps'),
+    p50: m('p50'),
+    p99: m('p99'),
+    ...(rounds[0]?.ttfbP50 !== undefined ? { ttfbP50: m('ttfbP50'), ttfbP99: m('ttfbP99') } : {}),
+  };
+}
+
+/**
+ * One cell: `rounds` alternations of direct-to-mock and through-gateway, so load from other
+ * processes on a shared machine hits both sides alike; medians across rounds are reported.
+ */
+async function measureCell(target: Target, mock: { url: string; pid: number }, mode: 'json' | 'sse', concurrency: number): Promise<Cell> {
+  const stream = mode === 'sse';
+  const common = { stream, concurrency, durationMs: roundMs, warmupMs: roundWarmupMs, maxRequests: 500_000, bodyBytes };
+  const directRounds: LoadResult[] = [];
+  const gwRounds: LoadResult[] = [];
+  let directUpCpu = 0;
+  let gwUpCpu = 0;
+  let gwCpu = 0;
+  let peak = NaN;
+  for (let round = 0; round < rounds; round++) {
+    let mockCpu0 = 0;
+    const d = await runLoad({ ...common, url: mock.url, onMeasureStart: () => (mockCpu0 = cpuMs(mock.pid)) });
+    directUpCpu += cpuMs(mock.pid) - mockCpu0;
+    directRounds.push(d);
+
+    let gwCpu0 = 0;
+    let sampler: { stop(): number } | undefined;
+    const g = await runLoad({
+      ...common,
+      url: target.url,
+      token: target.token,
+      onMeasureStart: () => {
+        mockCpu0 = cpuMs(mock.pid);
+        if (target.pid) {
+          gwCpu0 = cpuMs(target.pid);
+          sampler = rssSampler(target.pid);
+        }
+      },
+    });
+    if (target.pid) gwCpu += cpuMs(target.pid) - gwCpu0;
+    gwUpCpu += cpuMs(mock.pid) - mockCpu0;
+    if (sampler) {
+      const p = sampler.stop();
+      if (!(p <= peak)) peak = p;
+    }
+    gwRounds.push(g);
+  }
+  const direct = combine(directRounds);
+  const gw = combine(gwRounds);
+  const gwCpuPerReq = target.pid ? gwCpu / Math.max(1, gw.requests) : NaN;
+  const directUpCpuPerReq = directUpCpu / Math.max(1, direct.requests);
+  return {
+    target: target.name,
+    mode,
+    concurrency,
+    direct: { ...direct, upstreamCpuMsPerReq: directUpCpuPerReq },
+    gateway: { ...gw, cpuMsPerReq: gwCpuPerReq, peakRssMb: peak, upstreamCpuMsPerReq: gwUpCpu / Math.max(1, gw.requests) },
+    ratios: {
+      rps: gw.rps / direct.rps,
+      addedP50Ms: gw.p50 - direct.p50,
+      addedP99Ms: gw.p99 - direct.p99,
+      ...(stream ? { addedTtfbP50Ms: gw.ttfbP50! - direct.ttfbP50!, addedTtfbP99Ms: gw.ttfbP99! - direct.ttfbP99! } : {}),
+      gatewayCpuVsUpstreamCpu: gwCpuPerReq / directUpCpuPerReq,
+    },
+  };
+}
+
+function fmt(n: number | undefined, digits = 2): string {
+  return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
+}
+
+function table(cells: Cell[]): string {
+  const head = [
+    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'errors',
+  ];
+  const rows = cells.map((c) => [
+    c.target,
+    c.mode,
+    String(c.concurrency),
+    fmt(c.direct.rps, 0),
+    fmt(c.gateway.rps, 0),
+    fmt(c.ratios.rps),
+    fmt(c.direct.p50, 3),
+    fmt(c.ratios.addedP50Ms, 3),
+    fmt(c.ratios.addedP99Ms, 3),
+    fmt(c.ratios.addedTtfbP50Ms, 3),
+    fmt(c.gateway.cpuMsPerReq, 3),
+    fmt(c.direct.upstreamCpuMsPerReq, 3),
+    fmt(c.gateway.peakRssMb, 0),
+    String(c.gateway.errors + c.direct.errors),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const loadAverageStart = loadavg();
+  const resultsDir = resolve('bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const mock = await startMock(args['mock-port']);
+  const cells: Cell[] = [];
+  const targets: Omit<Target, 'stop' | 'token'>[] = [];
+  const profiles: Record<string, ProfileSummary> = {};
+  let pg: { url: string; drop(): Promise<void> } | undefined;
+  try {
+    const kinds = args['gateway-url'] ? ['external'] : args.configs!.split(',').map((s) => s.trim());
+    if (!args['gateway-url']) {
+      pg = await createPostgresDatabase();
+      // Migrate up front so the gateways' boot writes (flushed to the statistics only when
+      // their connections close) do not count as per-request work.
+      const db = await openPostgres({ url: pg.url, maxConnections: 1, connectTimeoutSeconds: 5 });
+      await migrate(db);
+      await db.close();
+      pgStats = await openPgStats(pg.url);
+    }
+    for (const kind of kinds) {
+      const profileDir = args.profile ? join(resultsDir, `profile-${stamp}-${kind}`) : undefined;
+      const target: Target =
+        kind === 'external'
+          ? {
+              name: 'external',
+              url: args['gateway-url']!,
+              token: args.token,
+              pid: args['gateway-pid'] ? Number(args['gateway-pid']) : undefined,
+              notes: [`external gateway at ${args['gateway-url']}; upstream mock at ${mock.url}`],
+            }
+          : await startTarget(kind, mock.url, pg!.url, profileDir);
+      if (target.pid) target.idleRssMb ??= rssMb(target.pid);
+      process.stderr.write(`[bench] ${kind}: ${target.notes.join('; ')}\n`);
+      // JIT warm-up of both processes on both paths before any cell is measured.
+      for (const mode of modes) {
+        const warm = { stream: mode === 'sse', concurrency: 8, durationMs: warmupMs, warmupMs: 0, maxRequests: 100_000, bodyBytes };
+        await runLoad({ ...warm, url: mock.url });
+        await runLoad({ ...warm, url: target.url, token: target.token });
+      }
+      const pg0 = kind === 'external' ? undefined : await pgStats?.();
+      let served = 0;
+      for (const mode of modes) {
+        for (const c of concurrencies) {
+          const cell = await measureCell(target, mock, mode, c);
+          served += cell.gateway.allRequests;
+          cells.push(cell);
+          process.stderr.write(
+            `[bench] ${kind} ${mode} c=${c}: ${fmt(cell.gateway.rps, 0)} req/s (direct ${fmt(cell.direct.rps, 0)}), added p50 ${fmt(cell.ratios.addedP50Ms, 3)} ms, CPU ${fmt(cell.gateway.cpuMsPerReq, 3)} ms/req\n`,
+          );
+        }
+      }
+      await target.stop?.();
+      if (pg0) {
+        // A backend flushes its statistics when it exits: read them once the gateway is gone.
+        await new Promise((r) => setTimeout(r, 300));
+        const pg1 = (await pgStats!())!;
+        const n = Math.max(1, served);
+        target.pgPerRequest = {
+          xacts: (pg1.xacts - pg0.xacts) / n,
+          rowsWritten: (pg1.rowsWritten - pg0.rowsWritten) / n,
+          rowsRead: (pg1.rowsRead - pg0.rowsRead) / n,
+          requests: n,
+        };
+      }
+      const { stop: _s, token: _t, ...rest } = target;
+      targets.push(rest);
+      if (profileDir) {
+        const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+        if (file) {
+          profiles[kind] = summarizeProfile(join(profileDir, file));
+          writeFileSync(join(profileDir, 'summary.txt'), formatProfile(profiles[kind]) + '\n');
+        }
+      }
+    }
+  } finally {
+    mock.child.kill('SIGTERM');
+    await pg?.drop().catch(() => {});
+  }
+
+  const machine = {
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    note: 'load generator, mock upstream, gateway and PostgreSQL share these cores',
+    loadAverageStart,
+    loadAverageEnd: loadavg(),
+  };
+  const result = {
+    at: new Date().toISOString(),
+    machine,
+    settings: { quick: args.quick, rounds, roundMs, roundWarmupMs, warmupMs, bodyBytes, concurrencies, modes },
+    targets,
+    cells,
+    profiles,
+    seconds: (Date.now() - started) / 1000,
+  };
+  const out = args.out ?? join(resultsDir, `bench-${stamp}.json`);
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`\n${table(cells)}\n\n`);
+  process.stdout.write(`latency in ms; "added" = through the gateway minus direct to the mock, same run; ratio = gateway req/s / direct req/s\n`);
+  for (const t of targets) {
+    const pgLine = t.pgPerRequest
+      ? `; PostgreSQL per request: ${fmt(t.pgPerRequest.xacts)} transactions, ${fmt(t.pgPerRequest.rowsWritten)} rows written, ${fmt(t.pgPerRequest.rowsRead)} rows read`
+      : '';
+    process.stdout.write(`${t.name}: idle RSS ${fmt(t.idleRssMb, 0)} MB${pgLine}; ${t.notes.join('; ')}\n`);
+  }
+  process.stdout.write(`load average at start ${machine.loadAverageStart.map((l) => l.toFixed(1)).join(' ')}, at end ${machine.loadAverageEnd.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
+  for (const [k, p] of Object.entries(profiles)) process.stdout.write(`\nprofile (${k}):\n${formatProfile(p)}\n`);
+  process.stdout.write(`\nresults: ${out} (${result.seconds.toFixed(0)} s)\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

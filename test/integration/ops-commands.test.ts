@@ -1,0 +1,176 @@
+/**
+ * `tollgate-gateway init` and `check`, in process: the starter file, and every probe against
+ * real parts (PostgreSQL, an oidc-provider IdP on loopback, the mock upstream) and an
+ * unreachable upstream.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-ignore -- oidc-provider ships no types; only its constructor and callback() are used here.
+import Provider from 'oidc-provider';
+import { stringify } from 'yaml';
+import { initCommand } from '../../gateway-server/src/ops/init-command';
+import { checkCommand } from '../../gateway-server/src/ops/check-command';
+import { PILOT_ENV_VARS } from '../../gateway-server/src/ops/pilot-template';
+import { checkBootValidation } from '../../gateway-server/src/ops/checks';
+import { loadConfigFile } from '../../gateway-server/src/config/load';
+import { createPostgresDatabase, createTestDatabase, type TestDatabase } from '../support/db';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { freePort } from '../support/process';
+import { TEST_JWT_SECRET } from '../support/gateway';
+
+function captureIo() {
+  const c = {
+    text: '',
+    err: '',
+    io: { out: (s: string) => void (c.text += s), err: (s: string) => void (c.err += s) },
+    get all() {
+      return c.text + c.err;
+    },
+  };
+  return c;
+}
+
+const pilotEnv = Object.fromEntries(PILOT_ENV_VARS.map((v) => [v, v === 'GATEWAY_POSTGRES_URL' ? 'postgresql://u@db:5432/t' : 'x'.repeat(40)]));
+
+describe('tollgate-gateway init', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-init-'));
+  const path = join(dir, 'gateway.yaml');
+
+  it('writes a commented pilot config that validates once its variables are set', async () => {
+    const c = captureIo();
+    assert.equal(await initCommand(['--out', path, '--public-url', 'https://gw.corp.internal', '--email-domain', 'corp.example'], c.io), 0);
+    const text = readFileSync(path, 'utf8');
+    assert.match(text, /^# Tollgate gateway: starter configuration/);
+    assert.match(text, /jwt_secret: \$\{GATEWAY_JWT_SECRET\}/);
+    assert.doesNotMatch(text, /sk-ant-/);
+    const config = loadConfigFile(path, pilotEnv);
+    assert.equal(config.publicUrl, 'https://gw.corp.internal');
+    assert.deepEqual(config.oidc?.allowed_email_domains, ['corp.example']);
+    assert.ok(config.admin && config.store.postgres_url);
+    const boot = await checkBootValidation(config);
+    assert.deepEqual(boot.filter((l) => l.status !== 'ok'), [], 'the starter compiles without warnings');
+    assert.match(c.all, /tollgate-gateway check --config/);
+  });
+
+  it('refuses to overwrite without --force, and overwrites with it', async () => {
+    writeFileSync(path, 'hand: edited\n');
+    const c = captureIo();
+    assert.equal(await initCommand(['--out', path], c.io), 1);
+    assert.match(c.all, /already exists; nothing written\. Use --force/);
+    assert.equal(readFileSync(path, 'utf8'), 'hand: edited\n');
+    assert.equal(await initCommand(['--out', path, '--force'], captureIo().io), 0);
+    assert.match(readFileSync(path, 'utf8'), /managed:/);
+  });
+});
+
+describe('tollgate-gateway check', function () {
+  this.timeout(60_000);
+  let tdb: TestDatabase;
+  let fresh: { url: string; drop(): Promise<void> };
+  let mock: MockAnthropic;
+  let idp: Server;
+  let issuer: string;
+  let closedPort: number;
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-check-'));
+
+  before(async () => {
+    tdb = await createTestDatabase('postgres');
+    fresh = await createPostgresDatabase();
+    mock = await startMockAnthropic({ apiKey: 'sk-good' });
+    const port = await freePort();
+    issuer = `http://127.0.0.1:${port}`;
+    const provider = new Provider(issuer, {
+      clients: [{ client_id: 'tollgate', client_secret: 'secret', redirect_uris: ['http://127.0.0.1:1/oauth/callback'] }],
+    });
+    idp = createServer(provider.callback());
+    await new Promise<void>((r) => idp.listen(port, '127.0.0.1', r));
+    closedPort = await freePort();
+  });
+  after(async () => {
+    idp?.close();
+    await mock?.close();
+    await tdb?.drop();
+    await fresh?.drop();
+  });
+
+  function configFile(over: Record<string, unknown>): string {
+    const path = join(dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(
+      path,
+      stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        session: { jwt_secret: TEST_JWT_SECRET },
+        store: { postgres_url: tdb.url },
+        oidc: { issuer, client_id: 'tollgate', client_secret: 'secret', allow_insecure_issuer: true },
+        upstreams: [{ name: 'mock', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-good' } }],
+        ...over,
+      }),
+    );
+    return path;
+  }
+
+  it('passes with a migrated database, a discoverable IdP and a reachable upstream', async () => {
+    const c = captureIo();
+    const code = await checkCommand(['--config', configFile({})], c.io);
+    assert.equal(code, 0, c.all);
+    const lines = c.text.trim().split('\n');
+    assert.match(lines[0]!, /^ok +config +.* is valid: 1 upstream, PostgreSQL store, OIDC sign-in/);
+    assert.match(c.text, /^ok +policies +none configured/m);
+    assert.match(c.text, /^ok +database +PostgreSQL \d+/m);
+    assert.match(c.text, /^ok +migrations +(\d+) of \1 applied$/m);
+    assert.match(c.text, new RegExp(`^ok +idp +${issuer} publishes discovery`, 'm'));
+    assert.match(c.text, /^ok +upstream mock +http:\/\/127\.0\.0\.1:\d+ is reachable and accepted the credentials/m);
+    assert.doesNotMatch(c.all, /sk-good|secret@/);
+    // Probes only: nothing reached the upstream's messages endpoint.
+    assert.ok(mock.requests.every((r) => r.method === 'GET' && r.url.startsWith('/v1/models')));
+  });
+
+  it('fails, one line each, on an unreachable upstream, rejected credentials and a wrong issuer; exit 1', async () => {
+    const c = captureIo();
+    const code = await checkCommand(
+      [
+        '--config',
+        configFile({
+          store: { postgres_url: fresh.url },
+          managed: { policies: [{ match: { groups: ['a'] }, cli: { availableModels: 'not-a-list' } }] },
+          oidc: { issuer: `${issuer}/wrong`, client_id: 'x', allow_insecure_issuer: true },
+          upstreams: [
+            { name: 'down', provider: 'anthropic', base_url: `http://127.0.0.1:${closedPort}`, auth: { api_key: 'k' } },
+            { name: 'badkey', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-wrong' } },
+          ],
+        }),
+        '--timeout-ms',
+        '2000',
+      ],
+      c.io,
+    );
+    assert.equal(code, 1, c.all);
+    assert.match(c.text, /^ok +migrations +0 of \d+ applied; \d+ will run at the next boot/m);
+    assert.match(c.text, /^FAIL +idp +GET .*\/wrong\/\.well-known\/openid-configuration answered HTTP 404/m);
+    assert.match(c.text, /^FAIL +upstream down +http:\/\/127\.0\.0\.1:\d+: connection refused/m);
+    assert.match(c.text, /^FAIL +upstream badkey +.* rejected the credentials \(HTTP 401\)/m);
+    assert.match(c.text, /some checks failed/);
+    assert.match(c.text, /^FAIL +policies +managed\.policies/m);
+    assert.doesNotMatch(c.all, /sk-wrong/);
+  });
+
+  it('fails on an unreachable database without waiting for boot retries', async () => {
+    const c = captureIo();
+    const code = await checkCommand(['--config', configFile({ store: { postgres_url: `postgresql://postgres@127.0.0.1:${closedPort}/x` } })], c.io);
+    assert.equal(code, 1);
+    assert.match(c.text, /^FAIL +database +cannot connect to 127\.0\.0\.1:\d+\/x: connection refused/m);
+  });
+
+  it('exits 2 with one line per problem for an invalid config', async () => {
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, stringify({ session: { jwt_secret: 'short' }, upstreams: [], lisen: {} }));
+    const c = captureIo();
+    assert.equal(await checkCommand(['--config', path], c.io), 2);
+    assert.match(c.text, /^FAIL +config +.*bad\.yaml is not valid:/m);
+    assert.match(c.text, /unknown key "lisen"/);
+    assert.match(c.text, /session\.jwt_secret/);
+  });
+});
