@@ -35,4 +35,10 @@ describe('usage tap', () => {
     assert.equal(tap.sawMessageStop, false);
     assert.ok(tap.outputChars >= 0);
   });
+
+  it('notices an SSE error event in the stream', () => {
+    const tap = new UsageTap(true);
+    tap.write(Buffer.from(sseEvent('error', { type: 'error', error: { type: 'overloaded_error', message: 'x' } })));
+    assert.equal(tap.sawError, true);
+  });
 });

@@ -259,7 +259,11 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     if (flush) clearImmediate(flush);
     res.off('close', onClose);
     if (clientGone) event.outcome = 'client_aborted';
-    else if (cut) {
+    else if (!cut && tap?.sawError) {
+      // The upstream (e.g. a Bedrock exception frame) ended the stream with an SSE error event.
+      event.outcome = 'upstream_cut';
+      event.reason = 'upstream_stream_error';
+    } else if (cut) {
       event.outcome = 'upstream_cut';
       if (ok) {
         // Never a silent truncation: the client gets a proper SSE error event.

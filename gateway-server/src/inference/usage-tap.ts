@@ -47,6 +47,8 @@ export class UsageTap {
   outputChars = 0;
   sawMessageStop = false;
   sawUsage = false;
+  /** An `event: error` arrived in the stream (the upstream gave up mid-answer). */
+  sawError = false;
   private pending = '';
   private jsonChunks: Buffer[] | undefined;
   private jsonBytes = 0;
@@ -98,6 +100,8 @@ export class UsageTap {
       }
     } else if (type === 'message_stop') {
       this.sawMessageStop = true;
+    } else if (type === 'error') {
+      this.sawError = true;
     }
   }
 

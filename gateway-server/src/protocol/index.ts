@@ -7,3 +7,4 @@ export * from './spend-limits';
 export * from './models';
 export * from './me';
 export * from './audit';
+export * from './upstreams';

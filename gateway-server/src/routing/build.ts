@@ -1,18 +1,25 @@
 import type { Config } from '../config/load';
 import { AnthropicUpstream } from './anthropic';
+import { BedrockUpstream } from './bedrock';
 import { SimulatedUpstream } from './simulated';
 import type { Upstream } from './upstream';
+import { VertexUpstream } from './vertex';
 
-/** One adapter per configured upstream, in failover order. Cloud adapters are added by provider. */
+/** One adapter per configured upstream, in failover order. */
 export function buildUpstreams(config: Config): Upstream[] {
+  const ttfbMs = config.timeouts.upstream_ttfb_ms;
   return config.upstreams.map((u) => {
     switch (u.provider) {
       case 'anthropic':
-        return new AnthropicUpstream(u, config.timeouts.upstream_ttfb_ms);
+        return new AnthropicUpstream(u, ttfbMs);
+      case 'bedrock':
+        return new BedrockUpstream(u, { ttfbMs });
+      case 'vertex':
+        return new VertexUpstream(u, { ttfbMs });
       case 'simulated':
         return new SimulatedUpstream(u);
-      default:
-        throw new Error(`upstreams: provider "${u.provider}" is not available in this build`);
     }
   });
 }
+
+export { cloudModelId } from './model-ids';

@@ -29,9 +29,10 @@ export interface RouteResult {
 }
 
 export interface RouteObserver {
-  onAttemptFailed?(upstream: Upstream, reason: string): void;
+  /** `status` is absent for transport failures (connect errors, first-byte timeouts). */
+  onAttemptFailed?(upstream: Upstream, reason: string, status?: number): void;
   onAttemptSucceeded?(upstream: Upstream): void;
-  /** Circuit breaker hook: false skips the upstream without a network call. */
+  /** Circuit breaker hook (breaker.ts): false skips the upstream without a network call. */
   allow?(upstream: Upstream): boolean;
 }
 
@@ -44,9 +45,7 @@ export async function routeWithFailover(
   const failed: Attempt[] = [];
   let lastTransportError: unknown;
   let attempted = 0;
-  for (const c of candidates) {
-    if (observer.allow && !observer.allow(c.upstream)) continue;
-    if (base.signal.aborted) break;
+  const attempt = async (c: RouteCandidate): Promise<RouteResult | undefined> => {
     attempted++;
     let response: UpstreamResponse;
     try {
@@ -55,15 +54,34 @@ export async function routeWithFailover(
       if (base.signal.aborted) throw err;
       lastTransportError = err;
       observer.onAttemptFailed?.(c.upstream, (err as Error).message);
-      continue;
+      return undefined;
     }
     if (!shouldFailOver(response.status)) {
       observer.onAttemptSucceeded?.(c.upstream);
       for (const f of failed) f.response.discard();
       return { response, upstream: c.upstream, upstreamModel: c.upstreamModel, attempts: attempted };
     }
-    observer.onAttemptFailed?.(c.upstream, `status ${response.status}`);
+    observer.onAttemptFailed?.(c.upstream, `status ${response.status}`, response.status);
     failed.push({ status: response.status, response, upstream: c.upstream, upstreamModel: c.upstreamModel });
+    return undefined;
+  };
+  // Upstreams whose breaker is open go to the end of the order instead of being dropped: they are
+  // tried only when every other candidate failed, so the breaker never turns a failing-but-only
+  // upstream into a longer outage.
+  const deferred: RouteCandidate[] = [];
+  for (const c of candidates) {
+    if (base.signal.aborted) break;
+    if (observer.allow && !observer.allow(c.upstream)) {
+      deferred.push(c);
+      continue;
+    }
+    const done = await attempt(c);
+    if (done) return done;
+  }
+  for (const c of deferred) {
+    if (base.signal.aborted) break;
+    const done = await attempt(c);
+    if (done) return done;
   }
   // A single upstream's error passes through unchanged; across several, the reference's order.
   const chosen = attempted === 1 && failed.length === 1 ? failed[0] : pickFinal(failed);
@@ -72,7 +90,7 @@ export async function routeWithFailover(
   if (attempted === 1 && lastTransportError instanceof UpstreamTimeoutError) {
     throw new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: lastTransportError });
   }
-  throw new GatewayError('ALL_UPSTREAMS_FAILED', `all upstreams failed (${candidates.length} attempted)`, {
+  throw new GatewayError('ALL_UPSTREAMS_FAILED', `all upstreams failed (${attempted} attempted)`, {
     cause: lastTransportError,
   });
 }

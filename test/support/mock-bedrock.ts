@@ -1,0 +1,276 @@
+/**
+ * A loopback stand-in for bedrock-runtime.<region>.amazonaws.com. It verifies every SigV4
+ * signature with the test credentials (recomputed over the received method, path, signed headers
+ * and body hash; a mismatch gets Bedrock's 403 InvalidSignatureException), answers InvokeModel
+ * with the scripted Anthropic JSON, InvokeModelWithResponseStream with real AWS event-stream
+ * frames, CountTokens with {"inputTokens": N}, records requests and injects faults.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { fromUtf8 } from '@smithy/util-utf8';
+import { eventStreamCodec } from '../../gateway-server/src/routing/bedrock-stream';
+import { Sha256 } from '../../gateway-server/src/routing/bedrock';
+import { scriptedEvents, scriptedMessage, type ScriptedReply } from '../../gateway-server/src/routing/sse';
+import { DEFAULT_REPLY, sleep } from './mock-anthropic';
+
+export const TEST_AWS = {
+  region: 'us-east-1',
+  accessKeyId: 'AKIATESTTOLLGATE0001',
+  secretAccessKey: 'test/secret/key/for/the/loopback/bedrock',
+  sessionToken: 'test-session-token',
+};
+
+export interface BedrockRequest {
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  json?: Record<string, unknown>;
+  /** The model path segment, percent-decoded. */
+  modelId: string;
+  action: string;
+  signatureOk: boolean;
+  signedHeaders: string[];
+  /** For count-tokens: the decoded invokeModel body. */
+  countBody?: Record<string, unknown>;
+}
+
+/** An STS AssumeRole call the mock answered (served on the same origin at `/`). */
+export interface StsCall {
+  params: Record<string, string>;
+  /** Access key ID the STS request was signed with. */
+  signedBy: string;
+}
+
+export interface BedrockBehaviour {
+  /** Answer with this status and Bedrock's `{"message"}` error shape. */
+  status?: number;
+  errorMessage?: string;
+  /** x-amzn-errortype (e.g. ThrottlingException). */
+  errorType?: string;
+  /** Send this body verbatim instead (e.g. an Anthropic envelope). */
+  rawErrorBody?: string;
+  firstByteDelayMs?: number;
+  eventDelayMs?: number;
+  /** Destroy the socket after this many stream events. */
+  cutAfterEvents?: number;
+  /** Send a throttlingException frame after this many events. */
+  exceptionAfterEvents?: number;
+  /** Pause this long before the event at index `pauseBeforeEvent`. */
+  pauseBeforeEvent?: number;
+  pauseMs?: number;
+  /** CountTokens answer: a count, or 'not-aws' for an unrecognisable body. */
+  countTokens?: number | 'not-aws';
+  reply?: Partial<ScriptedReply>;
+}
+
+export interface MockBedrock {
+  url: string;
+  stsCalls: StsCall[];
+  /** Make STS refuse AssumeRole (AccessDenied). */
+  stsFail: boolean;
+  requests: BedrockRequest[];
+  queue: BedrockBehaviour[];
+  defaults: BedrockBehaviour;
+  close(): Promise<void>;
+}
+
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+
+const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/bedrock\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;
+
+async function verifySignature(req: IncomingMessage, body: Buffer, creds: typeof TEST_AWS): Promise<{ ok: boolean; signed: string[] }> {
+  const auth = String(req.headers.authorization ?? '');
+  const m = AUTH_RE.exec(auth);
+  if (!m || m[1] !== creds.accessKeyId || m[3] !== creds.region) return { ok: false, signed: [] };
+  const signed = m[4]!.split(';');
+  const headers: Record<string, string> = {};
+  for (const h of signed) {
+    const v = req.headers[h];
+    if (v === undefined) return { ok: false, signed };
+    headers[h] = Array.isArray(v) ? v.join(',') : v;
+  }
+  // The signature covers the body only through this header: check it against the bytes received.
+  if (headers['x-amz-content-sha256'] !== createHash('sha256').update(body).digest('hex')) return { ok: false, signed };
+  const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(headers['x-amz-date'] ?? '');
+  if (!d) return { ok: false, signed };
+  const signingDate = new Date(Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!));
+  const signer = new SignatureV4({ service: 'bedrock', region: creds.region, credentials: creds, sha256: Sha256 });
+  const [host, port] = String(req.headers.host).split(':');
+  const expected = await signer.sign(
+    new HttpRequest({ method: req.method!, protocol: 'http:', hostname: host!, port: port ? Number(port) : undefined, path: req.url!, headers, body }),
+    { signingDate },
+  );
+  return { ok: expected.headers.authorization === auth, signed };
+}
+
+function frame(headers: Record<string, string>, body: string): Uint8Array {
+  const h: Record<string, { type: 'string'; value: string }> = {};
+  for (const [k, v] of Object.entries(headers)) h[k] = { type: 'string', value: v };
+  return eventStreamCodec.encode({ headers: h, body: fromUtf8(body) });
+}
+
+export function chunkFrame(eventJson: string): Uint8Array {
+  return frame(
+    { ':event-type': 'chunk', ':content-type': 'application/json', ':message-type': 'event' },
+    JSON.stringify({ bytes: Buffer.from(eventJson).toString('base64') }),
+  );
+}
+
+export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; bearerToken?: string } = {}): Promise<MockBedrock> {
+  const creds = opts.credentials ?? TEST_AWS;
+  const state = { requests: [] as BedrockRequest[], queue: [] as BedrockBehaviour[], defaults: {} as BedrockBehaviour, stsCalls: [] as StsCall[], stsFail: false };
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void handle(req, res, Buffer.concat(chunks)));
+  });
+
+  // STS AssumeRole (AWS query protocol): hands out the test credentials this mock verifies with.
+  function sts(req: IncomingMessage, res: ServerResponse, body: Buffer) {
+    const params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+    const signedBy = /Credential=([^/]+)\/\d{8}\/[^/]+\/sts\/aws4_request/.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+    state.stsCalls.push({ params, signedBy });
+    res.setHeader('content-type', 'text/xml');
+    if (state.stsFail || params.Action !== 'AssumeRole') {
+      res.statusCode = 403;
+      res.end(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/base is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+      return;
+    }
+    const expiration = new Date(Date.now() + 3600_000).toISOString();
+    res.end(
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+        `<AssumedRoleUser><AssumedRoleId>AROATEST:${params.RoleSessionName}</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/test/${params.RoleSessionName}</Arn></AssumedRoleUser>` +
+        `<Credentials><AccessKeyId>${creds.accessKeyId}</AccessKeyId><SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey><SessionToken>${creds.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+        `</AssumeRoleResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    );
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer) {
+    if (req.url === '/' && req.method === 'POST') return sts(req, res, body);
+    const m = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream|count-tokens)$/.exec(req.url ?? '');
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      /* bytes only */
+    }
+    const bearerOk = opts.bearerToken !== undefined && req.headers.authorization === `Bearer ${opts.bearerToken}`;
+    const sig = bearerOk ? { ok: true, signed: [] } : await verifySignature(req, body, creds);
+    const rec: BedrockRequest = {
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      json,
+      modelId: m ? decodeURIComponent(m[1]!) : '',
+      action: m?.[2] ?? '',
+      signatureOk: sig.ok,
+      signedHeaders: sig.signed,
+    };
+    state.requests.push(rec);
+    const requestId = randomUUID();
+    const common = { 'x-amzn-requestid': requestId };
+    if (!sig.ok) {
+      res.writeHead(403, { ...common, 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/' });
+      res.end(JSON.stringify({ message: SIGNATURE_MISMATCH }));
+      return;
+    }
+    if (!m) {
+      res.writeHead(404, { ...common, 'content-type': 'application/json', 'x-amzn-errortype': 'UnknownOperationException:' });
+      res.end(JSON.stringify({ message: 'Unknown operation' }));
+      return;
+    }
+    const b = state.queue.shift() ?? state.defaults;
+    if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
+    if (res.destroyed) return;
+    if (b.status && b.status >= 400) {
+      res.writeHead(b.status, { ...common, 'content-type': 'application/json', 'x-amzn-errortype': `${b.errorType ?? 'InternalServerException'}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
+      res.end(b.rawErrorBody ?? JSON.stringify({ message: b.errorMessage ?? `mock bedrock error ${b.status} for account 123456789012` }));
+      return;
+    }
+    if (m[2] === 'count-tokens') {
+      const inner = (json?.input as { invokeModel?: { body?: string } } | undefined)?.invokeModel?.body;
+      if (inner) rec.countBody = JSON.parse(Buffer.from(inner, 'base64').toString('utf8'));
+      res.writeHead(200, { ...common, 'content-type': 'application/json' });
+      res.end(b.countTokens === 'not-aws' ? '<html>captive portal</html>' : JSON.stringify({ inputTokens: b.countTokens ?? DEFAULT_REPLY.inputTokens }));
+      return;
+    }
+    const reply: ScriptedReply = { ...DEFAULT_REPLY, ...b.reply };
+    if (m[2] === 'invoke') {
+      res.writeHead(200, { ...common, 'content-type': 'application/json', 'x-amzn-bedrock-input-token-count': String(reply.inputTokens) });
+      res.end(JSON.stringify(scriptedMessage(reply)));
+      return;
+    }
+    res.writeHead(200, { ...common, 'content-type': 'application/vnd.amazon.eventstream' });
+    const events = scriptedEvents(reply);
+    for (let i = 0; i < events.length; i++) {
+      if (b.cutAfterEvents !== undefined && i >= b.cutAfterEvents) {
+        await sleep(30);
+        res.socket?.destroy();
+        return;
+      }
+      if (b.exceptionAfterEvents !== undefined && i >= b.exceptionAfterEvents) {
+        res.end(
+          frame(
+            { ':exception-type': 'throttlingException', ':content-type': 'application/json', ':message-type': 'exception' },
+            JSON.stringify({ message: 'Too many requests for account 123456789012, please wait before trying again.' }),
+          ),
+        );
+        return;
+      }
+      if (b.pauseBeforeEvent === i && b.pauseMs) await sleep(b.pauseMs);
+      const e = events[i]!;
+      const data =
+        e.type === 'message_stop'
+          ? { ...e.data, 'amazon-bedrock-invocationMetrics': { inputTokenCount: reply.inputTokens, outputTokenCount: reply.outputTokens, invocationLatency: 120, firstByteLatency: 40 } }
+          : e.data;
+      res.write(chunkFrame(JSON.stringify(data)));
+      if (b.eventDelayMs) await sleep(b.eventDelayMs);
+      if (res.destroyed) return;
+    }
+    res.end();
+  }
+
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return state.requests;
+    },
+    get stsCalls() {
+      return state.stsCalls;
+    },
+    get stsFail() {
+      return state.stsFail;
+    },
+    set stsFail(v: boolean) {
+      state.stsFail = v;
+    },
+    get queue() {
+      return state.queue;
+    },
+    set queue(q) {
+      state.queue = q;
+    },
+    get defaults() {
+      return state.defaults;
+    },
+    set defaults(d) {
+      state.defaults = d;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  } as MockBedrock;
+}
