@@ -32,6 +32,8 @@ export const MANAGED_POLICIES = [
   { name: 'everyone', match: {}, cli: { availableModels: ['claude-haiku-4-5'] } },
 ];
 
+const E2E_ADMIN_KEY = 'e2e-admin-write-key-0123456789abcdef0123';
+
 export interface E2eGateway {
   url: string;
   mock: MockAnthropic;
@@ -46,8 +48,16 @@ export async function startE2eGateway(): Promise<E2eGateway> {
     config: {
       upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
       managed: { policies: MANAGED_POLICIES },
+      admin: { write_keys: [{ id: 'e2e', key: E2E_ADMIN_KEY }], blocked_message: 'ask #eng-budget to raise it' },
     },
   });
+  // A $50 daily cap for everyone, set the way an operator would: through the admin API.
+  const res = await fetch(`${gw.url}/v1/organizations/spend_limits`, {
+    method: 'POST',
+    headers: { 'x-api-key': E2E_ADMIN_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ scope: { type: 'organization' }, amount: '5000', period: 'daily' }),
+  });
+  if (!res.ok) throw new Error(`could not set the e2e spend cap: ${res.status} ${await res.text()}`);
   return {
     url: gw.url,
     mock,
