@@ -4,7 +4,7 @@
  * receives, and can inject faults: error statuses, a slow first byte, a mid-stream cut.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback } from './loopback-server';
 import { scriptedEvents, scriptedMessage, sseEvent, type ScriptedReply } from '../../gateway-server/src/routing/sse';
 
 export interface RecordedRequest {
@@ -63,7 +63,6 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
     closedRequests: 0,
   };
   let counter = 0;
-  const sockets = new Set<import('node:net').Socket>();
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -150,42 +149,10 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
     res.end(bytes);
   }
 
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    get requests() {
-      return state.requests;
-    },
-    get queue() {
-      return state.queue;
-    },
-    set queue(q) {
-      state.queue = q;
-    },
-    get defaults() {
-      return state.defaults;
-    },
-    set defaults(d) {
-      state.defaults = d;
-    },
-    get sentBodies() {
-      return state.sentBodies;
-    },
-    get closedRequests() {
-      return state.closedRequests;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  } as MockAnthropic;
+  const loop = await listenLoopback(server);
+  // The returned object is the live state: tests assign `queue`/`defaults` and read `requests`.
+  return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close }) as MockAnthropic;
 }
 
 function errorTypeFor(status: number): string {

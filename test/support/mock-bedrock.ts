@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenLoopback } from './loopback-server';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8 } from '@smithy/util-utf8';
@@ -123,7 +123,6 @@ export function chunkFrame(eventJson: string): Uint8Array {
 export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; bearerToken?: string } = {}): Promise<MockBedrock> {
   const creds = opts.credentials ?? TEST_AWS;
   const state = { requests: [] as BedrockRequest[], queue: [] as BedrockBehaviour[], defaults: {} as BedrockBehaviour, stsCalls: [] as StsCall[], stsFail: false };
-  const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -236,41 +235,7 @@ export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; be
     res.end();
   }
 
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    get requests() {
-      return state.requests;
-    },
-    get stsCalls() {
-      return state.stsCalls;
-    },
-    get stsFail() {
-      return state.stsFail;
-    },
-    set stsFail(v: boolean) {
-      state.stsFail = v;
-    },
-    get queue() {
-      return state.queue;
-    },
-    set queue(q) {
-      state.queue = q;
-    },
-    get defaults() {
-      return state.defaults;
-    },
-    set defaults(d) {
-      state.defaults = d;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  } as MockBedrock;
+  const loop = await listenLoopback(server);
+  // The returned object is the live state: tests assign `queue`/`defaults`/`stsFail` and read `requests`.
+  return Object.assign(state, { url: loop.url, close: loop.close }) as MockBedrock;
 }

@@ -8,7 +8,7 @@
 import { createSign, createVerify, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenLoopback } from './loopback-server';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scriptedEvents, scriptedMessage, sseEvent, type ScriptedReply } from '../../gateway-server/src/routing/sse';
@@ -93,7 +93,6 @@ function b64urlJson(part: string): Record<string, unknown> {
 export async function startMockVertex(sa: Pick<TestServiceAccount, 'clientEmail' | 'publicKeyPem'>): Promise<MockVertex> {
   const state = { requests: [] as VertexRequest[], queue: [] as VertexBehaviour[], defaults: {} as VertexBehaviour, tokenGrants: 0 };
   const issued = new Set<string>();
-  const sockets = new Set<Socket>();
 
   function verifyAssertion(assertion: string): boolean {
     const [h, p, s] = assertion.split('.');
@@ -204,13 +203,10 @@ export async function startMockVertex(sa: Pick<TestServiceAccount, 'clientEmail'
     res.end();
   }
 
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const loop = await listenLoopback(server);
+  const url = loop.url;
+  // The returned object is the live state: tests assign `queue`/`defaults` and read `requests`.
+  return Object.assign(state, {
     url,
     baseUrl: `${url}/v1`,
     tokenHandler,
@@ -224,29 +220,8 @@ export async function startMockVertex(sa: Pick<TestServiceAccount, 'clientEmail'
       if (!j.access_token) throw new Error(`token endpoint refused: ${JSON.stringify(j)}`);
       return j.access_token;
     },
-    get requests() {
-      return state.requests;
-    },
-    get queue() {
-      return state.queue;
-    },
-    set queue(q) {
-      state.queue = q;
-    },
-    get defaults() {
-      return state.defaults;
-    },
-    set defaults(d) {
-      state.defaults = d;
-    },
-    get tokenGrants() {
-      return state.tokenGrants;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  } as MockVertex;
+    close: loop.close,
+  }) as MockVertex;
 }
 
 /** A JWT-bearer assertion as google-auth-library builds it, for in-process tests' token source. */

@@ -4,7 +4,7 @@
  * can answer with failure statuses, answer slowly, or never answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenLoopback } from './loopback-server';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { OTLP_PROTO } from './otlp-proto';
@@ -115,7 +115,6 @@ export function metricPoints(exports: ReceivedExport[]): MetricPoint[] {
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const received: ReceivedExport[] = [];
   const waiters: { n: number; resolve(): void }[] = [];
-  const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
   const state = { queue: [] as ReceiverBehaviour[], defaults: {} as ReceiverBehaviour };
 
@@ -148,15 +147,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       else answer();
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  const loop = await listenLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loop.url,
     received,
     get queue() {
       return state.queue;
@@ -184,9 +178,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       });
     },
     async close() {
-      for (const s of sockets) s.destroy();
       hanging.clear();
-      await new Promise<void>((r) => server.close(() => r()));
+      await loop.close();
     },
   };
 }
