@@ -6,7 +6,7 @@
  * A transaction-scoped advisory lock keeps two replicas from pruning at once.
  */
 import type { AuditWriter } from './writer';
-import type { AuditContent } from './record';
+import { gatewayEventContent } from './record';
 import type { CheckpointDetail } from './verify';
 import type { Db } from '../store/db';
 
@@ -38,29 +38,15 @@ export async function pruneAudit(db: Db, writer: AuditWriter, cutoff: Date, now:
       if (head.seq > 0 && !rows.some((r) => r.chain === writer.chain)) {
         chains.push({ chain: writer.chain, through_seq: String(head.seq), hash: head.hash });
       }
-      const checkpoint: AuditContent = {
+      // A checkpoint is an ordinary event row, so it is chained and verified like any other.
+      const checkpoint = gatewayEventContent({
+        name: 'audit.checkpoint',
         at: now,
-        event: 'audit.checkpoint',
-        request_id: null,
-        sub: null,
-        email: null,
-        groups: null,
         actor: 'system:retention',
-        surface: null,
-        session_id: null,
-        model: null,
-        upstream: null,
-        status: null,
         outcome: 'ok',
         reason: 'retention',
-        input_tokens: null,
-        output_tokens: null,
-        cache_read_tokens: null,
-        cache_creation_tokens: null,
-        cost_micros: null,
-        latency_ms: null,
         detail: { deleted: del.rowCount, before: cutoff.toISOString(), chains },
-      };
+      });
       await place(tx, [checkpoint]);
       return { deleted: del.rowCount, ran: true };
     }),
