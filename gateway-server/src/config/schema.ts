@@ -231,6 +231,12 @@ export const enforcementSchema = z
     fail_closed_on_error: z.boolean().default(false),
     /** Tollgate extension: `hard` reserves worst-case cost before proxying (zero overshoot); `soft` meters after, like the official gateway. */
     mode: z.enum(['hard', 'soft']).default('hard'),
+    /**
+     * Tollgate extension, hard mode only: `lease` (default) has each replica hold a slice of a
+     * capped user's remaining allowance and admit from it in memory; `request` reserves every
+     * request's worst case in PostgreSQL before proxying. Both keep recorded spend under the cap.
+     */
+    reservation: z.enum(['lease', 'request']).default('lease'),
   })
   .strict();
 
@@ -286,7 +292,7 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard' }),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease' }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),
