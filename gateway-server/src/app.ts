@@ -157,6 +157,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const f of features) await f.close?.().catch(() => {});
     throw err;
   }
+  // One write per request: the audit writer's transactions carry spend settlements.
+  const carrier = features.find((f) => f.carryWrites);
+  for (const f of features) if (f.writes && carrier) carrier.carryWrites!(f.writes);
   app.addHook('onClose', async () => {
     for (const f of [...features].reverse()) await f.close?.().catch((err) => app.log.error({ err }, 'feature close failed'));
   });

@@ -11,6 +11,7 @@ import type { RevocationCheck, BearerAuthenticator } from './auth/bearer';
 import type { SessionTokens } from './auth/session-token';
 import type { RouteObserver } from './routing/failover';
 import type { InferenceObserver, ModelAccess, SpendGate } from './inference/hooks';
+import type { WriteSource } from './store/shared-writes';
 
 export interface Clock {
   now(): number;
@@ -64,5 +65,9 @@ export interface Feature {
   revocations?: RevocationCheck;
   routeObserver?: RouteObserver;
   onEvent?(event: GatewayEvent): Promise<void> | void;
+  /** Writes this feature queues that another feature's transactions may carry (spend settlements). */
+  writes?: WriteSource;
+  /** Carry `source`'s writes in this feature's transactions (the audit writer). */
+  carryWrites?(source: WriteSource): void;
   close?(): Promise<void>;
 }

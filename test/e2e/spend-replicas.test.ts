@@ -1,12 +1,13 @@
 /**
  * Hard caps across replicas: three gateway processes (the bundled server) on one real PostgreSQL,
  * 200 requests at once from five users against caps at the edge; then a replica killed mid-stream.
+ * Both reservation designs: leases (the default) and one reservation per request.
  */
 import assert from 'node:assert/strict';
 import { SessionTokens } from '../../gateway-server/src/auth/session-token';
 import { openPostgres } from '../../gateway-server/src/store/postgres';
 import type { Db } from '../../gateway-server/src/store/db';
-import { reconcileReservations, RESERVATION_TTL_MS } from '../../gateway-server/src/spend/feature';
+import { LEASE_TTL_MS, reconcileLeases, reconcileReservations, RESERVATION_TTL_MS } from '../../gateway-server/src/spend/feature';
 import { createPostgresDatabase } from '../support/db';
 import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
 import { startGatewayProcess, type GatewayProcess } from '../support/process';
@@ -14,21 +15,23 @@ import { TEST_JWT_SECRET } from '../support/gateway';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
 
-describe('spend caps across three gateway processes (PostgreSQL)', function () {
+for (const reservation of ['lease', 'request'] as const) describe(`spend caps across three gateway processes (PostgreSQL, reservation: ${reservation})`, function () {
   let mock: MockAnthropic;
   let pgdb: { url: string; drop(): Promise<void> };
   let db: Db;
   let gws: GatewayProcess[] = [];
+  let config: Record<string, unknown>;
 
   before(async function () {
     this.timeout(180_000);
     mock = await startMockAnthropic();
     pgdb = await createPostgresDatabase();
-    const config = {
+    config = {
       session: { jwt_secret: TEST_JWT_SECRET },
       store: { postgres_url: pgdb.url, max_connections: 20 },
       upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-test' } }],
       admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }], blocked_message: 'ask #eng-budget' },
+      enforcement: { reservation },
     };
     // The first migrates; the others start on the migrated database.
     gws.push(await startGatewayProcess(config));
@@ -103,6 +106,14 @@ describe('spend caps across three gateway processes (PostgreSQL)', function () {
     assert.ok(admitted.length > 0 && refused.length > 0, 'caps at the edge: some admitted, some refused');
     assert.equal(mock.requests.length - before, admitted.length, 'every admitted request reached the upstream once; no refused one did');
 
+    // Leases go back when a replica stops (or idles): stop all three gracefully, then audit the books.
+    if (reservation === 'lease') {
+      const { rows: leases } = await db.query<{ n: string }>('SELECT count(*) AS n FROM spend_leases');
+      assert.ok(Number(leases[0]!.n) > 0, 'the replicas admitted from leases');
+      assert.deepEqual(await Promise.all(gws.map((g) => g.stop('SIGTERM'))), [0, 0, 0]);
+      const { rows: left } = await db.query('SELECT id FROM spend_leases');
+      assert.equal(left.length, 0, 'every lease given back on shutdown');
+    }
     const { rows: ledger } = await db.query<{ principal: string; cost_micros: string; request_id: string }>('SELECT principal, cost_micros, request_id FROM spend_ledger');
     assert.equal(ledger.length, admitted.length, 'one ledger row per admitted request');
     assert.equal(new Set(ledger.map((l) => l.request_id)).size, ledger.length, 'no request charged twice');
@@ -124,9 +135,54 @@ describe('spend caps across three gateway processes (PostgreSQL)', function () {
       report.push(`${u.sub}: admitted ${mine}/40, charged ${charged} µ$ of ${u.caps.daily} µ$ daily cap`);
     }
     const total = ledger.reduce((s, l) => s + BigInt(l.cost_micros), 0n);
-    console.log(`      concurrency: 200 requests, 3 replicas: admitted ${admitted.length}, refused ${refused.length}, charged ${total} µ$\n        ${report.join('\n        ')}`);
+    console.log(`      concurrency (${reservation}): 200 requests, 3 replicas: admitted ${admitted.length}, refused ${refused.length}, charged ${total} µ$\n        ${report.join('\n        ')}`);
+    if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
   });
 
+  const awaitCap = async (gw: GatewayProcess, sub: string) => {
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, sub, [])}` } });
+      if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
+      if (i > 100) assert.fail(`${gw.url} never learned the cap of ${sub}`);
+      await sleep(50);
+    }
+  };
+
+  if (reservation === 'lease')
+    it('a replica killed mid-stream: its lease is forfeited (the unsettled slice charged) once it stops renewing; survivors serve on', async function () {
+      this.timeout(60_000);
+      await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');
+      const victim = gws[2]!;
+      await awaitCap(victim, 'crash');
+      mock.queue = [{ hangAfterEvents: 4 }];
+      const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] });
+      const res = await fetch(`${victim.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(victim, 'crash', [])}`, 'content-type': 'application/json' }, body });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      assert.match(Buffer.from(first.value!).toString('utf8'), /message_start/);
+      const { rows: held } = await db.query<{ id: string; held_micros: string }>("SELECT id, held_micros FROM spend_leases WHERE principal = 'crash'");
+      assert.equal(held.length, 1, 'the victim holds one lease for the caller');
+      const slice = BigInt(held[0]!.held_micros);
+      const worst = (BigInt(Buffer.byteLength(body)) + 1000n) * 3n + 1000n * 15n;
+      assert.ok(slice >= worst && slice <= 1_000_000n / 4n, `slice ${slice} covers the request (${worst}) and is at most a quarter of the cap`);
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      await reader.read().catch(() => undefined);
+      assert.equal(await reconcileLeases(db, Date.now()), 0, 'not before the lease TTL');
+      assert.equal(await reconcileLeases(db, Date.now() + LEASE_TTL_MS + 1000), 1);
+      const { rows: c } = await db.query<{ spent_micros: string; reserved_micros: string }>("SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = 'crash'");
+      assert.equal(c.length, 3);
+      for (const row of c) assert.deepEqual([BigInt(row.spent_micros), row.reserved_micros], [slice, '0']);
+      const { rows: l } = await db.query<{ id: string; cost_micros: string; estimated: boolean }>("SELECT id, cost_micros, estimated FROM spend_ledger WHERE principal = 'crash'");
+      assert.deepEqual(l, [{ id: `${held[0]!.id}:forfeit`, cost_micros: String(slice), estimated: true }]);
+      assert.equal(await reconcileLeases(db, Date.now() + LEASE_TTL_MS + 1000), 0, 'forfeited once');
+      const ok = await fetch(`${gws[0]!.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(gws[0]!, 'crash', [])}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [] }) });
+      assert.equal(ok.status, 200);
+      await ok.text();
+    });
+
+  if (reservation === 'request')
   it('a replica killed mid-stream: reconciliation releases its reservation and charges the prompt estimate', async function () {
     this.timeout(60_000);
     await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');

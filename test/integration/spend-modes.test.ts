@@ -17,7 +17,7 @@ function flaky(db: Db, state: { broken: boolean }): Db {
     get(target, prop, receiver) {
       if (prop === 'query') {
         return (sql: string, params?: unknown[]) => {
-          if (state.broken && /tollgate_spend_reserve|FROM spend_counters/.test(sql)) return Promise.reject(new Error('simulated store outage'));
+          if (state.broken && /tollgate_spend_reserve|tollgate_spend_lease\(|FROM spend_counters/.test(sql)) return Promise.reject(new Error('simulated store outage'));
           return target.query(sql, params);
         };
       }

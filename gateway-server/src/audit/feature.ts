@@ -83,6 +83,7 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
       );
       await write(gatewayEventContent(e));
     },
+    carryWrites: (source) => writer.carry(source),
     routes: auditRoutes,
     async close() {
       clearTimeout(first);

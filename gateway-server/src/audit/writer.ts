@@ -10,6 +10,7 @@ import pg from 'pg';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../store/db';
+import type { WriteSource } from '../store/shared-writes';
 import { GENESIS_HASH, ROW_COLUMNS, rowHash, type AuditContent, type ChainedRow } from './record';
 
 /** Upper bound per statement (keeps one INSERT's JSON parameter a sensible size). */
@@ -33,6 +34,8 @@ export class AuditWriter {
   private lock: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private closed = false;
+  /** Other features' writes carried in our transactions (spend settlements). */
+  private readonly sources: WriteSource[] = [];
   /** Rows written, for tests and the operations log. */
   written = 0;
 
@@ -46,13 +49,24 @@ export class AuditWriter {
     if (this.closed) return Promise.reject(new Error('audit writer is closed'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ content, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // Waiting for the lock is the group-commit window: rows keep arriving while the
-        // previous INSERT is in flight, and all of them go in the next one.
-        void this.withLock(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /** Carry `source`'s writes in our transactions until we close. */
+  carry(source: WriteSource): void {
+    this.sources.push(source);
+    source.shareWith(() => {
+      if (!this.closed) this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Waiting for the lock is the group-commit window: rows keep arriving while the previous
+    // INSERT is in flight, and all of them go in the next one.
+    void this.withLock(() => this.flush());
   }
 
   /** Run `fn` with the chain to itself: no flush interleaves. `place` chains rows written inside `fn`'s transaction. */
@@ -76,8 +90,9 @@ export class AuditWriter {
   async close(): Promise<void> {
     this.closed = true;
     await this.withLock(async () => {
-      if (this.pending.length) await this.flush();
+      if (this.pending.length || this.sources.some((s) => s.hasPending())) await this.flush();
     });
+    for (const s of this.sources) s.shareWith(undefined);
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -91,33 +106,57 @@ export class AuditWriter {
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
-    while (this.pending.length) {
+    while (this.pending.length || this.sources.some((s) => s.hasPending())) {
       const batch = this.pending.splice(0, MAX_BATCH);
+      const carried = this.sources.map((s) => s.take()).filter((c) => c !== undefined);
       const saved = { seq: this.seq, lastHash: this.lastHash };
       try {
-        const contents = batch.map((p) => p.content);
-        if (this.db.kind === 'postgres') {
-          // Committed, not fsynced, in one round trip: the row survives the gateway process dying
-          // the moment after (the guarantee the response waits for); only a PostgreSQL server
-          // crash within the WAL writer's window (≤ 3 × wal_writer_delay) could lose it. A durable
-          // commit cost 9 ms per request on the benchmark machine's disk; see docs/operations.md.
-          // One simple-protocol message holding both statements runs as one implicit transaction,
-          // so set_config(…, true) applies to this insert only.
-          const payload = this.chainRows(contents);
-          await this.db.query(
-            `SELECT set_config('synchronous_commit', 'off', true); ${INSERT_SQL.replace('$1::jsonb', `${pg.escapeLiteral(payload)}::jsonb`)}`,
-          );
-        } else {
-          await this.insert(this.db, contents);
-        }
-        this.written += batch.length;
-        for (const p of batch) p.resolve();
+        await this.write(batch.map((p) => p.content), carried.map((c) => c.sql));
+        for (const c of carried) c.done();
       } catch (err) {
-        // Nothing of this batch committed: rewind so the chain has no hole.
+        // Nothing of this transaction committed: rewind so the chain has no hole, let the
+        // carried sources retry on their own, and retry our rows alone once.
         Object.assign(this, saved);
+        for (const c of carried) c.done(err);
+        if (carried.length && batch.length) {
+          try {
+            await this.write(batch.map((p) => p.content), []);
+            this.written += batch.length;
+            for (const p of batch) p.resolve();
+            continue;
+          } catch (again) {
+            Object.assign(this, saved);
+            err = again;
+          }
+        }
         for (const p of batch) p.reject(err);
+        continue;
       }
+      this.written += batch.length;
+      for (const p of batch) p.resolve();
     }
+  }
+
+  /** One transaction: our rows (if any) and the carried statements. */
+  private async write(contents: AuditContent[], carried: string[]): Promise<void> {
+    if (this.db.kind === 'postgres') {
+      // Committed, not fsynced, in one round trip: the row survives the gateway process dying
+      // the moment after (the guarantee the response waits for); only a PostgreSQL server crash
+      // within the WAL writer's window (≤ 3 × wal_writer_delay) could lose it. A durable commit
+      // cost 9 ms per request on the benchmark machine's disk; see docs/operations.md. One
+      // simple-protocol message holding all statements runs as one implicit transaction, so
+      // set_config(…, true) applies to this transaction only.
+      const statements = [`SELECT set_config('synchronous_commit', 'off', true)`];
+      if (contents.length) statements.push(INSERT_SQL.replace('$1::jsonb', `${pg.escapeLiteral(this.chainRows(contents))}::jsonb`));
+      statements.push(...carried);
+      await this.db.query(statements.join('; '));
+      return;
+    }
+    if (!carried.length) return this.insert(this.db, contents);
+    await this.db.transaction(async (tx) => {
+      await this.insert(tx, contents);
+      for (const sql of carried) await tx.query(sql);
+    });
   }
 
   private async insert(q: Queryable, contents: AuditContent[]): Promise<void> {

@@ -21,6 +21,8 @@ export interface AdmitContext {
   model: string;
   body: Record<string, unknown>;
   rawBodyBytes: number;
+  /** The body as received, for byte scans that must not re-serialise it. */
+  rawBody?: Buffer;
   requestId: string;
 }
 
@@ -32,6 +34,11 @@ export interface Admission {
    * micro-dollars. `aborted` marks a stream cut before message_stop.
    */
   settle(result: { usage: Usage; upstream?: string; upstreamModel?: string; aborted: boolean; outputChars: number; status: number }): Promise<number>;
+  /**
+   * Resolves once the charge is stored (it may ride in the audit row's transaction, so the route
+   * awaits it after the observers, before ending the response). Absent = nothing to wait for.
+   */
+  committed?(): Promise<void>;
 }
 
 export interface SpendGate {

@@ -146,7 +146,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     let admission: Admission | undefined;
     if (operation === 'messages') {
       try {
-        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, requestId });
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');
         throw err;
@@ -164,6 +164,14 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     };
     res.on('close', onClose);
 
+    /** Waits for the charge to be stored; called after the observers so audit and spend share one write. */
+    const committed = async () => {
+      try {
+        await admission?.committed?.();
+      } catch (err) {
+        app.log.error({ err, requestId }, 'spend settlement failed');
+      }
+    };
     const settle = async (tap: UsageTap | undefined, status: number, upstream?: string, upstreamModel?: string) => {
       const usage = tap?.finish();
       event.usage = usage;
@@ -209,9 +217,11 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
         event.status = 499;
         event.latencyMs = now() - started;
         await notify(event);
+        await committed();
         reply.hijack();
         return;
       }
+      void committed();
       if (err instanceof GatewayError) {
         app.log.warn({ requestId, err: err.message, cause: (err.cause as Error | undefined)?.message }, 'all upstreams failed');
         return fail(err, 'upstream_error');
@@ -273,6 +283,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     await settle(tap, response.status, upstream.name, upstreamModel);
     event.latencyMs = now() - started;
     await notify(event);
+    await committed();
     if (!clientGone) res.end();
     else res.destroy();
 
@@ -305,6 +316,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       await settle(tap, response.status, upstream.name, upstreamModel);
       event.latencyMs = now() - started;
       await notify(event);
+      await committed();
       if (clientGone) return void res.destroy();
       if (cut) {
         const r = renderAnthropicError(new GatewayError('ALL_UPSTREAMS_FAILED', 'upstream connection lost before the reply was complete'), requestId);

@@ -3,6 +3,8 @@
  * has an `admin:` block (as the official gateway: caps live only in the API). Contributes the
  * SpendGate, the admin API, /api/oauth/usage and a reconciler of crashed replicas' reservations.
  */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { Feature, FeatureContext } from '../feature';
 import type { AdmitContext } from '../inference/hooks';
 import { AdminAuthenticator } from '../admin/admin-auth';
@@ -19,6 +21,11 @@ import { usageBody, type CapStanding } from './standing';
 
 /** Reservations older than this are a crashed replica's (longer than any request may run). */
 export const RESERVATION_TTL_MS = 60 * 60 * 1000;
+/** A lease not renewed for this long is a crashed replica's; holders renew every third of it. */
+export const LEASE_TTL_MS = 60_000;
+/** A lease unused this long goes back to the pool (other replicas may need the allowance). */
+export const LEASE_IDLE_MS = 30_000;
+const LEASE_SWEEP_EVERY_MS = 5_000;
 const RECONCILE_EVERY_MS = 30_000;
 /** As the official gateway: the cap check gives up after 2 s (then fail-open or fail-closed). */
 const STORE_TIMEOUT_MS = 2_000;
@@ -33,13 +40,25 @@ export async function reconcileReservations(db: FeatureContext['db'], nowMs: num
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Forfeit leases whose holder stopped renewing them by `nowMs`: their unsettled slice is charged. */
+export async function reconcileLeases(db: FeatureContext['db'], nowMs: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT tollgate_spend_reconcile_leases($1::timestamptz) AS n', [new Date(nowMs).toISOString()]);
+  return Number(rows[0]?.n ?? 0);
+}
+
 export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> {
   const admin = ctx.config.admin;
   if (!admin) return {};
   const { db, clock, log } = ctx;
   const now = () => clock.now();
 
-  const limits = new LimitCache(db, (err) => log.warn({ err: (err as Error).message }, 'spend limits reload failed; keeping the previous ones'));
+  let gateRef: ReservingSpendGate | undefined;
+  // A changed cap must apply to the next request: leases granted under the old caps drain and close.
+  const limits = new LimitCache(
+    db,
+    (err) => log.warn({ err: (err as Error).message }, 'spend limits reload failed; keeping the previous ones'),
+    () => gateRef?.leases.retireAll(),
+  );
   await limits.start();
   const warned = new Set<string>();
   const prices = new PriceBook(ctx.config.pricing.overrides, ctx.config.pricing.multiplier, (model) => {
@@ -73,6 +92,9 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     prices,
     queue,
     mode: ctx.config.enforcement.mode,
+    reservation: ctx.config.enforcement.reservation,
+    holder: `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`,
+    leaseTtlMs: LEASE_TTL_MS,
     groupLimitMode: admin.group_limit_mode,
     failClosed: ctx.config.enforcement.fail_closed_on_error,
     blockedMessage: admin.blocked_message,
@@ -99,12 +121,27 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     },
   };
 
+  gateRef = gate;
+
   const reconciler = setInterval(() => {
     reconcileReservations(db, now())
       .then((n) => n > 0 && log.warn({ reservations: n }, 'reconciled reservations of a crashed replica (charged the prompt estimate)'))
       .catch((err) => log.warn({ err: (err as Error).message }, 'spend reconciliation failed; will retry'));
+    reconcileLeases(db, now())
+      .then((n) => n > 0 && log.warn({ leases: n }, 'forfeited spend leases of a replica that stopped renewing them (charged their unsettled slice)'))
+      .catch((err) => log.warn({ err: (err as Error).message }, 'spend lease reconciliation failed; will retry'));
   }, RECONCILE_EVERY_MS);
   reconciler.unref();
+  let sinceRenew = 0;
+  const sweeper = setInterval(() => {
+    gate.closeIdleLeases(LEASE_IDLE_MS);
+    sinceRenew += LEASE_SWEEP_EVERY_MS;
+    if (sinceRenew >= LEASE_TTL_MS / 3) {
+      sinceRenew = 0;
+      gate.renewLeases().catch((err) => log.warn({ err: (err as Error).message }, 'could not renew spend leases; will retry'));
+    }
+  }, LEASE_SWEEP_EVERY_MS);
+  sweeper.unref();
 
   return {
     spend: gate,
@@ -115,8 +152,13 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
       await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit });
       await app.register(usageRoute, { auth: rctx.auth, standing });
     },
+    writes: queue,
     async close() {
       clearInterval(reconciler);
+      clearInterval(sweeper);
+      // Give every lease back (requests have drained by now), then write what is queued.
+      gate.leases.retireAll();
+      gate.closeIdleLeases(0);
       await queue.drain();
       await limits.close();
     },

@@ -1,10 +1,12 @@
 /**
- * SpendGate: hard caps by reservation (default) or soft metering (official behaviour).
+ * SpendGate: hard caps (default) or soft metering (the official gateway's behaviour).
  *
- * Hard: one call of tollgate_spend_reserve before proxying reserves the request's worst case
- * against the caller's three period counters under row locks, or refuses. settle() moves the real
- * cost in and releases the rest (group-committed). Callers with no cap in any period skip the
- * reservation entirely and are only metered.
+ * Hard, `reservation: lease` (default): the request's worst case is taken from this replica's
+ * lease on the caller's allowance, in memory; PostgreSQL is asked only when the lease runs short
+ * (leases.ts). Hard, `reservation: request`: one call of tollgate_spend_reserve before proxying
+ * reserves the worst case against the caller's period counters under row locks, or refuses.
+ * Either way settle() queues the real cost (group-committed, riding in the audit transaction)
+ * and releases the rest. Callers with no cap in any period reserve nothing and are only metered.
  */
 import { randomUUID } from 'node:crypto';
 import type { Admission, AdmitContext, SpendGate } from '../inference/hooks';
@@ -16,7 +18,8 @@ import { resolveCap } from './layering';
 import type { LimitCache } from './limit-cache';
 import { periodWindows, type PeriodWindow } from './periods';
 import { abortedUsage, type PriceBook } from './pricing';
-import type { SettleQueue } from './settle-queue';
+import type { SettleItem, SettleQueue } from './settle-queue';
+import { LeaseBook, type GrantResult, type Lease } from './leases';
 import { allowedHeaders, FETCH_ERROR_HEADERS, MICROS_PER_CENT, rejection, type CapStanding } from './standing';
 
 export interface GateOptions {
@@ -26,6 +29,11 @@ export interface GateOptions {
   prices: PriceBook;
   queue: SettleQueue;
   mode: 'hard' | 'soft';
+  reservation: 'lease' | 'request';
+  /** This replica, as lease holder. */
+  holder: string;
+  /** How long a lease lives without renewal before another replica forfeits it. */
+  leaseTtlMs: number;
   groupLimitMode: 'min' | 'max';
   failClosed: boolean;
   blockedMessage: string;
@@ -56,7 +64,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 export class ReservingSpendGate implements SpendGate {
-  constructor(private readonly o: GateOptions) {}
+  readonly leases: LeaseBook;
+
+  constructor(private readonly o: GateOptions) {
+    this.leases = new LeaseBook({ grant: (lease, need, want) => this.grant(lease, need, want) });
+  }
 
   /** Caps for the caller in period order (daily, weekly, monthly), from the in-memory limits. */
   caps(sub: string, groups: readonly string[], windows: PeriodWindow[]): (bigint | null)[] {
@@ -69,12 +81,32 @@ export class ReservingSpendGate implements SpendGate {
     const now = o.clock.now();
     const windows = periodWindows(now);
     const caps = this.caps(ctx.principal.sub, ctx.principal.groups, windows);
-    const id = `rsv_${randomUUID()}`;
     const buckets = windows.map((w) => w.bucket);
-    const base = { id, buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
-    if (caps.every((c) => c === null)) return this.admission(base, {}, true);
+    const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
+    if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
 
-    const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes);
+    if (o.mode === 'hard' && o.reservation === 'lease') {
+      this.groups.set(ctx.principal.sub, ctx.principal.groups);
+      const { reserve } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
+      let res;
+      try {
+        res = await this.leases.admit(ctx.principal.sub, buckets, reserve, now);
+      } catch (err) {
+        return this.storeFailed(ctx, base, err);
+      }
+      if (!res.ok) {
+        const standings = this.standings(windows, caps, res.rows).filter((s) => s.capCents !== null);
+        const over = standings.filter((s) => s.spentMicros + s.reserved + reserve > s.capCents! * MICROS_PER_CENT);
+        throw this.refusal(over.length ? over : standings, now);
+      }
+      const lease = res.lease;
+      const spent = lease.spentNow();
+      const standings: CapStanding[] = windows.map((w, i) => ({ window: w, capCents: caps[i]!, spentMicros: spent[i] ?? 0n }));
+      return this.charged(base, allowedHeaders(standings), { k: 'lease', lease, need: reserve });
+    }
+
+    const id = `rsv_${randomUUID()}`;
+    const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
     let rows: CounterRow[];
     try {
       if (o.mode === 'hard') {
@@ -105,68 +137,173 @@ export class ReservingSpendGate implements SpendGate {
         rows = res.rows;
       }
     } catch (err) {
-      o.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, o.failClosed ? 'spend store unavailable: refusing (fail_closed_on_error)' : 'spend store unavailable: admitting without a cap check (fail-open)');
-      if (o.failClosed) throw new GatewayError('SPEND_UNAVAILABLE', undefined, { headers: FETCH_ERROR_HEADERS });
       // If the reserve did commit after the timeout, the forced settlement releases it.
-      return this.admission(base, {}, true);
+      return this.storeFailed(ctx, { ...base, id }, err);
     }
 
-    const standings: CapStanding[] = windows.map((w, i) => {
-      const row = rows.find((r) => r.bucket === w.bucket);
-      return { window: w, capCents: caps[i]!, spentMicros: BigInt(row?.spent ?? 0), reserved: BigInt(row?.reserved ?? 0) } as CapStanding & { reserved: bigint };
-    });
-    const refused =
-      o.mode === 'hard'
-        ? rows.length > 0 && rows[0]!.ok === false
-          ? standings.filter((s) => s.capCents !== null && s.spentMicros + (s as CapStanding & { reserved: bigint }).reserved + reserve > s.capCents * MICROS_PER_CENT)
-          : []
-        : standings.filter((s) => s.capCents !== null && s.spentMicros >= s.capCents * MICROS_PER_CENT);
-    if (refused.length > 0) {
-      const r = rejection(refused, now, o.blockedMessage);
-      throw new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
+    const standings = this.standings(
+      windows,
+      caps,
+      rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) })),
+    );
+    if (o.mode === 'hard') {
+      if (rows.length > 0 && rows[0]!.ok === false) {
+        throw this.refusal(standings.filter((s) => s.capCents !== null && s.spentMicros + s.reserved + reserve > s.capCents * MICROS_PER_CENT), now);
+      }
+      return this.charged({ ...base, id }, allowedHeaders(standings), { k: 'reservation' });
     }
-    return this.admission(base, allowedHeaders(standings), o.mode === 'soft');
+    const reached = standings.filter((s) => s.capCents !== null && s.spentMicros >= s.capCents * MICROS_PER_CENT);
+    if (reached.length) throw this.refusal(reached, now);
+    return this.charged(base, allowedHeaders(standings), { k: 'force' });
   }
 
-  private admission(
-    base: { id: string; buckets: string[]; principal: string; model: string; requestId: string; rawBodyBytes: number },
+  /** Close idle and retired leases (their rest goes back to the pool); `idleMs` 0 closes every idle lease. */
+  closeIdleLeases(idleMs: number): number {
+    const closable = this.leases.takeClosable(this.o.clock.now(), idleMs);
+    for (const l of closable) {
+      if (!l.asked) continue;
+      this.o.queue.settle({ k: 'close', lease: l.id, principal: l.principal, buckets: l.buckets, total: String(l.settledTotal) }).catch((err) => {
+        this.o.log.warn({ err: (err as Error).message }, 'could not give a spend lease back; it expires and is forfeited');
+      });
+    }
+    return closable.length;
+  }
+
+  /** Extend this replica's leases; a lease another replica forfeited (we looked dead) is retired. */
+  async renewLeases(): Promise<void> {
+    const held = this.leases.held();
+    if (held.length === 0) return;
+    const now = this.o.clock.now();
+    const { rows } = await this.o.db.query<{ id: string }>('UPDATE spend_leases SET expires_at = $3 WHERE holder = $1 AND id = ANY($2::text[]) AND NOT forfeited RETURNING id', [
+      this.o.holder,
+      held.map((l) => l.id),
+      new Date(now + this.o.leaseTtlMs).toISOString(),
+    ]);
+    const alive = new Set(rows.map((r) => r.id));
+    for (const l of held) {
+      if (alive.has(l.id) || l.granting) continue;
+      if (l.held > 0n) this.o.log.warn({ lease: l.id }, 'a spend lease of this replica was forfeited by another (this replica looked dead); starting a new one');
+      this.leases.retire(l);
+    }
+  }
+
+  private async grant(lease: Lease, need: bigint, want: bigint): Promise<GrantResult> {
+    const o = this.o;
+    const now = o.clock.now();
+    const capList = this.capsForLease(lease);
+    const res = await withTimeout(
+      o.db.query<{ granted: string; bucket: string; spent: string; reserved: string }>(
+        'SELECT * FROM tollgate_spend_lease($1, $2, $3, $4::text[], $5::bigint[], $6::bigint, $7::bigint, $8::timestamptz, $9::timestamptz)',
+        [
+          lease.id,
+          lease.principal,
+          o.holder,
+          lease.buckets,
+          capList.map((c) => (c === null ? null : String(c * MICROS_PER_CENT))),
+          String(need),
+          String(want),
+          new Date(now).toISOString(),
+          new Date(now + o.leaseTtlMs).toISOString(),
+        ],
+      ),
+      o.storeTimeoutMs,
+    );
+    // Rows come in bucket-name order; the lease keeps period order (daily, weekly, monthly).
+    const byBucket = new Map(res.rows.map((r) => [r.bucket, r]));
+    return {
+      granted: BigInt(res.rows[0]?.granted ?? 0),
+      rows: lease.buckets.map((b) => {
+        const r = byBucket.get(b);
+        return { bucket: b, spent: BigInt(r?.spent ?? 0), reserved: BigInt(r?.reserved ?? 0) };
+      }),
+    };
+  }
+
+  /** The caps that apply to a lease's caller now (groups come from the latest admission). */
+  private capsForLease(lease: Lease): (bigint | null)[] {
+    const groups = this.groups.get(lease.principal) ?? [];
+    return lease.buckets.map((_, i) => {
+      const period = (['daily', 'weekly', 'monthly'] as const)[i]!;
+      return resolveCap(this.o.limits.rows, lease.principal, groups, period, this.o.groupLimitMode).amountCents;
+    });
+  }
+
+  private readonly groups = new Map<string, readonly string[]>();
+
+  private standings(windows: PeriodWindow[], caps: (bigint | null)[], rows: { bucket: string; spent: bigint; reserved: bigint }[]) {
+    return windows.map((w, i) => {
+      const row = rows.find((r) => r.bucket === w.bucket);
+      return { window: w, capCents: caps[i]!, spentMicros: row?.spent ?? 0n, reserved: row?.reserved ?? 0n };
+    });
+  }
+
+  private refusal(refused: CapStanding[], now: number): GatewayError {
+    const r = rejection(refused, now, this.o.blockedMessage);
+    return new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
+  }
+
+  private storeFailed(ctx: AdmitContext, base: Base, err: unknown): Admission {
+    const o = this.o;
+    o.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, o.failClosed ? 'spend store unavailable: refusing (fail_closed_on_error)' : 'spend store unavailable: admitting without a cap check (fail-open)');
+    if (o.failClosed) throw new GatewayError('SPEND_UNAVAILABLE', undefined, { headers: FETCH_ERROR_HEADERS });
+    return this.charged(base, {}, { k: 'force' });
+  }
+
+  /** The real cost of a finished request, from its usage (aborted streams: the documented estimate). */
+  private cost(base: Base, result: Parameters<Admission['settle']>[0]): { cost: bigint; usage: Usage; estimated: boolean } {
+    const o = this.o;
+    const ok = result.status >= 200 && result.status < 300;
+    if (!ok) return { cost: 0n, usage: result.usage, estimated: false };
+    let usage: Usage = result.usage;
+    let estimated = false;
+    if (result.aborted) {
+      usage = abortedUsage(usage, result.outputChars);
+      estimated = true;
+    }
+    let cost = o.prices.cost(usage, o.prices.rates(base.model, result.upstream, result.upstreamModel));
+    // A stream cut before message_start reported nothing: the prompt was still billed.
+    if (result.aborted && usage.input_tokens === 0 && usage.cache_read_input_tokens === 0 && usage.cache_creation_input_tokens === 0) {
+      cost += o.prices.promptEstimate(base.model, base.rawBodyBytes, result.upstream, result.upstreamModel);
+    }
+    return { cost, usage, estimated };
+  }
+
+  private charged(
+    base: Base,
     headers: Record<string, string>,
-    /** No reservation was taken (soft mode, uncapped, fail-open): charge without one. */
-    force: boolean,
+    /** reservation: settle a per-request reservation; lease: from a lease; force: charge with nothing reserved. */
+    how: { k: 'reservation' } | { k: 'force' } | { k: 'lease'; lease: Lease; need: bigint },
   ): Admission {
     const o = this.o;
+    let committed: Promise<void> | undefined;
     return {
       headers,
+      committed: () => committed ?? Promise.resolve(),
       settle: async (result) => {
-        const ok = result.status >= 200 && result.status < 300;
-        let usage: Usage = result.usage;
-        let estimated = false;
-        let cost = 0n;
-        if (ok) {
-          if (result.aborted) {
-            usage = abortedUsage(usage, result.outputChars);
-            estimated = true;
-          }
-          cost = o.prices.cost(usage, o.prices.rates(base.model, result.upstream, result.upstreamModel));
-          // A stream cut before message_start reported nothing: the prompt was still billed.
-          if (result.aborted && usage.input_tokens === 0 && usage.cache_read_input_tokens === 0 && usage.cache_creation_input_tokens === 0) {
-            cost += o.prices.promptEstimate(base.model, base.rawBodyBytes, result.upstream, result.upstreamModel);
-          }
+        const { cost, usage, estimated } = this.cost(base, result);
+        const common = { principal: base.principal, buckets: base.buckets, estimated, request_id: base.requestId, model: base.model, upstream: result.upstream ?? null, usage };
+        let item: SettleItem | undefined;
+        if (how.k === 'lease') {
+          this.leases.settle(how.lease, how.need, cost, o.clock.now());
+          // A failed request costs nothing and releases in memory: no write at all.
+          if (cost > 0n) item = { k: 'lease', lease: how.lease.id, total: String(how.lease.settledTotal), id: `chg_${randomUUID()}`, cost: String(cost), ...common };
+        } else {
+          item = { k: 'charge', id: base.id ?? `chg_${randomUUID()}`, cost: String(cost), force: how.k === 'force', ...common };
+          if (how.k === 'force' && cost === 0n) item = undefined;
         }
-        await o.queue.settle({
-          id: base.id,
-          principal: base.principal,
-          buckets: base.buckets,
-          cost: String(cost),
-          force,
-          estimated,
-          request_id: base.requestId,
-          model: base.model,
-          upstream: result.upstream ?? null,
-          usage,
-        });
+        if (item) committed = o.queue.settle(item);
         return Number(cost);
       },
     };
   }
+}
+
+interface Base {
+  /** The per-request reservation's id (request mode), also its ledger id. */
+  id?: string;
+  buckets: string[];
+  principal: string;
+  model: string;
+  requestId: string;
+  rawBodyBytes: number;
 }

@@ -42,10 +42,13 @@ export class LimitCache {
   private unlisten?: () => Promise<void>;
   private timer?: NodeJS.Timeout;
   private generation = 0;
+  private loaded = false;
 
   constructor(
     private readonly db: Db,
     private readonly onError: (err: unknown) => void,
+    /** Called after a reload that changed any cap (not on the first load). */
+    private readonly onChange: () => void = () => {},
   ) {}
 
   async start(refreshMs = 30_000): Promise<void> {
@@ -60,7 +63,12 @@ export class LimitCache {
     try {
       const rows = await loadLimits(this.db);
       // A slower, older reload must not overwrite a newer one.
-      if (gen === this.generation) this.rows = rows;
+      if (gen === this.generation) {
+        const changed = this.loaded && signature(rows) !== signature(this.rows);
+        this.rows = rows;
+        this.loaded = true;
+        if (changed) this.onChange();
+      }
     } catch (err) {
       this.onError(err);
     }
@@ -70,4 +78,11 @@ export class LimitCache {
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.().catch(() => {});
   }
+}
+
+function signature(rows: readonly LimitRow[]): string {
+  return rows
+    .map((r) => `${r.id}|${r.scopeType}|${r.scopeId}|${r.period}|${r.amountCents}|${r.isEnabled}`)
+    .sort()
+    .join('\n');
 }

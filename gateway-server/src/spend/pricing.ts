@@ -99,12 +99,16 @@ export class PriceBook {
    * tool prompt, at the dearest input-side rate the body asks for; `max_tokens` of output; and
    * each web-search tool's `max_uses` (25 when unset).
    */
-  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number): { reserve: bigint; promptEstimate: bigint } {
+  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer): { reserve: bigint; promptEstimate: bigint } {
     const r = this.worstRates(model);
-    const raw = JSON.stringify(body);
+    // Scan the bytes as received: re-serialising a large prompt would cost more than the rest. A
+    // body with \u escapes is normalised first, so an escaped key cannot hide from the scan.
+    const raw = rawBody && !rawBody.includes('\\u') ? rawBody : JSON.stringify(body);
     let inputRate = r.input;
-    if (raw.includes('"cache_control"')) inputRate = r.cacheWrite5m > inputRate ? r.cacheWrite5m : inputRate;
-    if (/"ttl"\s*:\s*"1h"/.test(raw)) inputRate = r.cacheWrite1h > inputRate ? r.cacheWrite1h : inputRate;
+    if (raw.includes('"cache_control"')) {
+      inputRate = r.cacheWrite5m > inputRate ? r.cacheWrite5m : inputRate;
+      if (raw.includes('"1h"') && /"ttl"\s*:\s*"1h"/.test(raw.toString())) inputRate = r.cacheWrite1h > inputRate ? r.cacheWrite1h : inputRate;
+    }
     const maxTokens = typeof body.max_tokens === 'number' && Number.isFinite(body.max_tokens) && body.max_tokens > 0 ? Math.ceil(body.max_tokens) : 128_000;
     let searches = 0n;
     if (Array.isArray(body.tools)) {

@@ -5,7 +5,7 @@
  */
 import type { Migration } from './migrate';
 import { AUDIT_MIGRATIONS } from '../audit/migrations';
-import { SPEND_FUNCTIONS_SQL, SPEND_TABLES_SQL } from '../spend/schema-sql';
+import { SPEND_FUNCTIONS_SQL, SPEND_LEASES_SQL, SPEND_TABLES_SQL } from '../spend/schema-sql';
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -41,5 +41,6 @@ CREATE INDEX IF NOT EXISTS revoked_users_expires_at ON revoked_users (expires_at
   },
   { version: 20, name: 'spend_tables', sql: SPEND_TABLES_SQL },
   { version: 21, name: 'spend_functions', sql: SPEND_FUNCTIONS_SQL },
+  { version: 22, name: 'spend_leases', sql: SPEND_LEASES_SQL },
   ...AUDIT_MIGRATIONS,
 ];
