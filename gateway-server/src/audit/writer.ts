@@ -33,6 +33,7 @@ export class AuditWriter {
   /** Serialises flushes and exclusive jobs (retention) on this chain. */
   private lock: Promise<void> = Promise.resolve();
   private flushScheduled = false;
+  private kickPending?: NodeJS.Immediate;
   private closed = false;
   /** Other features' writes carried in our transactions (spend settlements). */
   private readonly sources: WriteSource[] = [];
@@ -57,7 +58,13 @@ export class AuditWriter {
   carry(source: WriteSource): void {
     this.sources.push(source);
     source.shareWith(() => {
-      if (!this.closed) this.schedule();
+      // Not at once: the request that queued a settlement appends its audit row within the same
+      // turn of the event loop, and both should go in one transaction.
+      if (this.closed || this.flushScheduled || this.kickPending) return;
+      this.kickPending = setImmediate(() => {
+        this.kickPending = undefined;
+        this.schedule();
+      });
     });
   }
 
@@ -89,6 +96,7 @@ export class AuditWriter {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.kickPending) clearImmediate(this.kickPending);
     await this.withLock(async () => {
       if (this.pending.length || this.sources.some((s) => s.hasPending())) await this.flush();
     });
