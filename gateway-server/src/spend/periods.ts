@@ -31,8 +31,13 @@ export function periodWindow(period: Period, nowMs: number): PeriodWindow {
   return { period, bucket: `m:${ymd(new Date(start)).slice(0, 7)}`, start: new Date(start), resetsAt: new Date(next) };
 }
 
+let memo: { day: number; windows: PeriodWindow[] } | undefined;
+
+/** The three windows containing `nowMs`; computed once per UTC day (every capped request asks). */
 export function periodWindows(nowMs: number): PeriodWindow[] {
-  return PERIODS.map((p) => periodWindow(p, nowMs));
+  const day = Math.floor(nowMs / DAY);
+  if (memo?.day !== day) memo = { day, windows: PERIODS.map((p) => periodWindow(p, nowMs)) };
+  return memo.windows;
 }
 
 /** `2026-08-08 00:00 UTC`, as in the official 429 message. */
