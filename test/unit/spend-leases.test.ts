@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { LeaseBook, LEASE_SPARE_REQUESTS, type GrantResult, type Lease, type LeaseStore } from '../../gateway-server/src/spend/leases';
 
 const BUCKETS = ['d:2026-11-30', 'w:2026-11-30', 'm:2026-11'];
+const CAPS = [null, null, 1_000_000_000n];
 
 /** One cap, one counter: what PostgreSQL would decide, and every call it received. */
 function fakeStore(cap: bigint) {
@@ -34,14 +35,14 @@ describe('spend leases (replica side)', () => {
   it('admits from the slice in memory and asks the store only when it runs short', async () => {
     const { store, calls } = fakeStore(1_000_000n);
     const book = new LeaseBook(store);
-    const first = await book.admit('alice', BUCKETS, 1000n, 0);
+    const first = await book.admit('alice', BUCKETS, CAPS, 1000n, 0);
     assert.ok(first.ok);
     assert.equal(calls.length, 1);
     assert.deepEqual(calls[0], { need: 1000n, want: 1000n + 1000n * LEASE_SPARE_REQUESTS });
     // Sequential requests costing less than their worst case never touch the store again.
     book.settle(first.lease, 1000n, 100n, 1);
     for (let i = 0; i < 20; i++) {
-      const r = await book.admit('alice', BUCKETS, 1000n, 2 + i);
+      const r = await book.admit('alice', BUCKETS, CAPS, 1000n, 2 + i);
       assert.ok(r.ok);
       book.settle(r.lease, 1000n, 100n, 3 + i);
     }
@@ -55,7 +56,7 @@ describe('spend leases (replica side)', () => {
     const book = new LeaseBook(store);
     let open!: () => void;
     state.gate = new Promise((r) => (open = r));
-    const pending = Array.from({ length: 10 }, () => book.admit('bob', BUCKETS, 1000n, 0));
+    const pending = Array.from({ length: 10 }, () => book.admit('bob', BUCKETS, CAPS, 1000n, 0));
     await new Promise((r) => setImmediate(r));
     assert.equal(calls.length, 1, 'the others wait for the grant in flight');
     state.gate = undefined;
@@ -73,26 +74,26 @@ describe('spend leases (replica side)', () => {
   it('near the cap a slice shrinks to one request, and the store refusing is a refusal', async () => {
     const { store } = fakeStore(2500n);
     const book = new LeaseBook(store);
-    const a = await book.admit('carol', BUCKETS, 1000n, 0);
-    const b = await book.admit('carol', BUCKETS, 1000n, 0);
+    const a = await book.admit('carol', BUCKETS, CAPS, 1000n, 0);
+    const b = await book.admit('carol', BUCKETS, CAPS, 1000n, 0);
     assert.ok(a.ok && b.ok);
     assert.equal(a.lease.held, 2000n, 'two one-request slices, not a quarter each');
-    const c = await book.admit('carol', BUCKETS, 1000n, 0);
+    const c = await book.admit('carol', BUCKETS, CAPS, 1000n, 0);
     assert.equal(c.ok, false);
     // Settling frees the worst case minus the real cost for the next request: no store call needed.
     book.settle(a.lease, 1000n, 200n, 1);
-    const d = await book.admit('carol', BUCKETS, 500n, 2);
+    const d = await book.admit('carol', BUCKETS, CAPS, 500n, 2);
     assert.ok(d.ok);
   });
 
   it('a forfeited lease is replaced by a fresh one; the old one closes once idle', async () => {
     const { store, state } = fakeStore(1_000_000n);
     const book = new LeaseBook(store);
-    const a = await book.admit('dave', BUCKETS, 1000n, 0);
+    const a = await book.admit('dave', BUCKETS, CAPS, 1000n, 0);
     assert.ok(a.ok);
     book.settle(a.lease, 1000n, 300n, 1);
     state.forfeit.add(a.lease.id);
-    const big = await book.admit('dave', BUCKETS, 100_000n, 2);
+    const big = await book.admit('dave', BUCKETS, CAPS, 100_000n, 2);
     assert.ok(big.ok);
     assert.notEqual(big.lease.id, a.lease.id);
     assert.ok(a.lease.retiring);
@@ -103,8 +104,8 @@ describe('spend leases (replica side)', () => {
   it('idle leases close after the idle time, busy ones never', async () => {
     const { store } = fakeStore(1_000_000n);
     const book = new LeaseBook(store);
-    const a = await book.admit('erin', BUCKETS, 1000n, 0);
-    const b = await book.admit('frank', BUCKETS, 1000n, 0);
+    const a = await book.admit('erin', BUCKETS, CAPS, 1000n, 0);
+    const b = await book.admit('frank', BUCKETS, CAPS, 1000n, 0);
     assert.ok(a.ok && b.ok);
     book.settle(a.lease, 1000n, 10n, 10);
     assert.deepEqual(book.takeClosable(100, 1000), []);
@@ -113,11 +114,22 @@ describe('spend leases (replica side)', () => {
     assert.deepEqual(book.held().map((l) => l.principal), ['frank']);
   });
 
+  it('other caps (the caller changed groups) get another lease', async () => {
+    const { store, calls } = fakeStore(1_000_000n);
+    const book = new LeaseBook(store);
+    const a = await book.admit('hank', BUCKETS, CAPS, 1000n, 0);
+    const b = await book.admit('hank', BUCKETS, [50_000n, null, 1_000_000_000n], 1000n, 1);
+    assert.ok(a.ok && b.ok);
+    assert.notEqual(a.lease.id, b.lease.id);
+    assert.deepEqual(b.lease.caps, [50_000n, null, 1_000_000_000n]);
+    assert.equal(calls.length, 2);
+  });
+
   it('a lease per period set: a new day starts a new lease', async () => {
     const { store, calls } = fakeStore(1_000_000n);
     const book = new LeaseBook(store);
-    const a = await book.admit('gina', BUCKETS, 1000n, 0);
-    const b = await book.admit('gina', ['d:2026-12-01', 'w:2026-11-30', 'm:2026-12'], 1000n, 1);
+    const a = await book.admit('gina', BUCKETS, CAPS, 1000n, 0);
+    const b = await book.admit('gina', ['d:2026-12-01', 'w:2026-11-30', 'm:2026-12'], CAPS, 1000n, 1);
     assert.ok(a.ok && b.ok);
     assert.notEqual(a.lease.id, b.lease.id);
     assert.equal(calls.length, 2);

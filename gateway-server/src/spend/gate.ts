@@ -86,11 +86,10 @@ export class ReservingSpendGate implements SpendGate {
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
 
     if (o.mode === 'hard' && o.reservation === 'lease') {
-      this.groups.set(ctx.principal.sub, ctx.principal.groups);
       const { reserve } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
       let res;
       try {
-        res = await this.leases.admit(ctx.principal.sub, buckets, reserve, now);
+        res = await this.leases.admit(ctx.principal.sub, buckets, caps.map((c) => (c === null ? null : c * MICROS_PER_CENT)), reserve, now);
       } catch (err) {
         return this.storeFailed(ctx, base, err);
       }
@@ -190,7 +189,6 @@ export class ReservingSpendGate implements SpendGate {
   private async grant(lease: Lease, need: bigint, want: bigint): Promise<GrantResult> {
     const o = this.o;
     const now = o.clock.now();
-    const capList = this.capsForLease(lease);
     const res = await withTimeout(
       o.db.query<{ granted: string; bucket: string; spent: string; reserved: string }>(
         'SELECT * FROM tollgate_spend_lease($1, $2, $3, $4::text[], $5::bigint[], $6::bigint, $7::bigint, $8::timestamptz, $9::timestamptz)',
@@ -199,7 +197,7 @@ export class ReservingSpendGate implements SpendGate {
           lease.principal,
           o.holder,
           lease.buckets,
-          capList.map((c) => (c === null ? null : String(c * MICROS_PER_CENT))),
+          lease.caps.map((c) => (c === null ? null : String(c))),
           String(need),
           String(want),
           new Date(now).toISOString(),
@@ -218,17 +216,6 @@ export class ReservingSpendGate implements SpendGate {
       }),
     };
   }
-
-  /** The caps that apply to a lease's caller now (groups come from the latest admission). */
-  private capsForLease(lease: Lease): (bigint | null)[] {
-    const groups = this.groups.get(lease.principal) ?? [];
-    return lease.buckets.map((_, i) => {
-      const period = (['daily', 'weekly', 'monthly'] as const)[i]!;
-      return resolveCap(this.o.limits.rows, lease.principal, groups, period, this.o.groupLimitMode).amountCents;
-    });
-  }
-
-  private readonly groups = new Map<string, readonly string[]>();
 
   private standings(windows: PeriodWindow[], caps: (bigint | null)[], rows: { bucket: string; spent: bigint; reserved: bigint }[]) {
     return windows.map((w, i) => {

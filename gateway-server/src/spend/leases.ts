@@ -49,6 +49,8 @@ export class Lease {
     readonly key: string,
     readonly principal: string,
     readonly buckets: readonly string[],
+    /** The caps (per bucket, micro-dollars or null) the lease is granted under. */
+    readonly caps: readonly (bigint | null)[],
   ) {}
 
   available(): bigint {
@@ -77,13 +79,14 @@ export class LeaseBook {
    * Admit a request whose worst case is `need` against the caller's lease, topping it up from
    * PostgreSQL when short. Refuses only when the database says a cap would be passed.
    */
-  async admit(principal: string, buckets: readonly string[], need: bigint, nowMs: number): Promise<LeaseAdmit> {
-    const key = `${principal}\u0000${buckets.join('\u0000')}`;
+  async admit(principal: string, buckets: readonly string[], caps: readonly (bigint | null)[], need: bigint, nowMs: number): Promise<LeaseAdmit> {
+    // Other caps (the caller's groups changed) or another period: another lease.
+    const key = `${principal}\u0000${buckets.join('\u0000')}\u0000${caps.join('\u0000')}`;
     let rotated = false;
     let waiting = false;
     try {
       for (;;) {
-        const lease = this.leaseFor(key, principal, buckets);
+        const lease = this.leaseFor(key, principal, buckets, caps);
         if (lease.available() >= need) {
           if (waiting) lease.waitingNeed -= need;
           waiting = false;
@@ -183,10 +186,10 @@ export class LeaseBook {
     return [...this.current.values(), ...this.retired].filter((l) => l.asked && !l.granting);
   }
 
-  private leaseFor(key: string, principal: string, buckets: readonly string[]): Lease {
+  private leaseFor(key: string, principal: string, buckets: readonly string[], caps: readonly (bigint | null)[]): Lease {
     let lease = this.current.get(key);
     if (!lease) {
-      lease = new Lease(key, principal, buckets);
+      lease = new Lease(key, principal, buckets, caps);
       this.current.set(key, lease);
     }
     return lease;
