@@ -6,13 +6,10 @@
  * host is refused, so nothing leaves the machine. NODE_EXTRA_CA_CERTS is read at process start,
  * so the process using it (the gateway) must be a child started with `env()`.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeTestCertificates } from './test-ca';
 
 export const GOOGLE_TOKEN_HOST = 'oauth2.googleapis.com';
 
@@ -24,18 +21,8 @@ export interface GoogleTokenProxy {
   close(): Promise<void>;
 }
 
-function makeCertificates(dir: string): { caPath: string; key: Buffer; cert: Buffer } {
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Tollgate test CA']);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${GOOGLE_TOKEN_HOST}`]);
-  writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${GOOGLE_TOKEN_HOST}\nextendedKeyUsage=serverAuth\n`);
-  run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '1', '-extfile', 'san.ext']);
-  return { caPath: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'leaf.key')), cert: readFileSync(join(dir, 'leaf.pem')) };
-}
-
 export async function startGoogleTokenProxy(tokenHandler: (req: IncomingMessage, res: ServerResponse) => void): Promise<GoogleTokenProxy> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-ca-'));
-  const { caPath, key, cert } = makeCertificates(dir);
+  const { caPath, key, cert } = makeTestCertificates({ dns: [GOOGLE_TOKEN_HOST] });
   const tlsServer = createHttpsServer({ key, cert }, tokenHandler);
   const connects: string[] = [];
   const sockets = new Set<Socket>();

@@ -31,13 +31,14 @@ export interface TestIdp {
  * The gateway's redirect URI must be registered at the IdP, so pass the gateway's future public
  * URL (pick the port first with `freePort()`), or several.
  */
-export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdToken?: boolean; users?: IdpUser[] }): Promise<TestIdp> {
+export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdToken?: boolean; users?: IdpUser[]; tls?: { key: Buffer; cert: Buffer } }): Promise<TestIdp> {
   const idp = await startDevIdp({
     clientId: TEST_CLIENT_ID,
     clientSecret: TEST_CLIENT_SECRET,
     redirectUris: opts.redirectUris,
     users: opts.users ?? TEST_USERS,
     claimsInIdToken: opts.claimsInIdToken,
+    tls: opts.tls,
   });
   return {
     issuer: idp.issuer,

@@ -4,7 +4,8 @@
  * so it refuses every address but loopback and labels itself development-only everywhere.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 
@@ -35,6 +36,8 @@ export interface DevIdpOptions {
   /** Seconds an id_token stays valid (default 3600). */
   idTokenTtlSeconds?: number;
   log?: (line: string) => void;
+  /** Serve HTTPS with this key pair (tests of an IdP behind a private CA); the issuer is then https://. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface DevIdp {
@@ -61,19 +64,20 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   // Loaded on demand: production gateways never load (or print warnings from) the development IdP.
   const { default: Provider } = await import('oidc-provider');
   let provider: InstanceType<typeof Provider> | undefined;
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (!available || !provider) {
       req.socket.destroy();
       return;
     }
     provider.callback()(req, res);
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const issuer = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'dev-1', alg: 'RS256', use: 'sig' };

@@ -3,6 +3,7 @@
  * provider), sealed refresh, RFC 7009 and admin revocation kept in memory on every replica, and
  * the development IdP for `npm start`.
  */
+import { idpFetch } from './idp-fetch';
 import type { Feature, FeatureContext } from '../feature';
 import { adminRoutes } from './admin-routes';
 import { browserRoutes } from './browser-routes';
@@ -32,13 +33,16 @@ export async function createIdentityFeature(ctx: FeatureContext): Promise<Featur
   const svc: IdentityService = {
     ctx,
     grants: new DeviceGrantStore(ctx.db, now),
-    rp: config.oidc ? new OidcRelyingParty(config.oidc, `${config.publicUrl}/oauth/callback`, ctx.fetch) : undefined,
+    rp: config.oidc ? new OidcRelyingParty(config.oidc, `${config.publicUrl}/oauth/callback`, idpFetch(config.oidc, ctx.fetch)) : undefined,
     sealer: new RefreshSealer(config.session.jwt_secret, now),
     revocations,
     devIdp: devIdp !== undefined,
     now,
   };
   if (!config.oidc) ctx.log.warn('no oidc block: sign-in is disabled (tokens can still be minted with the CLI)');
+  if (config.oidc?.google_groups) {
+    ctx.log.warn('oidc.google_groups is not implemented in Tollgate: Google users sign in without groups; map groups with groups_claim from another IdP, or match policies by email domain');
+  }
 
   const sweep = async () => {
     try {

@@ -4,6 +4,7 @@
  * documented in docs/configuration.md. Every object is strict: an unknown key fails boot
  * with its path.
  */
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
@@ -81,7 +82,10 @@ export const oidcSchema = z
     discovery_url: url.optional(),
     use_proxy: z.boolean().optional(),
     form_action_origins: z.array(z.string()).default([]),
-    ca_cert_pem: z.string().optional(),
+    ca_cert_pem: z
+      .string()
+      .refine(isPemCertificate, 'oidc.ca_cert_pem must be the PEM content of a CA certificate (e.g. ${file:/etc/gateway/idp-ca.pem}), not a path')
+      .optional(),
     google_groups: z.object({ service_account_json_path: z.string(), admin_email: z.string() }).strict().optional(),
     /** Tollgate extension: permit an http:// or loopback issuer (development and tests only). */
     allow_insecure_issuer: z.boolean().default(false),
@@ -333,3 +337,12 @@ export const configSchema = z
 
 export type GatewayConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+function isPemCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -5,6 +5,7 @@
  * (where it costs nothing) are its credentials accepted. Nothing here writes anything or
  * spends tokens.
  */
+import { idpDispatcher } from '../auth/idp-fetch';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import pg from 'pg';
@@ -157,7 +158,7 @@ export async function checkIdp(config: Config, timeoutMs: number): Promise<Check
   const oidc = config.oidc;
   if (!oidc) return { name: 'idp', status: 'warn', detail: 'no oidc block: developers cannot sign in' };
   const url = oidc.discovery_url ?? `${oidc.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const dispatcher = new Agent({ connect: { timeout: timeoutMs, ...(oidc.ca_cert_pem ? { ca: oidc.ca_cert_pem } : {}) }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const dispatcher = idpDispatcher(oidc, timeoutMs)!; // a timeout always yields one
   try {
     const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, dispatcher, maxRedirections: 0 } as Parameters<typeof request>[1]);
     const text = await res.body.text();
