@@ -139,6 +139,66 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
   });
 
+  it('caps with room for dozens of requests: multi-request slices on three replicas still never pass a cap, and the books are exact', async function () {
+    this.timeout(180_000);
+    // 25 cents a day each: room for ~54 requests at 4 575 µ$, so slices hold several requests.
+    const roomy = [
+      { sub: 'roomy-a', groups: ['roomy'] },
+      { sub: 'roomy-b', groups: ['roomy'] },
+    ];
+    await setLimit({ type: 'rbac_group', rbac_group_id: 'roomy' }, '25', 'daily');
+    await setLimit({ type: 'rbac_group', rbac_group_id: 'roomy' }, '100', 'weekly'); // above the organization's weekly 4 cents
+    for (const gw of gws) {
+      for (const u of roomy) {
+        for (let i = 0; ; i++) {
+          const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}` } });
+          if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
+          if (i > 100) assert.fail(`replica ${gw.url} never learned the roomy cap`);
+          await sleep(50);
+        }
+      }
+    }
+    mock.defaults = { reply: { inputTokens: 25, outputTokens: 300 }, eventDelayMs: 2 };
+    // Four waves of 60 (so settlements free worst cases between waves), 240 requests in all.
+    const results: { user: string; status: number }[] = [];
+    for (let wave = 0; wave < 4; wave++) {
+      results.push(
+        ...(await Promise.all(
+          Array.from({ length: 60 }, async (_, i) => {
+            const u = roomy[i % 2]!;
+            const gw = gws[(i + wave) % gws.length]!;
+            const res = await fetch(`${gw.url}/v1/messages`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}`, 'content-type': 'application/json', 'x-client-request-id': `roomy-${wave}-${i}` },
+              body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 400, stream: i % 3 === 0, messages: [{ role: 'user', content: `request ${i}` }] }),
+            });
+            await res.text();
+            return { user: u.sub, status: res.status };
+          }),
+        )),
+      );
+    }
+    assert.ok(results.every((r) => r.status === 200 || r.status === 429), 'only 200 and 429');
+    if (reservation === 'lease') {
+      assert.deepEqual(await Promise.all(gws.map((g) => g.stop('SIGTERM'))), [0, 0, 0]);
+      assert.equal((await db.query('SELECT id FROM spend_leases')).rows.length, 0);
+    }
+    const report: string[] = [];
+    for (const u of roomy) {
+      const admitted = results.filter((r) => r.user === u.sub && r.status === 200).length;
+      const { rows: l } = await db.query<{ n: string; s: string | null }>('SELECT count(*)::text AS n, sum(cost_micros)::text AS s FROM spend_ledger WHERE principal = $1', [u.sub]);
+      assert.equal(Number(l[0]!.n), admitted, 'one ledger row per admitted request');
+      assert.equal(BigInt(l[0]!.s ?? 0), BigInt(admitted) * PRICED);
+      const { rows: c } = await db.query<{ spent_micros: string; reserved_micros: string }>('SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = $1', [u.sub]);
+      for (const row of c) assert.deepEqual([BigInt(row.spent_micros), row.reserved_micros], [BigInt(admitted) * PRICED, '0']);
+      assert.ok(BigInt(admitted) * PRICED <= 250_000n, `${u.sub} charged past the cap`);
+      assert.ok(admitted >= 30, `${u.sub}: only ${admitted} admitted with room for ~54`);
+      report.push(`${u.sub}: admitted ${admitted}/120, charged ${BigInt(admitted) * PRICED} µ$ of 250000`);
+    }
+    console.log(`      roomy caps (${reservation}): ${report.join('; ')}`);
+    if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
+  });
+
   const awaitCap = async (gw: GatewayProcess, sub: string) => {
     for (let i = 0; ; i++) {
       const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, sub, [])}` } });

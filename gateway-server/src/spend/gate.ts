@@ -271,9 +271,18 @@ export class ReservingSpendGate implements SpendGate {
         const common = { principal: base.principal, buckets: base.buckets, estimated, request_id: base.requestId, model: base.model, upstream: result.upstream ?? null, usage };
         let item: SettleItem | undefined;
         if (how.k === 'lease') {
-          this.leases.settle(how.lease, how.need, cost, o.clock.now());
+          const l = how.lease;
+          const giveBack = this.leases.settle(l, how.need, cost, o.clock.now());
           // A failed request costs nothing and releases in memory: no write at all.
-          if (cost > 0n) item = { k: 'lease', lease: how.lease.id, total: String(how.lease.settledTotal), id: `chg_${randomUUID()}`, cost: String(cost), ...common };
+          if (cost > 0n) item = { k: 'lease', lease: l.id, total: String(l.settledTotal), id: `chg_${randomUUID()}`, cost: String(cost), ...common };
+          if (item) committed = o.queue.settle(item);
+          if (giveBack) {
+            // Queued right behind the settlement, so both go in the same statement.
+            const close = o.queue.settle({ k: 'close', lease: l.id, principal: l.principal, buckets: l.buckets, total: String(l.settledTotal) });
+            if (!committed) committed = close;
+            else void close.catch(() => undefined);
+          }
+          return Number(cost);
         } else {
           item = { k: 'charge', id: base.id ?? `chg_${randomUUID()}`, cost: String(cost), force: how.k === 'force', ...common };
           if (how.k === 'force' && cost === 0n) item = undefined;

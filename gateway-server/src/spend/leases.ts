@@ -140,13 +140,23 @@ export class LeaseBook {
     }
   }
 
-  /** Record a settled request: its worst case leaves the in-flight sum, its real cost leaves the slice. */
-  settle(lease: Lease, need: bigint, cost: bigint, nowMs: number): void {
+  /**
+   * Record a settled request: its worst case leaves the in-flight sum, its real cost leaves the
+   * slice. Returns true when the lease should be given back now: nothing is in flight and what is
+   * left could not serve another request like this one (it would need a top-up anyway), so the
+   * remainder goes back to the pool instead of stranding allowance near a cap.
+   */
+  settle(lease: Lease, need: bigint, cost: bigint, nowMs: number): boolean {
     lease.inFlight -= need;
     lease.inFlightCount--;
     lease.settledTotal += cost;
     lease.held = cost >= lease.held ? 0n : lease.held - cost;
     lease.lastUsedMs = nowMs;
+    if (lease.inFlightCount > 0 || lease.granting || lease.available() >= need) return false;
+    if (this.current.get(lease.key) === lease) this.current.delete(lease.key);
+    this.retired.delete(lease);
+    lease.retiring = true;
+    return true;
   }
 
   /** Stop admitting on `lease`; it closes once idle. */
