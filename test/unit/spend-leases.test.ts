@@ -86,6 +86,22 @@ describe('spend leases (replica side)', () => {
     assert.ok(d.ok);
   });
 
+  it('a slice that cannot serve another such request goes back as soon as nothing is in flight', async () => {
+    const { store } = fakeStore(10_000n);
+    const book = new LeaseBook(store);
+    const a = await book.admit('ivy', BUCKETS, CAPS, 2000n, 0);
+    const b = await book.admit('ivy', BUCKETS, CAPS, 2000n, 0);
+    assert.ok(a.ok && b.ok && a.lease === b.lease);
+    // Slices granted: 2 500 (a quarter of 10 000), then 1 875 (a quarter of the 7 500 left).
+    assert.equal(a.lease.held, 4375n);
+    assert.equal(book.settle(a.lease, 2000n, 1500n, 1), false, 'another request is in flight');
+    assert.equal(book.settle(b.lease, 2000n, 1500n, 2), true, 'idle, and the 1 375 left cannot cover another 2 000');
+    assert.ok(a.lease.retiring);
+    assert.deepEqual(book.takeClosable(3, 60_000), [], 'handed back by the caller of settle, not left for the sweep');
+    const c = await book.admit('ivy', BUCKETS, CAPS, 2000n, 4);
+    assert.ok(c.ok && c.lease !== a.lease, 'the next request starts a fresh slice');
+  });
+
   it('a forfeited lease is replaced by a fresh one; the old one closes once idle', async () => {
     const { store, state } = fakeStore(1_000_000n);
     const book = new LeaseBook(store);
