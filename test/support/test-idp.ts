@@ -31,7 +31,7 @@ export interface TestIdp {
  * The gateway's redirect URI must be registered at the IdP, so pass the gateway's future public
  * URL (pick the port first with `freePort()`), or several.
  */
-export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdToken?: boolean; users?: IdpUser[]; tls?: { key: Buffer; cert: Buffer } }): Promise<TestIdp> {
+export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdToken?: boolean; users?: IdpUser[]; tls?: { key: Buffer; cert: Buffer }; clientJwks?: { keys: Record<string, unknown>[] } }): Promise<TestIdp> {
   const idp = await startDevIdp({
     clientId: TEST_CLIENT_ID,
     clientSecret: TEST_CLIENT_SECRET,
@@ -39,6 +39,7 @@ export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdTok
     users: opts.users ?? TEST_USERS,
     claimsInIdToken: opts.claimsInIdToken,
     tls: opts.tls,
+    clientJwks: opts.clientJwks,
   });
   return {
     issuer: idp.issuer,

@@ -36,6 +36,8 @@ export interface DevIdpOptions {
   /** Seconds an id_token stays valid (default 3600). */
   idTokenTtlSeconds?: number;
   log?: (line: string) => void;
+  /** Register the client for private_key_jwt with these public keys instead of a secret. */
+  clientJwks?: { keys: Record<string, unknown>[] };
   /** Serve HTTPS with this key pair (tests of an IdP behind a private CA); the issuer is then https://. */
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
@@ -85,7 +87,9 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     clients: [
       {
         client_id: opts.clientId,
-        client_secret: opts.clientSecret,
+        ...(opts.clientJwks
+          ? { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256', jwks: opts.clientJwks }
+          : { client_secret: opts.clientSecret }),
         redirect_uris: opts.redirectUris,
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],

@@ -7,6 +7,7 @@
  */
 import * as oidc from 'openid-client';
 import { importPKCS8 } from 'jose';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { Config } from '../config/load';
 
 type OidcConfig = NonNullable<Config['oidc']>;
@@ -85,7 +86,20 @@ export class OidcRelyingParty {
     else if (method === 'none') auth = oidc.None();
     else {
       if (!c.client_assertion) throw new Error('oidc.client_assertion.private_key_pem is required for private_key_jwt');
-      auth = oidc.PrivateKeyJwt({ key: await importPKCS8(c.client_assertion.private_key_pem, 'RS256'), kid: undefined });
+      const key = await importPKCS8(c.client_assertion.private_key_pem, 'RS256');
+      // Entra ID identifies a certificate credential by its thumbprint in the assertion header.
+      const cert = c.client_assertion.certificate_pem ? new X509Certificate(c.client_assertion.certificate_pem) : undefined;
+      auth = oidc.PrivateKeyJwt(
+        { key, kid: undefined },
+        cert
+          ? {
+              [oidc.modifyAssertion]: (header) => {
+                header.x5t = createHash('sha1').update(cert.raw).digest('base64url');
+                header['x5t#S256'] = createHash('sha256').update(cert.raw).digest('base64url');
+              },
+            }
+          : undefined,
+      );
     }
     const server = new URL(c.discovery_url ?? c.issuer);
     const config = await oidc.discovery(server, c.client_id, metadata, auth, {
