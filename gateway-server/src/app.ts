@@ -115,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
-  const upstreams = deps.upstreams ?? buildUpstreams(config);
+  const upstreams = deps.upstreams ?? (await buildUpstreams(config));
 
   // Features in dependency order: later ones may read earlier ones through ctx.features.
   const features: Feature[] = [];
