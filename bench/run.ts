@@ -21,8 +21,9 @@
  * throughput: closed-loop load against a ~0.1 ms upstream keeps the gateway 100 % busy, so their
  * latency is queueing (Little's law: concurrency / req/s), not what a request costs. Delayed
  * cells (the mock holds each reply `--upstream-delay-ms`, streams before their first event, at
- * `--delay-concurrency`) measure the latency the gateway adds when the upstream takes time, as
- * a real model does: the figures to hold against the added-latency targets.
+ * `--delay-concurrency`, workers staggered so replies do not return in lockstep) measure the
+ * latency the gateway adds when the upstream takes time, as a real model does: the figures to
+ * hold against the added-latency targets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -269,7 +270,17 @@ async function measureCellRounds(
   upstreamDelayMs: number,
 ): Promise<Cell> {
   const stream = mode === 'sse';
-  const common = { stream, concurrency, durationMs: roundMs, warmupMs: roundWarmupMs, maxRequests: 500_000, bodyBytes };
+  // Delayed cells: workers staggered over one upstream delay (independent clients, not a
+  // lockstep burst), a warm-up that covers the stagger, and rounds of at least ~10 replies per worker.
+  const common = {
+    stream,
+    concurrency,
+    durationMs: Math.max(roundMs, 10 * upstreamDelayMs),
+    warmupMs: Math.max(roundWarmupMs, 2 * upstreamDelayMs),
+    maxRequests: 500_000,
+    bodyBytes,
+    staggerMs: upstreamDelayMs,
+  };
   const directRounds: LoadResult[] = [];
   const gwRounds: LoadResult[] = [];
   let directUpCpu = 0;
