@@ -16,6 +16,13 @@ export interface LoadSpec {
   warmupMs: number;
   maxRequests: number;
   bodyBytes: number;
+  /**
+   * Spread the workers' first requests evenly over this many ms. Against an upstream that takes
+   * a fixed time, workers started together stay in lockstep: every reply comes back in the same
+   * millisecond and the replies queue behind each other, which real, independent clients do not
+   * do. Set to the upstream delay for delayed cells.
+   */
+  staggerMs?: number;
   /** Called when warm-up ends and measurement starts (CPU/RSS snapshots). */
   onMeasureStart?: () => void;
 }
@@ -93,7 +100,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (spec.stream) ttfbs.push(ttfb);
   };
 
-  const worker = async (): Promise<void> => {
+  const worker = async (index: number): Promise<void> => {
+    if (spec.staggerMs) await new Promise((r) => setTimeout(r, (index * spec.staggerMs!) / spec.concurrency));
     for (;;) {
       const now = performance.now();
       if (!measuring && now >= warmEnd) {
@@ -107,7 +115,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       await one();
     }
   };
-  await Promise.all(Array.from({ length: spec.concurrency }, worker));
+  await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => worker(i)));
   const seconds = (performance.now() - measureStart) / 1000;
   await pool.close();
   const sorted = Float64Array.from(latencies).sort();

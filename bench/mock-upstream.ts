@@ -5,8 +5,13 @@
  * the mock stays several times faster than anything measured through it.
  * Prints `{"port":N}` on stdout once listening. `--port N` fixes the port (external gateways
  * must be configured with its URL before the run).
+ *
+ * Upstream latency: `POST /__bench/delay?ms=N` (or `--delay-ms N` at start) makes every reply
+ * wait N ms before its status line: JSON replies are sent whole after N ms, streams send their
+ * headers and first event after N ms (the time to first token), then the rest. The bench sets
+ * it per cell, so direct and through-gateway rounds see the same upstream.
  */
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { scriptedEvents, scriptedMessage, sseEvent } from '../gateway-server/src/routing/sse';
 
@@ -26,7 +31,21 @@ const common = {
 const sseHeaders = { ...common, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 const jsonHeaders = { ...common, 'content-type': 'application/json', 'content-length': String(JSON_BODY.length) };
 
+const delayArg = process.argv.indexOf('--delay-ms');
+let delayMs = delayArg > 0 ? Number(process.argv[delayArg + 1]) : 0;
+
 const server = createServer((req, res) => {
+  if (req.url?.startsWith('/__bench/delay')) {
+    const ms = Number(new URL(req.url, 'http://mock').searchParams.get('ms'));
+    if (!Number.isFinite(ms) || ms < 0) {
+      res.writeHead(400).end();
+      return;
+    }
+    delayMs = ms;
+    req.resume();
+    res.writeHead(204).end();
+    return;
+  }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -37,16 +56,22 @@ const server = createServer((req, res) => {
     }
     // The body is small and its "stream" flag is all the mock needs: no JSON.parse.
     const body = chunks.length === 1 ? chunks[0]!.toString('latin1') : Buffer.concat(chunks).toString('latin1');
-    if (STREAM_RE.test(body)) {
-      res.writeHead(200, sseHeaders);
-      res.write(SSE_HEAD);
-      setImmediate(() => res.end(SSE_TAIL));
-    } else {
-      res.writeHead(200, jsonHeaders);
-      res.end(JSON_BODY);
-    }
+    const stream = STREAM_RE.test(body);
+    if (delayMs > 0) setTimeout(answer, delayMs, res, stream);
+    else answer(res, stream);
   });
 });
+function answer(res: ServerResponse, stream: boolean): void {
+  if (res.destroyed) return;
+  if (stream) {
+    res.writeHead(200, sseHeaders);
+    res.write(SSE_HEAD);
+    setImmediate(() => res.end(SSE_TAIL));
+  } else {
+    res.writeHead(200, jsonHeaders);
+    res.end(JSON_BODY);
+  }
+}
 server.keepAliveTimeout = 60_000;
 const portArg = process.argv.indexOf('--port');
 const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;

@@ -7,14 +7,23 @@
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs bare,governed  --concurrency 1,32,256  --modes json,sse  --body-bytes 2048
- *            --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
+ *   options: --configs bare,governed[,governed-request]  --concurrency 1,32,256  --modes json,sse
+ *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
+ *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
  *
  * Processes: this one (load generator and orchestration), the mock upstream, and the bundled
  * gateway (dist/server/tollgate-gateway.js) as operators run it, on real PostgreSQL. Gateway CPU
  * and RSS come from /proc/<pid>, so nothing in the gateway is instrumented for the benchmark.
  * Each cell alternates direct-to-mock and through-gateway rounds and reports the difference of
  * the medians, so the baseline is always measured in the same run, under the same load.
+ *
+ * Two kinds of cells. Saturation cells (the mock answers at once) measure CPU per request and
+ * throughput: closed-loop load against a ~0.1 ms upstream keeps the gateway 100 % busy, so their
+ * latency is queueing (Little's law: concurrency / req/s), not what a request costs. Delayed
+ * cells (the mock holds each reply `--upstream-delay-ms`, streams before their first event, at
+ * `--delay-concurrency`, workers staggered so replies do not return in lockstep) measure the
+ * latency the gateway adds when the upstream takes time, as a real model does: the figures to
+ * hold against the added-latency targets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -44,6 +53,8 @@ const { values: args } = parseArgs({
     'gateway-pid': { type: 'string' },
     'mock-port': { type: 'string' },
     configs: { type: 'string', default: 'bare,governed' },
+    'upstream-delay-ms': { type: 'string', default: '20,200' },
+    'delay-concurrency': { type: 'string', default: '32' },
     concurrency: { type: 'string', default: '1,32,256' },
     modes: { type: 'string', default: 'json,sse' },
     'body-bytes': { type: 'string', default: '2048' },
@@ -61,6 +72,11 @@ const warmupMs = args.quick ? 500 : 1500;
 const concurrencies = args.concurrency!.split(',').map(Number);
 const modes = args.modes!.split(',').map((m) => m.trim()) as ('json' | 'sse')[];
 const bodyBytes = Number(args['body-bytes']);
+const upstreamDelays = args['upstream-delay-ms']!
+  .split(',')
+  .map(Number)
+  .filter((d) => d > 0);
+const delayConcurrency = Number(args['delay-concurrency']);
 
 // Children die with us, whatever ends the run.
 const children = new Set<ChildProcess>();
@@ -87,6 +103,8 @@ interface Cell {
   target: string;
   mode: 'json' | 'sse';
   concurrency: number;
+  /** How long the mock held each reply (before the first event for streams); 0 = saturation cell. */
+  upstreamDelayMs: number;
   direct: LoadResult & { upstreamCpuMsPerReq: number };
   gateway: LoadResult & { cpuMsPerReq: number; peakRssMb: number; upstreamCpuMsPerReq: number };
   ratios: {
@@ -119,17 +137,18 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
     upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mockUrl, auth: { api_key: 'sk-bench-upstream' } }],
   };
   if (kind === 'bare') return base;
-  if (kind === 'governed') {
+  if (kind === 'governed' || kind === 'governed-request') {
     return {
       ...base,
       managed: {
         policies: [{ name: 'everyone', match: {}, cli: { availableModels: ['claude-sonnet-4-6', 'claude-haiku-4-5'] } }],
       },
       admin: { write_keys: [{ id: 'bench', key: ADMIN_KEY }] },
-      enforcement: { mode: 'hard', fail_closed_on_error: false },
+      // governed: the default reservation mode (lease); governed-request: one reservation per request.
+      enforcement: kind === 'governed' ? { mode: 'hard', fail_closed_on_error: false } : { mode: 'hard', reservation: 'request', fail_closed_on_error: false },
     };
   }
-  throw new Error(`unknown config "${kind}" (bare, governed)`);
+  throw new Error(`unknown config "${kind}" (bare, governed, governed-request)`);
 }
 
 /** Governed runs put a generous monthly cap on the bench user, so every request is metered but none is blocked. */
@@ -153,8 +172,10 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
   children.add(gw.child);
   const token = new SessionTokens([JWT_SECRET], gw.url, 24 * 3600).mint(BENCH_USER).token;
   const notes: string[] = [];
-  if (kind === 'governed') {
-    notes.push('managed.policies with availableModels; admin block; enforcement.mode hard; PostgreSQL store');
+  if (kind === 'governed' || kind === 'governed-request') {
+    notes.push(
+      `managed.policies with availableModels; admin block; enforcement.mode hard, reservation ${kind === 'governed' ? 'default (lease)' : 'request'}; PostgreSQL store`,
+    );
     await setSpendCap(gw.url, notes);
   } else notes.push('no admin block, no policies: auth + proxy only; PostgreSQL store (not on the request path)');
   return {
@@ -221,9 +242,45 @@ function combine(rounds: LoadResult[]): LoadResult {
  * One cell: `rounds` alternations of direct-to-mock and through-gateway, so load from other
  * processes on a shared machine hits both sides alike; medians across rounds are reported.
  */
-async function measureCell(target: Target, mock: { url: string; pid: number }, mode: 'json' | 'sse', concurrency: number): Promise<Cell> {
+async function setUpstreamDelay(mockUrl: string, ms: number): Promise<void> {
+  const r = await fetch(`${mockUrl}/__bench/delay?ms=${ms}`, { method: 'POST' });
+  if (r.status !== 204) throw new Error(`bench mock refused the delay (${r.status})`);
+}
+
+async function measureCell(
+  target: Target,
+  mock: { url: string; pid: number },
+  mode: 'json' | 'sse',
+  concurrency: number,
+  upstreamDelayMs = 0,
+): Promise<Cell> {
+  await setUpstreamDelay(mock.url, upstreamDelayMs);
+  try {
+    return await measureCellRounds(target, mock, mode, concurrency, upstreamDelayMs);
+  } finally {
+    if (upstreamDelayMs) await setUpstreamDelay(mock.url, 0);
+  }
+}
+
+async function measureCellRounds(
+  target: Target,
+  mock: { url: string; pid: number },
+  mode: 'json' | 'sse',
+  concurrency: number,
+  upstreamDelayMs: number,
+): Promise<Cell> {
   const stream = mode === 'sse';
-  const common = { stream, concurrency, durationMs: roundMs, warmupMs: roundWarmupMs, maxRequests: 500_000, bodyBytes };
+  // Delayed cells: workers staggered over one upstream delay (independent clients, not a
+  // lockstep burst), a warm-up that covers the stagger, and rounds of at least ~10 replies per worker.
+  const common = {
+    stream,
+    concurrency,
+    durationMs: Math.max(roundMs, 10 * upstreamDelayMs),
+    warmupMs: Math.max(roundWarmupMs, 2 * upstreamDelayMs),
+    maxRequests: 500_000,
+    bodyBytes,
+    staggerMs: upstreamDelayMs,
+  };
   const directRounds: LoadResult[] = [];
   const gwRounds: LoadResult[] = [];
   let directUpCpu = 0;
@@ -266,6 +323,7 @@ async function measureCell(target: Target, mock: { url: string; pid: number }, m
     target: target.name,
     mode,
     concurrency,
+    upstreamDelayMs,
     direct: { ...direct, upstreamCpuMsPerReq: directUpCpuPerReq },
     gateway: { ...gw, cpuMsPerReq: gwCpuPerReq, peakRssMb: peak, upstreamCpuMsPerReq: gwUpCpu / Math.max(1, gw.requests) },
     ratios: {
@@ -278,18 +336,21 @@ async function measureCell(target: Target, mock: { url: string; pid: number }, m
   };
 }
 
+const stream = (mode: 'json' | 'sse') => mode === 'sse';
+
 function fmt(n: number | undefined, digits = 2): string {
   return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
 }
 
 function table(cells: Cell[]): string {
   const head = [
-    'target', 'mode', 'conc', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'errors',
+    'target', 'mode', 'conc', 'delay', 'direct req/s', 'gw req/s', 'ratio', 'direct p50', 'added p50', 'added p99', 'added TTFB p50', 'gw CPU ms/req', 'upstream CPU ms/req', 'peak RSS MB', 'errors',
   ];
   const rows = cells.map((c) => [
     c.target,
     c.mode,
     String(c.concurrency),
+    String(c.upstreamDelayMs),
     fmt(c.direct.rps, 0),
     fmt(c.gateway.rps, 0),
     fmt(c.ratios.rps),
@@ -351,15 +412,17 @@ async function main(): Promise<void> {
       }
       const pg0 = kind === 'external' ? undefined : await pgStats?.();
       let served = 0;
-      for (const mode of modes) {
-        for (const c of concurrencies) {
-          const cell = await measureCell(target, mock, mode, c);
-          served += cell.gateway.allRequests;
-          cells.push(cell);
-          process.stderr.write(
-            `[bench] ${kind} ${mode} c=${c}: ${fmt(cell.gateway.rps, 0)} req/s (direct ${fmt(cell.direct.rps, 0)}), added p50 ${fmt(cell.ratios.addedP50Ms, 3)} ms, CPU ${fmt(cell.gateway.cpuMsPerReq, 3)} ms/req\n`,
-          );
-        }
+      const plan: [mode: 'json' | 'sse', concurrency: number, delay: number][] = [
+        ...modes.flatMap((m) => concurrencies.map((c): [typeof m, number, number] => [m, c, 0])),
+        ...upstreamDelays.flatMap((d) => modes.map((m): [typeof m, number, number] => [m, delayConcurrency, d])),
+      ];
+      for (const [mode, c, delay] of plan) {
+        const cell = await measureCell(target, mock, mode, c, delay);
+        served += cell.gateway.allRequests;
+        cells.push(cell);
+        process.stderr.write(
+          `[bench] ${kind} ${mode} c=${c}${delay ? ` upstream ${delay} ms` : ''}: ${fmt(cell.gateway.rps, 0)} req/s (direct ${fmt(cell.direct.rps, 0)}), added p50 ${fmt(cell.ratios.addedP50Ms, 3)} ms, p99 ${fmt(cell.ratios.addedP99Ms, 3)} ms${stream(mode) ? `, TTFB ${fmt(cell.ratios.addedTtfbP50Ms, 3)} ms` : ''}, CPU ${fmt(cell.gateway.cpuMsPerReq, 3)} ms/req\n`,
+        );
       }
       await target.stop?.();
       if (pg0) {
@@ -401,7 +464,7 @@ async function main(): Promise<void> {
   const result = {
     at: new Date().toISOString(),
     machine,
-    settings: { quick: args.quick, rounds, roundMs, roundWarmupMs, warmupMs, bodyBytes, concurrencies, modes },
+    settings: { quick: args.quick, rounds, roundMs, roundWarmupMs, warmupMs, bodyBytes, concurrencies, modes, upstreamDelays, delayConcurrency },
     targets,
     cells,
     profiles,
@@ -411,7 +474,11 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`\n${table(cells)}\n\n`);
-  process.stdout.write(`latency in ms; "added" = through the gateway minus direct to the mock, same run; ratio = gateway req/s / direct req/s\n`);
+  process.stdout.write(
+    `latency in ms; "added" = through the gateway minus direct to the mock, same run; ratio = gateway req/s / direct req/s\n` +
+      `delay 0 = saturation cells (mock answers at once: CPU/request and throughput; their latency is queueing); ` +
+      `delay N = the mock holds each reply N ms (streams: before the first event): the latency the gateway adds\n`,
+  );
   for (const t of targets) {
     const pgLine = t.pgPerRequest
       ? `; PostgreSQL per request: ${fmt(t.pgPerRequest.xacts)} transactions, ${fmt(t.pgPerRequest.rowsWritten)} rows written, ${fmt(t.pgPerRequest.rowsRead)} rows read`

@@ -1,16 +1,24 @@
 // Bundles the three outputs: the gateway server (one file for plain `node`),
 // the VS Code extension (CommonJS, `vscode` external) and the webview (browser).
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 
 const serverOnly = process.argv.includes('--server-only');
 const common = { bundle: true, sourcemap: true, logLevel: 'warning', legalComments: 'none' };
 
+// Chunk names carry a content hash: start from an empty folder so no stale chunk lingers.
+rmSync('dist/server', { recursive: true, force: true });
+
 const jobs = [
   build({
     ...common,
-    entryPoints: ['gateway-server/src/cli.ts'],
-    outfile: 'dist/server/tollgate-gateway.js',
+    entryPoints: { 'tollgate-gateway': 'gateway-server/src/cli.ts' },
+    outdir: 'dist/server',
+    // Split at dynamic imports: adapters and SDKs most deployments never configure (Bedrock's
+    // AWS SDK, Vertex's google-auth-library, the OpenTelemetry SDK) live in chunks beside the
+    // entry and are loaded only when configured. dist/server is copied as a whole everywhere.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     target: 'node20',
     format: 'esm',

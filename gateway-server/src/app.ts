@@ -3,7 +3,7 @@
  * It registers plugins and routes and nothing else; server.ts wires real collaborators and
  * listens. Tests call buildApp with real PostgreSQL/PGlite and loopback upstreams.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load';
 import type { Db } from './store/db';
@@ -94,6 +94,60 @@ export function defaultLoggerOptions(level = process.env.TOLLGATE_LOG_LEVEL ?? '
   return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
 }
 
+/**
+ * `req.log`, built on first use. Fastify gives every request a pino child logger bound to its
+ * request ID; with the wildcard redact paths above, building one runs the redaction serialiser
+ * over the bindings: ~3 KB of garbage and a few microseconds per request, for a logger that
+ * almost no request uses (the inference path logs through the app logger; request logging is
+ * off). Lines logged through it are unchanged: the real child is created on the first call.
+ */
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>;
+
+export class LazyRequestLogger implements FastifyBaseLogger {
+  private child_: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings_: Bindings,
+    private readonly opts: ChildLoggerOptions,
+  ) {}
+
+  private get real(): FastifyBaseLogger {
+    return (this.child_ ??= this.parent.child(this.bindings_, this.opts));
+  }
+  get level(): string {
+    return this.child_?.level ?? this.opts.level ?? this.parent.level;
+  }
+  set level(level: string) {
+    this.real.level = level;
+  }
+  fatal(...args: unknown[]): void {
+    (this.real.fatal as (...a: unknown[]) => void)(...args);
+  }
+  error(...args: unknown[]): void {
+    (this.real.error as (...a: unknown[]) => void)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (this.real.warn as (...a: unknown[]) => void)(...args);
+  }
+  info(...args: unknown[]): void {
+    (this.real.info as (...a: unknown[]) => void)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (this.real.debug as (...a: unknown[]) => void)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (this.real.trace as (...a: unknown[]) => void)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (this.real.silent as (...a: unknown[]) => void)(...args);
+  }
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.real.child(bindings, options);
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
@@ -101,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, opts) => new LazyRequestLogger(logger, bindings, opts),
     bodyLimit: config.limits.max_request_bytes,
     routerOptions: { maxParamLength: 500 },
     requestIdHeader: false,
@@ -115,7 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
-  const upstreams = deps.upstreams ?? buildUpstreams(config);
+  const upstreams = deps.upstreams ?? (await buildUpstreams(config));
 
   // Features in dependency order: later ones may read earlier ones through ctx.features.
   const features: Feature[] = [];

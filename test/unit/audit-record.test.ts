@@ -3,7 +3,8 @@
  * every content column, and free of secrets and content.
  */
 import assert from 'node:assert/strict';
-import { canonicalRow, gatewayEventContent, GENESIS_HASH, inferenceContent, normaliseRow, rowHash } from '../../gateway-server/src/audit/record';
+import { canonicalJson } from '../../gateway-server/src/protocol/settings';
+import { CONTENT_COLUMNS, canonicalRow, gatewayEventContent, GENESIS_HASH, inferenceContent, normaliseRow, rowHash } from '../../gateway-server/src/audit/record';
 import { emptyUsage } from '../../gateway-server/src/inference/usage-tap';
 
 const base = () => {
@@ -40,6 +41,26 @@ describe('audit record', () => {
       assert.notEqual(rowHash({ ...row, [k]: v }), h, k);
     }
     assert.match(canonicalRow(row), /^\{"actor":null,"at":"2026-11-27T10:00:00.123Z"/);
+  });
+
+  it('serialises exactly as the generic canonical JSON of the row (the hash format does not change)', () => {
+    const generic = (row: ReturnType<typeof base>) => {
+      const o: Record<string, unknown> = { v: 1, chain: row.chain, seq: row.seq, prev_hash: row.prev_hash };
+      for (const c of CONTENT_COLUMNS) o[c] = c === 'at' ? row.at.toISOString() : (row[c] ?? null);
+      return canonicalJson(o);
+    };
+    const rows = [
+      base(),
+      { ...base(), groups: null, detail: null, email: 'quote"and\\backslash\u2028é', reason: 'x\ny' },
+      { ...base(), detail: { z: 1, a: { y: [1, 'b', null], b: true } }, status: null, latency_ms: 0 },
+      {
+        ...gatewayEventContent({ name: 'admin.mutation', at: new Date(0), outcome: 'ok', actor: 'k', detail: { b: 2, a: [{ d: 1, c: 2 }] } }),
+        chain: 'host/1/ab',
+        seq: '99',
+        prev_hash: 'f'.repeat(64),
+      },
+    ];
+    for (const row of rows) assert.equal(canonicalRow(row), generic(row));
   });
 
   it('drops secret-looking keys from event details', () => {

@@ -41,4 +41,14 @@ describe('usage tap', () => {
     tap.write(Buffer.from(sseEvent('error', { type: 'error', error: { type: 'overloaded_error', message: 'x' } })));
     assert.equal(tap.sawError, true);
   });
+
+  it('counts delta payload characters across data lines and chunk splits', () => {
+    const payload = JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x'.repeat(100) } });
+    const bytes = Buffer.from(`event: content_block_delta\ndata: ${payload}\n\nevent: content_block_delta\ndata: ${payload.slice(0, 50)}\ndata:  ${payload.slice(50)}\n\n`);
+    for (const size of [1, 5, 33, bytes.length]) {
+      const tap = new UsageTap(true);
+      for (let i = 0; i < bytes.length; i += size) tap.write(bytes.subarray(i, i + size));
+      assert.equal(tap.outputChars, 2 * (payload.length - 60), `chunks of ${size}`);
+    }
+  });
 });

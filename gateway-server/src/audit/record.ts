@@ -87,10 +87,25 @@ export function normaliseRow(r: Record<string, unknown>): ChainedRow {
   };
 }
 
+/**
+ * The hashed form: canonicalJson of `{ v: 1, chain, seq, prev_hash, ...content }` (`at` as ISO
+ * text, absent values as null), built directly: the key set is fixed, so its sorted order and
+ * each `"key":` prefix are computed once instead of sorting and re-quoting 25 keys per row.
+ * Only the nested values (`groups`, `detail`) go through the generic canonicalJson.
+ * Byte-identical to the generic form (test/unit/audit-record.test.ts checks it).
+ */
+type HashedKey = 'v' | 'chain' | 'seq' | 'prev_hash' | (typeof CONTENT_COLUMNS)[number];
+const HASHED_KEYS: readonly HashedKey[] = (['v', 'chain', 'seq', 'prev_hash', ...CONTENT_COLUMNS] as HashedKey[]).sort();
+const HASHED_PREFIXES = HASHED_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`);
+
 export function canonicalRow(row: Omit<ChainedRow, 'hash'>): string {
-  const o: Record<string, unknown> = { v: 1, chain: row.chain, seq: row.seq, prev_hash: row.prev_hash };
-  for (const c of CONTENT_COLUMNS) o[c] = c === 'at' ? row.at.toISOString() : (row[c] ?? null);
-  return canonicalJson(o);
+  let out = '';
+  for (let i = 0; i < HASHED_KEYS.length; i++) {
+    const k = HASHED_KEYS[i]!;
+    const v: unknown = k === 'v' ? 1 : k === 'at' ? row.at.toISOString() : (row[k] ?? null);
+    out += HASHED_PREFIXES[i]! + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+  }
+  return out + '}';
 }
 
 export function rowHash(row: Omit<ChainedRow, 'hash'>): string {

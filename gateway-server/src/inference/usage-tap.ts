@@ -66,28 +66,49 @@ export class UsageTap {
       }
       return;
     }
-    this.pending += Buffer.from(chunk).toString('utf8');
+    // One decoded string per chunk, scanned with a cursor: events are read in place (no
+    // per-event copy of the remainder, no split into lines); only the two events that carry
+    // usage have their data copied out and parsed. A long answer is hundreds of
+    // content_block_delta events, so this runs per event of every stream.
+    const decoded = Buffer.from(chunk).toString('utf8');
+    const text = this.pending ? this.pending + decoded : decoded;
+    let start = 0;
     let idx: number;
-    while ((idx = this.pending.indexOf('\n\n')) !== -1) {
-      const block = this.pending.slice(0, idx);
-      this.pending = this.pending.slice(idx + 2);
-      this.onEvent(block);
+    while ((idx = text.indexOf('\n\n', start)) !== -1) {
+      this.onEvent(text, start, idx);
+      start = idx + 2;
     }
+    this.pending = start === 0 ? text : text.slice(start);
   }
 
-  private onEvent(block: string): void {
+  /** One event: the lines of `text` between `from` and `to`. */
+  private onEvent(text: string, from: number, to: number): void {
     let type = '';
     let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('event:')) type = line.slice(6).trim();
-      else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+    let dataChars = 0;
+    // The data lines are kept as positions until the event type says whether they matter.
+    let dataLines: number[] | undefined;
+    for (let pos = from; pos < to; ) {
+      let end = text.indexOf('\n', pos);
+      if (end === -1 || end > to) end = to;
+      if (text.startsWith('event:', pos)) type = text.slice(pos + 6, end).trim();
+      else if (text.startsWith('data:', pos)) (dataLines ??= []).push(pos + 5, end);
+      pos = end + 1;
+    }
+    const wanted = type === 'message_start' || type === 'message_delta';
+    if (dataLines && (wanted || type === 'content_block_delta')) {
+      for (let i = 0; i < dataLines.length; i += 2) {
+        const line = text.slice(dataLines[i], dataLines[i + 1]).trimStart();
+        if (wanted) data += line;
+        else dataChars += line.length;
+      }
     }
     if (type === 'content_block_delta') {
       // Cheap estimate for aborted streams: characters of delta payload, without parsing.
-      this.outputChars += Math.max(0, data.length - 60);
+      this.outputChars += Math.max(0, dataChars - 60);
       return;
     }
-    if (type === 'message_start' || type === 'message_delta') {
+    if (wanted) {
       try {
         const obj = JSON.parse(data) as Record<string, unknown>;
         const usage = type === 'message_start' ? (obj.message as Record<string, unknown> | undefined)?.usage : obj.usage;

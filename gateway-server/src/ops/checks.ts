@@ -63,7 +63,7 @@ export function describePostgresUrl(url: string): string {
 export async function checkBootValidation(config: Config): Promise<CheckLine[]> {
   let upstreams: Upstream[];
   try {
-    upstreams = buildUpstreams(config);
+    upstreams = await buildUpstreams(config);
   } catch (err) {
     return [{ name: 'upstreams', status: 'fail', detail: (err as Error).message }];
   }

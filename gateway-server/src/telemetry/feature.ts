@@ -5,7 +5,7 @@
  */
 import type { Feature, FeatureContext } from '../feature';
 import { GATEWAY_VERSION } from '../version';
-import { GatewayMetrics } from './gateway-metrics';
+import type { GatewayMetrics } from './gateway-metrics';
 import { OtlpRelay } from './relay';
 import { relayRoutes } from './routes';
 
@@ -27,8 +27,10 @@ export async function createTelemetryFeature(ctx: FeatureContext): Promise<Telem
   const relay = new OtlpRelay(destinations, { fetch: ctx.fetch, now: () => Date.now(), log: ctx.log });
   const metricDestinations = destinations.filter((d) => d.gateway_metrics);
   const providers = new Map(ctx.config.upstreams.map((u) => [u.name, u.provider]));
+  // The OpenTelemetry SDK and OTLP exporter (~10 MB resident) load only when some destination
+  // takes the gateway's own metrics; the relay alone forwards bytes and needs none of it.
   const metrics = metricDestinations.length
-    ? new GatewayMetrics({
+    ? new (await import('./gateway-metrics')).GatewayMetrics({
         destinations: metricDestinations,
         resourceAttributes: t?.resource_attributes ?? {},
         serviceVersion: GATEWAY_VERSION,
