@@ -6,7 +6,7 @@
  * caller's promise resolves only after the statement holding its row has committed. One flush
  * at a time keeps sequence numbers and links in order without any database lock.
  */
-import pg from 'pg';
+import { sqlLiteral } from '../store/sql-literal';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../store/db';
@@ -155,7 +155,7 @@ export class AuditWriter {
       // simple-protocol message holding all statements runs as one implicit transaction, so
       // set_config(…, true) applies to this transaction only.
       const statements = [`SELECT set_config('synchronous_commit', 'off', true)`];
-      if (contents.length) statements.push(INSERT_SQL.replace('$1::jsonb', `${pg.escapeLiteral(this.chainRows(contents))}::jsonb`));
+      if (contents.length) statements.push(INSERT_SQL.replace('$1::jsonb', `${sqlLiteral(this.chainRows(contents))}::jsonb`));
       statements.push(...carried);
       await this.db.query(statements.join('; '));
       return;

@@ -5,7 +5,7 @@
  * the queue writes them itself. Each caller's `committed` promise resolves once its item is
  * stored, and the inference route waits for it before ending the response.
  */
-import pg from 'pg';
+import { sqlLiteral } from '../store/sql-literal';
 import type { Queryable } from '../store/db';
 import type { WriteSource } from '../store/shared-writes';
 
@@ -95,7 +95,7 @@ export class SettleQueue implements WriteSource {
     if (this.pending.length === 0) return undefined;
     const batch = this.pending.splice(0, MAX_BATCH);
     return {
-      sql: `SELECT tollgate_spend_apply(${pg.escapeLiteral(JSON.stringify(batch.map((b) => b.item)))}::jsonb, ${pg.escapeLiteral(new Date(this.now()).toISOString())}::timestamptz)`,
+      sql: `SELECT tollgate_spend_apply(${sqlLiteral(JSON.stringify(batch.map((b) => b.item)))}::jsonb, ${sqlLiteral(new Date(this.now()).toISOString())}::timestamptz)`,
       done: (err) => {
         if (!err) {
           for (const b of batch) b.resolve();
