@@ -9,7 +9,7 @@ import { ConfigError, loadConfigFile, resolveConfig, type Config } from './confi
 import './ops/commands';
 import { startGateway } from './server';
 import { starterConfig } from './config/starter';
-import { DataDirLockedError } from './store/pglite';
+import { DataDirLockedError } from './store/data-dir-lock-error';
 import { SUBCOMMANDS } from './commands';
 import './audit/command';
 

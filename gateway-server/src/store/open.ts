@@ -1,7 +1,6 @@
 import type { Config } from '../config/load';
 import type { Db } from './db';
 import { openPostgres } from './postgres';
-import { openPglite } from './pglite';
 import { migrate } from './migrate';
 
 export type StoreLog = (msg: string) => void;
@@ -36,6 +35,8 @@ export async function openStore(config: Config, log: StoreLog = () => {}): Promi
     }
   } else {
     log(`using embedded PostgreSQL (PGlite) in ${s.data_dir}; set store.postgres_url for production`);
+    // Loaded only for the embedded store: gateways on PostgreSQL never load PGlite (~4.5 MB resident).
+    const { openPglite } = await import('./pglite');
     db = await openPglite(s.data_dir);
   }
   await migrate(db, log);

@@ -4,21 +4,13 @@
  * never fsyncs, and two processes opening one data folder silently lose writes, so an
  * exclusive lock file refuses a second process with a clear message.
  */
+import { DataDirLockedError } from './data-dir-lock-error';
+export { DataDirLockedError };
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db';
 import { quoteIdent, withTimeout } from './postgres';
-
-export class DataDirLockedError extends Error {
-  constructor(readonly dataDir: string, readonly pid: number) {
-    super(
-      `the embedded database in ${dataDir} is already in use by process ${pid}. ` +
-        'Stop that gateway first, or give this one its own folder (store.data_dir), or set store.postgres_url to share a real PostgreSQL server.',
-    );
-    this.name = 'DataDirLockedError';
-  }
-}
 
 function pidAlive(pid: number): boolean {
   try {
