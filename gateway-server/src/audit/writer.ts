@@ -176,12 +176,14 @@ export class AuditWriter {
   private chainRows(contents: AuditContent[]): string {
     const rows: ChainedRow[] = [];
     for (const content of contents) {
-      const base = { ...content, chain: this.chain, seq: String(++this.seq), prev_hash: this.lastHash };
-      const row = { ...base, hash: rowHash(base) };
+      // One object per row: the hash covers every column but `hash` itself, and JSON.stringify
+      // writes `at` as Date.prototype.toJSON does, the ISO form the hash used.
+      const row: ChainedRow = { ...content, chain: this.chain, seq: String(++this.seq), prev_hash: this.lastHash, hash: '' };
+      row.hash = rowHash(row);
       this.lastHash = row.hash;
       rows.push(row);
     }
-    return JSON.stringify(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
+    return JSON.stringify(rows);
   }
 }
 

@@ -69,8 +69,12 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
   const queue = new SettleQueue(db, now);
 
   const known = new Map<string, string>();
+  // Principals come from the bearer cache: one object per token, so most requests stop here.
+  const checked = new WeakSet<object>();
   const seen = (a: AdmitContext) => {
     const p = a.principal;
+    if (checked.has(p)) return;
+    checked.add(p);
     const sig = JSON.stringify([p.email ?? null, p.name ?? null, p.groups]);
     if (known.get(p.sub) === sig) return;
     known.set(p.sub, sig);
@@ -81,6 +85,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
       [p.sub, p.email ?? null, p.name ?? null, JSON.stringify(p.groups), new Date(now()).toISOString()],
     ).catch((err) => {
       known.delete(p.sub);
+      checked.delete(p);
       log.warn({ err: (err as Error).message }, 'could not record principal for spend reports');
     });
   };

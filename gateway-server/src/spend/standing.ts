@@ -36,23 +36,42 @@ export function fullest(standings: readonly CapStanding[]): CapStanding | undefi
   return best;
 }
 
-/** Allowed / Warning headers for a successful response; none for an uncapped caller. */
+const H = {
+  status: `${P}status`,
+  claim: `${P}representative-claim`,
+  overageStatus: `${P}overage-status`,
+  utilization: `${P}overage-utilization`,
+  reset: `${P}reset`,
+  overageReset: `${P}overage-reset`,
+  threshold: `${P}overage-surpassed-threshold`,
+};
+
+/** Allowed / Warning headers for a successful response; none for an uncapped caller. Every capped request builds these. */
 export function allowedHeaders(standings: readonly CapStanding[]): Record<string, string> {
-  const s = fullest(standings);
+  let s: CapStanding | undefined;
+  let u = 0;
+  for (const c of standings) {
+    if (c.capCents === null) continue;
+    const cu = utilisation(c);
+    if (!s || cu > u || (cu === u && c.window.resetsAt > s.window.resetsAt)) {
+      s = c;
+      u = cu;
+    }
+  }
   if (!s) return {};
-  const u = utilisation(s);
   const shown = Math.min(Math.floor(u * 100) / 100, 0.99);
   const threshold = u > 0.95 ? '0.95' : u > 0.75 ? '0.75' : undefined;
   const status = threshold ? 'allowed_warning' : 'allowed';
+  const reset = unix(s.window.resetsAt);
   const h: Record<string, string> = {
-    [`${P}status`]: status,
-    [`${P}representative-claim`]: 'overage',
-    [`${P}overage-status`]: status,
-    [`${P}overage-utilization`]: shown.toFixed(2),
-    [`${P}reset`]: unix(s.window.resetsAt),
-    [`${P}overage-reset`]: unix(s.window.resetsAt),
+    [H.status]: status,
+    [H.claim]: 'overage',
+    [H.overageStatus]: status,
+    [H.utilization]: shown.toFixed(2),
+    [H.reset]: reset,
+    [H.overageReset]: reset,
   };
-  if (threshold) h[`${P}overage-surpassed-threshold`] = threshold;
+  if (threshold) h[H.threshold] = threshold;
   return h;
 }
 
