@@ -4,6 +4,7 @@ import { GatewayError } from '../../gateway-server/src/errors';
 import { ModelCatalogue, type ModelRow } from '../../gateway-server/src/policy/model-catalogue';
 import { checksumOf, PolicyConfigError, PolicySet, type PolicyInput } from '../../gateway-server/src/policy/policy-set';
 import { entryMatches } from '../../gateway-server/src/policy/model-match';
+import { modelPricingSetting } from '../../gateway-server/src/spend/pricing';
 import type { Upstream } from '../../gateway-server/src/routing/upstream';
 
 const upstream = (name: string, provider: string): Upstream => ({ name, provider, send: async () => assert.fail('no network in unit tests'), close: async () => {} });
@@ -100,6 +101,22 @@ describe('availableModels entry matching (as Claude Code reads it)', () => {
 describe('policy set', () => {
   const base: PolicyInput = { name: 'everyone', match: {}, cli: { availableModels: ['claude-sonnet-4-6', 'claude-haiku-4-5'], permissions: { deny: ['Read(./.env)'] }, env: { DISABLE_UPDATES: '1' } }, vscode: { 'files.exclude': { '**/.env': true } } };
   const eng: PolicyInput = { name: 'eng', match: { groups: ['engineering'] }, cli: { availableModels: ['opus', 'claude-sonnet-4-6'], permissions: { deny: ['WebFetch'] }, env: { FOO: 'bar' } }, vscode: { 'github.copilot.enable': { '*': false } } };
+
+  it('pushes modelPricing derived from pricing to every policy, unless the policy sets its own', () => {
+    const pricing = modelPricingSetting([{ model: 'claude-sonnet-4-6', input: 2.4, output: 12 }, { upstream: 'bedrock-us', model: 'claude-opus-4-8', input: 1 }], 0.9, 'anthropic');
+    assert.deepEqual(pricing, { multiplier: 0.9, overrides: { 'claude-sonnet-4-6': { input: 2.4, output: 12, cacheRead: 0.24, cacheWrite: 3 } } });
+    const own = { multiplier: 0.5 };
+    const s = new PolicySet([{ ...eng, cli: { ...eng.cli, modelPricing: own } }, base], catalogue(), { publicUrl: 'https://gw.example.com', modelPricing: pricing });
+    assert.deepEqual(s.select(caller(['sales']))!.settings.modelPricing, pricing);
+    assert.deepEqual(s.select(caller(['engineering']))!.settings.modelPricing, own);
+    assert.equal(s.select(caller(['sales']))!.checksum, checksumOf({ ...base.cli, modelPricing: pricing }));
+    // All list price, multiplier 1: nothing to push, and the settings (and checksums) stay as they were.
+    assert.equal(modelPricingSetting([], 1, 'anthropic'), undefined);
+    // An upstream-specific row counts only for the first upstream, which serves normally.
+    assert.deepEqual(modelPricingSetting([{ upstream: 'anthropic', model: 'claude-haiku-4-5', output: 4 }], 1, 'anthropic'), {
+      overrides: { 'claude-haiku-4-5': { input: 1, output: 4, cacheRead: 0.1, cacheWrite: 1.25 } },
+    });
+  });
 
   it('serves the merged policy to a specific match and the catch-all to everyone else', () => {
     const s = set([eng, base]);

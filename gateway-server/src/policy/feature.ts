@@ -2,6 +2,7 @@
  * Policy: managed settings per IdP group and model access enforced on the server.
  * Everything is computed at boot (policy-set.ts); config mistakes stop boot as ConfigError lines.
  */
+import { modelPricingSetting } from '../spend/pricing';
 import { ConfigError } from '../config/load';
 import type { Feature, FeatureContext } from '../feature';
 import type { ModelAccess } from '../inference/hooks';
@@ -23,7 +24,11 @@ export function buildPolicySet(ctx: Pick<FeatureContext, 'config' | 'upstreams'>
   const { config } = ctx;
   const catalogue = new ModelCatalogue(config.models, config.auto_include_builtin_models, ctx.upstreams);
   try {
-    const set = new PolicySet(config.managed.policies, catalogue, { telemetry: config.telemetry, publicUrl: config.publicUrl });
+    const set = new PolicySet(config.managed.policies, catalogue, {
+      telemetry: config.telemetry,
+      publicUrl: config.publicUrl,
+      modelPricing: modelPricingSetting(config.pricing.overrides, config.pricing.multiplier, config.upstreams[0]?.name),
+    });
     set.warnings.unshift(...catalogue.warnings);
     return set;
   } catch (err) {

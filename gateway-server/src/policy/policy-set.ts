@@ -67,7 +67,7 @@ export class PolicySet {
   constructor(
     policies: readonly PolicyInput[],
     readonly catalogue: ModelCatalogue,
-    opts: { telemetry?: TelemetryConfig; publicUrl: string },
+    opts: { telemetry?: TelemetryConfig; publicUrl: string; /** Injected as `modelPricing` unless a policy sets its own. */ modelPricing?: Doc },
   ) {
     const problems: string[] = [];
     const label = (i: number) => (policies[i]?.name ? `managed.policies[${i}] ("${policies[i]!.name}")` : `managed.policies[${i}]`);
@@ -101,6 +101,7 @@ export class PolicySet {
         vscode = mergeVscodeSettings(inputs[base]!.vscode ?? {}, vscode);
       }
       if (env) settings = { ...settings, env: { ...env, ...((settings.env as Doc | undefined) ?? {}) } };
+      if (opts.modelPricing && settings.modelPricing === undefined) settings = { ...settings, modelPricing: opts.modelPricing };
       const synthesised = inputs !== policies;
       return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i));
     });

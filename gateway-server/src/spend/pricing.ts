@@ -138,3 +138,33 @@ export const PROMPT_MARGIN_TOKENS = 1_000;
 export function abortedUsage(usage: Usage, outputChars: number): Usage {
   return { ...usage, output_tokens: Math.max(usage.output_tokens, Math.ceil(outputChars / 4)) };
 }
+
+/** One row of Claude Code's managed `modelPricing.overrides`, USD per million tokens. */
+export interface ClientPriceRow {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+}
+
+/**
+ * The managed setting `modelPricing` (Claude Code 2.1.268+) that makes the client's own cost
+ * display agree with what the gateway charges: `pricing.multiplier` as is, and one row per
+ * overridden model at the rates the gateway applies when the first upstream serves it
+ * (upstream-specific rows for other upstreams have no client-side equivalent). Claude Code has
+ * one cache-write rate; the 5-minute one is sent. Undefined when pricing is all list price.
+ */
+export function modelPricingSetting(overrides: readonly PriceOverride[], multiplier: number, primaryUpstream?: string): { multiplier?: number; overrides?: Record<string, ClientPriceRow> } | undefined {
+  const book = new PriceBook(overrides, 1);
+  const perMtok = (v: bigint) => Number(v) / 1_000_000;
+  const rows: Record<string, ClientPriceRow> = {};
+  for (const o of overrides) {
+    if (o.upstream !== undefined && o.upstream !== primaryUpstream) continue;
+    if (rows[o.model]) continue;
+    const r = book.rates(o.model, primaryUpstream);
+    rows[o.model] = { input: perMtok(r.input), output: perMtok(r.output), cacheRead: perMtok(r.cacheRead), cacheWrite: perMtok(r.cacheWrite5m) };
+  }
+  const hasRows = Object.keys(rows).length > 0;
+  if (multiplier === 1 && !hasRows) return undefined;
+  return { ...(multiplier !== 1 ? { multiplier } : {}), ...(hasRows ? { overrides: rows } : {}) };
+}
