@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 export const CLAUDE_BIN = resolve('node_modules/.bin/claude');
 
 export interface ClaudeRun {
+  home: string;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -27,8 +28,16 @@ export function runClaude(opts: {
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Reuse a HOME from an earlier run (its cached remote settings, for instance); default a fresh one. */
+  home?: string;
+  /**
+   * A folder to appear as /etc/claude-code for this process only (a private mount namespace,
+   * `unshare -m`, needs root): machine-level managed settings without touching the machine's
+   * settings. The mount point is created empty if absent; the caller removes it afterwards.
+   */
+  managedSettingsDir?: string;
 }): Promise<ClaudeRun> {
-  const home = mkdtempSync(join(tmpdir(), 'claude-home-'));
+  const home = opts.home ?? mkdtempSync(join(tmpdir(), 'claude-home-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
@@ -42,7 +51,13 @@ export function runClaude(opts: {
   };
   const args = ['-p', opts.prompt, '--model', opts.model ?? 'claude-sonnet-4-6', ...(opts.extraArgs ?? [])];
   return new Promise((resolvePromise) => {
-    const child = spawn(CLAUDE_BIN, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = opts.managedSettingsDir
+      ? spawn(
+          'unshare',
+          ['-m', 'sh', '-c', 'mkdir -p /etc/claude-code 2>/dev/null; mount --bind "$0" /etc/claude-code && exec "$@"', opts.managedSettingsDir, CLAUDE_BIN, ...args],
+          { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] },
+        )
+      : spawn(CLAUDE_BIN, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -50,7 +65,7 @@ export function runClaude(opts: {
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
+      resolvePromise({ home, code, stdout, stderr });
     });
   });
 }
