@@ -124,9 +124,11 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     assert.match(readFileSync(out, 'utf8'), /Hello from the mock upstream/);
     assert.equal(gw.mock.requests.length, before + 1);
     assert.equal(gw.mock.requests.at(-1)!.headers.authorization, undefined);
-    // The sidebar lists it among recent requests.
+    // The sidebar lists it among recent requests, with what the gateway charged for it
+    // (25 in + 11 out of Sonnet = 240 µ$, from GET /v1/me/requests once the usage refreshes).
     await view.locator('#recent-table').waitFor({ timeout: 30_000 });
-    assert.match(await view.locator('#recent-table').innerText(), /claude-sonnet-4-6[\s\S]*25 in \/ 11 out[\s\S]*200/);
+    await view.locator('#recent-table', { hasText: '$0.0002' }).waitFor({ timeout: 30_000 });
+    assert.match(await view.locator('#recent-table').innerText(), /claude-sonnet-4-6[\s\S]*25 in \/ 11 out[\s\S]*\$0\.0002[\s\S]*200/);
     await wb.screenshot('06-terminal-request-and-recent');
   });
 });

@@ -10,6 +10,7 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { LEASE_TTL_MS, reconcileLeases } from '../../gateway-server/src/spend/feature';
 import type { Db } from '../../gateway-server/src/store/db';
+import { myRequestsResponseSchema } from '../../gateway-server/src/protocol/me';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
 // Mock usage 25 in + 300 out of Sonnet: 75 + 4500 µ$.
@@ -105,6 +106,28 @@ for (const kind of storeKinds()) {
       await gw!.close();
       gw = undefined;
       for (const [, reserved] of (await books('steady')).counters) assert.equal(reserved, 0n, 'the lease went back at shutdown');
+    });
+
+    it('GET /v1/me/requests lists the caller\'s own requests, newest first, with what each was charged', async () => {
+      const g = await start();
+      await setLimit(g, 'lister', '100000');
+      mock.defaults = { reply: { inputTokens: 25, outputTokens: 300 } };
+      for (let i = 0; i < 3; i++) assert.equal((await ask(g, 'lister')).status, 200);
+      assert.equal((await ask(g, 'someone-else')).status, 200);
+      const res = await fetch(`${g.url}/v1/me/requests?limit=2`, { headers: { authorization: `Bearer ${g.mint({ sub: 'lister' })}` } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      const body = myRequestsResponseSchema.parse(await res.json());
+      assert.equal(body.data.length, 2);
+      for (const r of body.data) {
+        assert.deepEqual([r.model, r.status, r.outcome, r.input_tokens, r.output_tokens, r.cost_micros], ['claude-sonnet-4-6', 200, 'ok', 25, 300, Number(PRICED)]);
+        assert.ok(r.request_id);
+      }
+      assert.ok(body.data[0]!.at >= body.data[1]!.at, 'newest first');
+      assert.equal((await fetch(`${g.url}/v1/me/requests`)).status, 401);
+      const bad = await fetch(`${g.url}/v1/me/requests?limit=0`, { headers: { authorization: `Bearer ${g.mint({ sub: 'lister' })}` } });
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
     });
 
     it('a lowered cap applies to the very next request, although a lease was held', async () => {

@@ -24,7 +24,7 @@ describe('extension webview contract', () => {
     assert.ok(sidebarStateSchema.safeParse(state.sidebar()).success);
     state.session = sessionFromTokens('http://gw.test', { access_token: 'a.b.c', token_type: 'Bearer', email: 'dev@example.com' }, Date.now());
     state.me = { sub: 'u-1', email: 'dev@example.com', name: null, groups: ['eng'], policy: { matched: true, name: 'engineering', index: 0 }, available_models: [{ id: 'claude-sonnet-4-6', display_name: 'Claude Sonnet 4.6' }], vscode_settings: {}, managed_settings_checksum: null };
-    state.recent.add({ at: new Date().toISOString(), model: 'claude-sonnet-4-6', status: 200, inputTokens: 25, outputTokens: 11, costCents: null, durationMs: 12 });
+    state.recent.add({ at: new Date().toISOString(), model: 'claude-sonnet-4-6', status: 200, inputTokens: 25, outputTokens: 11, requestId: 'req_1', costMicros: null, durationMs: 12 });
     const snap = state.sidebar();
     assert.deepEqual(snap.policy, { name: 'engineering', models: ['claude-sonnet-4-6'], available: true });
     assert.ok(hostToWebviewSchema.safeParse({ type: 'state/update', state: snap }).success);
@@ -37,5 +37,23 @@ describe('extension webview contract', () => {
     assert.match(html, /script-src 'nonce-N0nce'/);
     assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
     assert.equal((html.match(/<script/g) ?? []).length, 1);
+  });
+});
+
+describe('recent requests and their charges', () => {
+  it('attaches the charge the gateway reports by request id, once, and formats fractions of a cent', async () => {
+    const { RecentRequests } = await import('../../extension/src/platform/recent');
+    const { microDollars } = await import('../../webview/src/views/dom');
+    const recent = new RecentRequests();
+    const row = (requestId: string | null) => ({ at: new Date().toISOString(), model: 'claude-sonnet-4-6', status: 200, inputTokens: 25, outputTokens: 300, requestId, costMicros: null, durationMs: 5 });
+    recent.add(row('req_a'));
+    recent.add(row('req_b'));
+    recent.add(row(null)); // a gateway that sends no request-id: never looked up
+    assert.equal(recent.pendingCosts(), 2);
+    assert.equal(recent.setCosts(new Map([['req_a', 4575]])), true);
+    assert.equal(recent.setCosts(new Map([['req_a', 9999]])), false, 'a known charge is not replaced');
+    assert.deepEqual(recent.list().map((r) => r.costMicros), [null, null, 4575]);
+    assert.equal(recent.pendingCosts(), 1);
+    assert.deepEqual([microDollars(4575), microDollars(0), microDollars(10_000), microDollars(1_234_567)], ['$0.0046', '$0', '$0.01', '$1.23']);
   });
 });

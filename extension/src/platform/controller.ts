@@ -64,13 +64,15 @@ export class Controller implements vscode.Disposable {
   async refreshUsage(): Promise<void> {
     if (!this.state.session) return;
     try {
-      const before = this.state.usage?.extra_usage.used_credits;
       this.state.usage = await this.client.usage();
       this.state.offlineSince = undefined;
       this.state.signal = undefined; // the endpoint now reflects what the headers said
-      const after = this.state.usage?.extra_usage.used_credits;
-      const last = this.state.recent.list()[0];
-      if (last && before !== undefined && after !== undefined && after >= before) this.state.recent.setCost(last.at, after - before);
+      if (this.state.recent.pendingCosts() > 0) {
+        const mine = await this.client.myRequests(50);
+        const costs = new Map<string, number>();
+        for (const r of mine?.data ?? []) if (r.request_id && r.cost_micros !== null) costs.set(r.request_id, r.cost_micros);
+        this.state.recent.setCosts(costs);
+      }
     } catch (err) {
       this.noteError(err);
     }
@@ -133,7 +135,16 @@ export class Controller implements vscode.Disposable {
 
   onProxyDone(r: ProxiedRequest): void {
     if (!r.path.startsWith('/v1/messages')) return;
-    this.state.recent.add({ at: r.at.toISOString(), model: r.model, status: r.status, inputTokens: r.inputTokens, outputTokens: r.outputTokens, costCents: null, durationMs: r.durationMs });
+    this.state.recent.add({
+      at: r.at.toISOString(),
+      model: r.model,
+      status: r.status,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      requestId: r.requestId ?? null,
+      costMicros: null,
+      durationMs: r.durationMs,
+    });
     this.state.changed();
     // Spend settles when the reply ends; read the new total a moment later.
     clearTimeout(this.usageSoon);

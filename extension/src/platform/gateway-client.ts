@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { managedSettingsEnvelopeSchema, type ManagedSettingsEnvelope } from '../../../gateway-server/src/protocol/settings';
 import { usageResponseSchema, type UsageResponse } from '../../../gateway-server/src/protocol/usage';
+import { myRequestsResponseSchema, type MyRequestsResponse } from '../../../gateway-server/src/protocol/me';
 
 export class GatewayError extends Error {
   constructor(
@@ -86,6 +87,15 @@ export class GatewayClient {
     const parsed = usageResponseSchema.safeParse(await res.json().catch(() => null));
     if (!parsed.success) throw new GatewayError('BAD_RESPONSE', res.status, 'usage response does not match the protocol');
     return parsed.data;
+  }
+
+  /** The caller's latest requests with their charges; null from a gateway without the endpoint. */
+  async myRequests(limit = 20): Promise<MyRequestsResponse | null> {
+    const res = await this.get(`/v1/me/requests?limit=${limit}`);
+    if (res.status === 404) return null;
+    if (!res.ok) throw new GatewayError('HTTP', res.status, `/v1/me/requests answered ${res.status}`);
+    const parsed = myRequestsResponseSchema.safeParse(await res.json().catch(() => null));
+    return parsed.success ? parsed.data : null;
   }
 
   async me(): Promise<Me | null> {

@@ -7,10 +7,21 @@ export class RecentRequests {
   add(r: RecentRequest): void {
     this.items = [r, ...this.items].slice(0, this.max);
   }
-  /** Attach a cost once the usage endpoint shows how much spend moved. */
-  setCost(at: string, costCents: number): void {
-    const r = this.items.find((i) => i.at === at);
-    if (r && r.costCents === null) r.costCents = costCents;
+  /** Attach what the gateway charged, by request id (GET /v1/me/requests). Returns whether any changed. */
+  setCosts(byRequestId: ReadonlyMap<string, number>): boolean {
+    let changed = false;
+    for (const r of this.items) {
+      if (r.costMicros !== null || !r.requestId) continue;
+      const cost = byRequestId.get(r.requestId);
+      if (cost === undefined) continue;
+      r.costMicros = cost;
+      changed = true;
+    }
+    return changed;
+  }
+  /** Requests still waiting for their charge. */
+  pendingCosts(): number {
+    return this.items.filter((i) => i.costMicros === null && i.requestId).length;
   }
   list(): RecentRequest[] {
     return this.items.map((i) => ({ ...i }));

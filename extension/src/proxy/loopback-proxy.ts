@@ -23,6 +23,8 @@ export interface ProxiedRequest {
   inputTokens: number;
   outputTokens: number;
   durationMs: number;
+  /** The gateway's `request-id` response header. */
+  requestId?: string;
 }
 
 export interface ProxyHooks {
@@ -132,6 +134,7 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
           inputTokens: summary.inputTokens,
           outputTokens: summary.outputTokens,
           durationMs: Date.now() - started,
+          requestId: typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined,
         });
       });
       up.on('error', () => res.destroy());

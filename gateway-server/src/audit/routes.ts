@@ -1,4 +1,6 @@
 /**
+ * GET /v1/me/requests (bearer): the caller's own latest requests and their charges.
+ *
  * GET /v1/organizations/audit (admin read access): filter by user, event, outcome and time.
  * JSON pages list newest first (`after_id` = last id of the previous page). JSONL
  * (`?format=jsonl` or `Accept: application/x-ndjson`) streams every matching entry oldest
@@ -12,6 +14,7 @@ import type { BearerAuthenticator } from '../auth/bearer';
 import type { FeatureContext } from '../feature';
 import type { Queryable } from '../store/db';
 import { auditQuerySchema, type AuditEntry, type AuditQuery } from '../protocol/audit';
+import { myRequestsQuerySchema, type MyRequestsResponse } from '../protocol/me';
 import { ROW_COLUMNS, normaliseRow } from './record';
 
 const EXPORT_PAGE = 1000;
@@ -87,6 +90,33 @@ function wantsJsonl(req: FastifyRequest, q: AuditQuery): boolean {
 
 export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { auth: BearerAuthenticator }): Promise<void> {
   const admin = new AdminAuthenticator(ctx.config, ctx.auth, (e) => ctx.emit(e));
+
+  // The caller's own requests (bearer): what the sidebar lists, with the exact charge of each.
+  app.get('/v1/me/requests', async (req, reply): Promise<MyRequestsResponse> => {
+    const principal = ctx.auth.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+    const parsed = myRequestsQuerySchema.safeParse(req.query ?? {});
+    if (!parsed.success) throw new GatewayError('INVALID_REQUEST', 'limit must be a whole number from 1 to 100');
+    const { rows } = await ctx.db.query<Record<string, unknown>>(
+      `SELECT request_id, at, model, status, outcome, input_tokens, output_tokens, cost_micros FROM audit_log
+        WHERE sub = $1 AND event = 'inference' ORDER BY id DESC LIMIT $2`,
+      [principal.sub, parsed.data.limit],
+    );
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    reply.header('cache-control', 'no-store');
+    return {
+      data: rows.map((r) => ({
+        request_id: (r.request_id as string | null) ?? null,
+        at: new Date(r.at as Date | string).toISOString(),
+        model: (r.model as string | null) ?? null,
+        status: num(r.status),
+        outcome: (r.outcome as string | null) ?? null,
+        input_tokens: num(r.input_tokens),
+        output_tokens: num(r.output_tokens),
+        cost_micros: num(r.cost_micros),
+      })),
+    };
+  });
+
   app.get('/v1/organizations/audit', async (req, reply) => {
     await admin.authenticate(req, 'read');
     const parsed = auditQuerySchema.safeParse(req.query ?? {});

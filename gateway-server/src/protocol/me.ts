@@ -28,3 +28,28 @@ export const meResponseSchema = z
   })
   .passthrough();
 export type MeResponse = z.infer<typeof meResponseSchema>;
+
+/**
+ * GET /v1/me/requests?limit=N (Tollgate extension): the caller's own latest inference requests as
+ * the audit log recorded them, newest first, with what each was charged. The sidebar shows the
+ * exact cost of each request with it, whichever client (editor, terminal, CI) sent it.
+ */
+export const myRequestsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+
+export const myRequestSchema = z
+  .object({
+    request_id: z.string().nullable(),
+    at: z.string(),
+    model: z.string().nullable(),
+    status: z.number().int().nullable(),
+    outcome: z.string().nullable(),
+    input_tokens: z.number().nullable(),
+    output_tokens: z.number().nullable(),
+    /** Micro-dollars charged (0 for a failed request); null when spend limits are off. */
+    cost_micros: z.number().nullable(),
+  })
+  .passthrough();
+export type MyRequest = z.infer<typeof myRequestSchema>;
+
+export const myRequestsResponseSchema = z.object({ data: z.array(myRequestSchema) }).passthrough();
+export type MyRequestsResponse = z.infer<typeof myRequestsResponseSchema>;

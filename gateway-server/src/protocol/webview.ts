@@ -25,8 +25,10 @@ export const recentRequestSchema = z.object({
   status: z.number().int(),
   inputTokens: z.number(),
   outputTokens: z.number(),
-  /** Estimated from the change in the usage endpoint's spend, when known. */
-  costCents: z.number().nullable(),
+  /** The gateway's request id (response header `request-id`), to look the charge up. */
+  requestId: z.string().nullable(),
+  /** What the gateway charged, from GET /v1/me/requests; null until known (or spend limits off). */
+  costMicros: z.number().nullable(),
   durationMs: z.number(),
 });
 export type RecentRequest = z.infer<typeof recentRequestSchema>;

@@ -1,5 +1,5 @@
 import type { SidebarState } from '../../../gateway-server/src/protocol/webview';
-import { dollars, h, icon, section, when } from './dom';
+import { h, icon, microDollars, section, when } from './dom';
 
 export function recentView(s: SidebarState): HTMLElement {
   return section(
@@ -16,7 +16,7 @@ export function recentView(s: SidebarState): HTMLElement {
             'tbody',
             {},
             ...s.recent.map((r) =>
-              h('tr', { title: when(r.at) }, h('td', {}, r.model), h('td', {}, `${r.inputTokens} in / ${r.outputTokens} out`), h('td', {}, r.costCents === null ? '—' : dollars(r.costCents)), h('td', { class: r.status < 400 ? '' : 'error' }, String(r.status))),
+              h('tr', { title: when(r.at) }, h('td', {}, r.model), h('td', {}, `${r.inputTokens} in / ${r.outputTokens} out`), h('td', {}, r.costMicros === null ? '—' : microDollars(r.costMicros)), h('td', { class: r.status < 400 ? '' : 'error' }, String(r.status))),
             ),
           ),
         ),

@@ -16,6 +16,9 @@ export function section(title: string, id: string, ...children: Child[]): HTMLEl
 
 export const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 
+/** A request's charge: cents precision from a cent up, four decimals below (a short reply costs fractions of a cent). */
+export const microDollars = (micros: number) => (micros >= 10_000 ? `$${(micros / 1_000_000).toFixed(2)}` : micros === 0 ? '$0' : `$${(micros / 1_000_000).toFixed(4)}`);
+
 export function when(iso: string | null): string {
   if (!iso) return '';
   const d = new Date(iso);
