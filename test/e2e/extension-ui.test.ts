@@ -83,6 +83,8 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     const budget = (await status.innerText()).trim();
     // The e2e gateway caps everyone at $50 a day (support-extension.ts).
     assert.match(budget, /\$[\d.]+ \/ \$50 · day/);
+    // The sign-in notification (the code and the wait) closes by itself once signed in.
+    await page.locator('.notifications-toasts .notification-toast', { hasText: code }).waitFor({ state: 'detached', timeout: 10_000 });
     await wb.screenshot('04-signed-in-status-bar');
 
     // Clicking the budget opens the sidebar webview; read identity and spend from it.

@@ -1,6 +1,6 @@
 /**
- * The editor side of the device flow: open the verification page, show the user code with a
- * Copy action, show progress while polling (cancellable), then hand the tokens to the manager.
+ * The editor side of the device flow: open the verification page, show the user code in one
+ * cancellable progress notification while polling, then hand the tokens to the manager.
  */
 import * as vscode from 'vscode';
 import { createSignInClient, pollForToken, SignInError, startDeviceAuthorization } from './device-flow';
@@ -14,24 +14,31 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
   const grant = await startDeviceAuthorization(client);
   const target = grant.verification_uri_complete ?? grant.verification_uri;
   log.info(`sign-in: device code issued, verification at ${new URL(target).origin}`);
-  // The code first, then the browser: openExternal can wait on a confirmation dialog, and the
-  // code must be visible whatever happens to the browser (another device, a blocked pop-up).
-  void vscode.window
-    .showInformationMessage(
-      `Tollgate sign-in code: ${grant.user_code}. Confirm it on the page that opens in your browser, or open ${grant.verification_uri} and enter it.${grant.login_notice ? ` ${grant.login_notice}` : ''}`,
-      'Copy Code',
-      'Open Page',
-    )
-    .then(async (choice) => {
-      if (choice === 'Copy Code') await vscode.env.clipboard.writeText(grant.user_code);
-      if (choice === 'Open Page') await vscode.env.openExternal(vscode.Uri.parse(target, true));
-    });
-  void vscode.env.openExternal(vscode.Uri.parse(target, true));
+  // One notification for the whole wait, carrying the code: it closes by itself when sign-in
+  // ends (a notification with buttons would stay on screen afterwards). The page opens with the
+  // code filled in; only if the browser cannot be opened are Copy/Open buttons offered.
   const tokens = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Tollgate: waiting for approval of ${grant.user_code}…`, cancellable: true },
-    async (_progress, cancel) => {
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Tollgate sign-in code: ${grant.user_code}`,
+      cancellable: true,
+    },
+    async (progress, cancel) => {
+      progress.report({
+        message: `Confirm it on the page that opens in your browser (or open ${grant.verification_uri} and enter it).${grant.login_notice ? ` ${grant.login_notice}` : ''}`,
+      });
       const abort = new AbortController();
       cancel.onCancellationRequested(() => abort.abort());
+      void vscode.env.openExternal(vscode.Uri.parse(target, true)).then((opened) => {
+        if (opened || abort.signal.aborted) return;
+        log.warn('sign-in: the browser could not be opened; offering the code and link');
+        void vscode.window
+          .showWarningMessage(`Tollgate could not open your browser. Open ${grant.verification_uri} and enter ${grant.user_code}.`, 'Copy Code', 'Open Page')
+          .then(async (choice) => {
+            if (choice === 'Copy Code') await vscode.env.clipboard.writeText(grant.user_code);
+            if (choice === 'Open Page') await vscode.env.openExternal(vscode.Uri.parse(target, true));
+          });
+      });
       return pollForToken(client, grant, { signal: abort.signal });
     },
   );
