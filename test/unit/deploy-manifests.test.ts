@@ -155,6 +155,17 @@ describe('deploy/helm chart', () => {
     assert.deepEqual(values.config, k8sConfig);
   });
 
+  it('caps the V8 heap below the container memory limit, the same in both (or the kernel kills a busy pod)', () => {
+    const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]);
+    const heap = (opts: string) => Number(/--max-old-space-size=(\d+)/.exec(opts)![1]);
+    const k8sOptions = k8sEnv.find((e) => e.name === 'NODE_OPTIONS')!.value as string;
+    const k8sLimit = mib(k8sDeployment.spec.template.spec.containers[0].resources.limits.memory);
+    assert.ok(heap(k8sOptions) <= 0.8 * k8sLimit, `heap ${heap(k8sOptions)} MiB vs limit ${k8sLimit} MiB`);
+    assert.match(k8sOptions, /--enable-source-maps/, 'NODE_OPTIONS replaces the image default: keep its flag');
+    assert.equal(values.env.NODE_OPTIONS, k8sOptions);
+    assert.ok(heap(values.env.NODE_OPTIONS) <= 0.8 * mib(values.resources.limits.memory));
+  });
+
   it('values.config validates with every referenced variable supplied from secretEnv/env', async () => {
     const vars = varsIn(JSON.stringify(values.config));
     const supplied = new Set([...Object.keys(values.secretEnv), ...Object.keys(values.env)]);
