@@ -11,6 +11,11 @@ import { startTestGateway, testConfig, type TestGateway } from '../support/gatew
 import { LEASE_TTL_MS, reconcileLeases } from '../../gateway-server/src/spend/feature';
 import type { Db } from '../../gateway-server/src/store/db';
 import { myRequestsResponseSchema } from '../../gateway-server/src/protocol/me';
+import { ReservingSpendGate } from '../../gateway-server/src/spend/gate';
+import { SettleQueue } from '../../gateway-server/src/spend/settle-queue';
+import { PriceBook } from '../../gateway-server/src/spend/pricing';
+import type { LimitCache } from '../../gateway-server/src/spend/limit-cache';
+import { emptyUsage } from '../../gateway-server/src/inference/usage-tap';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
 // Mock usage 25 in + 300 out of Sonnet: 75 + 4500 µ$.
@@ -158,6 +163,40 @@ for (const kind of storeKinds()) {
       const end = await books('sleepy');
       assert.deepEqual(end.counters, [[2n * PRICED, 0n], [2n * PRICED, 0n], [2n * PRICED, 0n]]);
       assert.equal(end.ledger, 2n * PRICED, 'ledger and counters agree');
+    });
+
+    it('a lease given back during a store outage is retried until it lands: nothing stays reserved, nothing is forfeited', async function () {
+      this.timeout(20_000);
+      const state = { broken: false };
+      const flaky = new Proxy(tdb.db, {
+        get(target, prop, receiver) {
+          if (prop === 'query') return (sql: string, params?: unknown[]) => (state.broken && /"k":"close"/.test(`${sql} ${(params ?? []).join(' ')}`) ? Promise.reject(new Error('simulated outage')) : target.query(sql, params));
+          return Reflect.get(target, prop, receiver);
+        },
+      }) as Db;
+      const now = () => Date.now();
+      const warnings: string[] = [];
+      const log = { warn: (_o: object, msg: string) => void warnings.push(msg), error: (_o: object, msg: string) => void warnings.push(msg) };
+      const limits = { rows: [{ id: 'spl_x', scopeType: 'user', scopeId: 'outage', period: 'monthly', amountCents: 10_000n, isEnabled: true }] } as unknown as LimitCache;
+      const gate = new ReservingSpendGate({
+        db: flaky, clock: { now }, limits, prices: new PriceBook([], 1), queue: new SettleQueue(flaky, now), mode: 'hard', reservation: 'lease',
+        holder: 'test-holder', leaseTtlMs: 60_000, groupLimitMode: 'min', failClosed: false, blockedMessage: '', reservationTtlMs: 3_600_000, storeTimeoutMs: 2_000, log, seen: () => {},
+      });
+      const body = { model: 'claude-sonnet-4-6', max_tokens: 100, messages: [] };
+      const admission = await gate.admit({ principal: { sub: 'outage', groups: [] } as never, model: body.model, body, rawBodyBytes: 60, requestId: 'req-outage' });
+      const cost = await admission.settle({ usage: { ...emptyUsage(), input_tokens: 10, output_tokens: 20 }, upstream: 'anthropic', aborted: false, outputChars: 0, status: 200 });
+      await admission.committed!();
+      state.broken = true;
+      gate.leases.retireAll();
+      assert.equal(gate.closeIdleLeases(0), 1);
+      await sleep(300);
+      assert.equal((await tdb.db.query("SELECT id FROM spend_leases WHERE principal = 'outage'")).rows.length, 1, 'the close failed: still held');
+      assert.ok(warnings.some((w) => /retrying/.test(w)));
+      state.broken = false;
+      for (let i = 0; i < 40 && (await tdb.db.query("SELECT id FROM spend_leases WHERE principal = 'outage'")).rows.length > 0; i++) await sleep(100);
+      const b = await books('outage');
+      assert.deepEqual(b.counters, Array(3).fill([BigInt(cost), 0n]));
+      assert.equal(b.ledger, BigInt(cost));
     });
 
     it('a settlement batch lost with the database is repaired by the next one (cumulative totals)', async () => {

@@ -45,6 +45,9 @@ export interface GateOptions {
   seen(ctx: AdmitContext): void;
 }
 
+/** Retries of a lease's close, over about 15 minutes (2 s, 4 s, 8 s … then every 60 s). */
+const GIVE_BACK_ATTEMPTS = 20;
+
 interface CounterRow {
   ok?: boolean;
   bucket: string;
@@ -159,13 +162,24 @@ export class ReservingSpendGate implements SpendGate {
   /** Close idle and retired leases (their rest goes back to the pool); `idleMs` 0 closes every idle lease. */
   closeIdleLeases(idleMs: number): number {
     const closable = this.leases.takeClosable(this.o.clock.now(), idleMs);
-    for (const l of closable) {
-      if (!l.asked) continue;
-      this.o.queue.settle({ k: 'close', lease: l.id, principal: l.principal, buckets: l.buckets, total: String(l.settledTotal) }).catch((err) => {
-        this.o.log.warn({ err: (err as Error).message }, 'could not give a spend lease back; it expires and is forfeited');
-      });
-    }
+    for (const l of closable) if (l.asked) this.giveBack(l);
     return closable.length;
+  }
+
+  /**
+   * Close a lease in PostgreSQL, retrying through a store outage: until it succeeds the slice
+   * stays reserved, and once its TTL passes another replica forfeits it; the close that finally
+   * lands then refunds the forfeit down to the real total, so the books still end exact.
+   */
+  private giveBack(l: Lease, attempt = 1): void {
+    this.o.queue.settle({ k: 'close', lease: l.id, principal: l.principal, buckets: l.buckets, total: String(l.settledTotal) }).catch((err) => {
+      if (attempt >= GIVE_BACK_ATTEMPTS) {
+        this.o.log.error({ err: (err as Error).message, lease: l.id }, 'could not give a spend lease back; another replica will forfeit it (its whole slice is charged)');
+        return;
+      }
+      this.o.log.warn({ err: (err as Error).message, lease: l.id, attempt }, 'could not give a spend lease back; retrying');
+      setTimeout(() => this.giveBack(l, attempt + 1), Math.min(60_000, 1000 * 2 ** attempt)).unref();
+    });
   }
 
   /** Extend this replica's leases; a lease another replica forfeited (we looked dead) is retired. */
