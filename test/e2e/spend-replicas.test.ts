@@ -46,6 +46,28 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
   });
 
   const mint = (gw: GatewayProcess, sub: string, groups: string[]) => new SessionTokens([TEST_JWT_SECRET], gw.url, 3600).mint({ sub, groups }).token;
+  /** Replicas learn caps through NOTIFY: wait until `gw` reports at least `count` of them for the caller. */
+  const awaitCaps = async (gw: GatewayProcess, sub: string, groups: string[] = [], count = 1) => {
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, sub, groups)}` } });
+      if (((await r.json()) as { limits: unknown[] }).limits.length >= count) return;
+      if (i > 100) assert.fail(`replica ${gw.url} never learned the caps of ${sub}`);
+      await sleep(50);
+    }
+  };
+  /** A capped caller's stream on `victim`, held open after its first event (the mock hangs). */
+  const streamOnVictim = async (victim: GatewayProcess) => {
+    await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');
+    await awaitCaps(victim, 'crash');
+    mock.queue = [{ hangAfterEvents: 4 }];
+    const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] });
+    const res = await fetch(`${victim.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(victim, 'crash', [])}`, 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.match(Buffer.from(first.value!).toString('utf8'), /message_start/);
+    return { body, reader };
+  };
   const setLimit = async (scope: object, amount: string, period: string) => {
     const r = await fetch(`${gws[0]!.url}/v1/organizations/spend_limits`, {
       method: 'POST',
@@ -72,18 +94,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     await setLimit({ type: 'organization' }, '4', 'weekly');
     await setLimit({ type: 'rbac_group', rbac_group_id: 'eng' }, '3', 'daily');
     await setLimit({ type: 'user', user_id: 'solo' }, '1', 'daily');
-    // Every replica learns the caps through NOTIFY: wait until each reports them.
-    for (const gw of gws) {
-      for (const u of USERS) {
-        for (let i = 0; ; i++) {
-          const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}` } });
-          const body = (await r.json()) as { limits: { group: string }[] };
-          if (body.limits.length === 2) break;
-          if (i > 100) assert.fail(`replica ${gw.url} never learned the caps of ${u.sub}`);
-          await sleep(50);
-        }
-      }
-    }
+    for (const gw of gws) for (const u of USERS) await awaitCaps(gw, u.sub, u.groups, 2);
     mock.defaults = { reply: { inputTokens: 25, outputTokens: 300 }, eventDelayMs: 2 };
     const before = mock.requests.length;
     const results = await Promise.all(
@@ -148,16 +159,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     ];
     await setLimit({ type: 'rbac_group', rbac_group_id: 'roomy' }, '25', 'daily');
     await setLimit({ type: 'rbac_group', rbac_group_id: 'roomy' }, '100', 'weekly'); // above the organization's weekly 4 cents
-    for (const gw of gws) {
-      for (const u of roomy) {
-        for (let i = 0; ; i++) {
-          const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}` } });
-          if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
-          if (i > 100) assert.fail(`replica ${gw.url} never learned the roomy cap`);
-          await sleep(50);
-        }
-      }
-    }
+    for (const gw of gws) for (const u of roomy) await awaitCaps(gw, u.sub, u.groups);
     mock.defaults = { reply: { inputTokens: 25, outputTokens: 300 }, eventDelayMs: 2 };
     // Four waves of 60 (so settlements free worst cases between waves), 240 requests in all.
     const results: { user: string; status: number }[] = [];
@@ -199,28 +201,11 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
   });
 
-  const awaitCap = async (gw: GatewayProcess, sub: string) => {
-    for (let i = 0; ; i++) {
-      const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, sub, [])}` } });
-      if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
-      if (i > 100) assert.fail(`${gw.url} never learned the cap of ${sub}`);
-      await sleep(50);
-    }
-  };
-
   if (reservation === 'lease')
     it('a replica killed mid-stream: its lease is forfeited (the unsettled slice charged) once it stops renewing; survivors serve on', async function () {
       this.timeout(60_000);
-      await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');
       const victim = gws[2]!;
-      await awaitCap(victim, 'crash');
-      mock.queue = [{ hangAfterEvents: 4 }];
-      const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] });
-      const res = await fetch(`${victim.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(victim, 'crash', [])}`, 'content-type': 'application/json' }, body });
-      assert.equal(res.status, 200);
-      const reader = res.body!.getReader();
-      const first = await reader.read();
-      assert.match(Buffer.from(first.value!).toString('utf8'), /message_start/);
+      const { body, reader } = await streamOnVictim(victim);
       const { rows: held } = await db.query<{ id: string; held_micros: string }>("SELECT id, held_micros FROM spend_leases WHERE principal = 'crash'");
       assert.equal(held.length, 1, 'the victim holds one lease for the caller');
       const slice = BigInt(held[0]!.held_micros);
@@ -245,21 +230,8 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
   if (reservation === 'request')
   it('a replica killed mid-stream: reconciliation releases its reservation and charges the prompt estimate', async function () {
     this.timeout(60_000);
-    await setLimit({ type: 'user', user_id: 'crash' }, '100', 'daily');
     const victim = gws[2]!;
-    for (let i = 0; ; i++) {
-      const r = await fetch(`${victim.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(victim, 'crash', [])}` } });
-      if (((await r.json()) as { limits: unknown[] }).limits.length > 0) break;
-      if (i > 100) assert.fail('victim never learned the cap');
-      await sleep(50);
-    }
-    mock.queue = [{ hangAfterEvents: 4 }];
-    const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'tell me a long story' }] });
-    const res = await fetch(`${victim.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${mint(victim, 'crash', [])}`, 'content-type': 'application/json' }, body });
-    assert.equal(res.status, 200);
-    const reader = res.body!.getReader();
-    const first = await reader.read();
-    assert.match(Buffer.from(first.value!).toString('utf8'), /message_start/);
+    const { body, reader } = await streamOnVictim(victim);
     const { rows: held } = await db.query<{ amount_micros: string; estimate_micros: string }>("SELECT amount_micros, estimate_micros FROM spend_reservations WHERE principal = 'crash'");
     assert.equal(held.length, 1, 'the stream holds a reservation');
     victim.child.kill('SIGKILL');

@@ -87,9 +87,9 @@ export class ReservingSpendGate implements SpendGate {
     const buckets = windows.map((w) => w.bucket);
     const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
+    const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
 
     if (o.mode === 'hard' && o.reservation === 'lease') {
-      const { reserve } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
       let res;
       try {
         res = await this.leases.admit(ctx.principal.sub, buckets, caps.map((c) => (c === null ? null : c * MICROS_PER_CENT)), reserve, now);
@@ -108,7 +108,6 @@ export class ReservingSpendGate implements SpendGate {
     }
 
     const id = `rsv_${randomUUID()}`;
-    const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
     let rows: CounterRow[];
     try {
       if (o.mode === 'hard') {
@@ -284,24 +283,19 @@ export class ReservingSpendGate implements SpendGate {
         const { cost, usage, estimated } = this.cost(base, result);
         const common = { principal: base.principal, buckets: base.buckets, estimated, request_id: base.requestId, model: base.model, upstream: result.upstream ?? null, usage };
         let item: SettleItem | undefined;
+        let giveBack = false;
         if (how.k === 'lease') {
           const l = how.lease;
-          const giveBack = this.leases.settle(l, how.need, cost, o.clock.now());
+          giveBack = this.leases.settle(l, how.need, cost, o.clock.now());
           // A failed request costs nothing and releases in memory: no write at all.
           if (cost > 0n) item = { k: 'lease', lease: l.id, total: String(l.settledTotal), id: `chg_${randomUUID()}`, cost: String(cost), ...common };
-          if (item) committed = o.queue.settle(item);
-          if (giveBack) {
-            // Queued right behind the settlement, so both go in the same statement.
-            const close = o.queue.settle({ k: 'close', lease: l.id, principal: l.principal, buckets: l.buckets, total: String(l.settledTotal) });
-            if (!committed) committed = close;
-            else void close.catch(() => undefined);
-          }
-          return Number(cost);
         } else {
           item = { k: 'charge', id: base.id ?? `chg_${randomUUID()}`, cost: String(cost), force: how.k === 'force', ...common };
           if (how.k === 'force' && cost === 0n) item = undefined;
         }
         if (item) committed = o.queue.settle(item);
+        // Queued right behind the settlement, the close goes in the same statement.
+        if (giveBack && how.k === 'lease') this.giveBack(how.lease);
         return Number(cost);
       },
     };

@@ -277,18 +277,18 @@ BEGIN
   delta := GREATEST(0, p_total - l.settled_micros);
   moved := LEAST(delta, l.held_micros);
   absorbed := LEAST(delta, l.forfeit_micros);
+  IF p_close THEN
+    -- Release the whole rest; a forfeit its holder outlived is refunded down to what it settled.
+    moved := l.held_micros;
+    absorbed := l.forfeit_micros;
+  END IF;
+  -- The forfeit already charged what it absorbs (or refunds): spent moves by the difference.
   UPDATE spend_counters c SET spent_micros = c.spent_micros + delta - absorbed, reserved_micros = c.reserved_micros - moved
     WHERE c.principal = l.principal AND c.bucket = ANY (l.buckets);
   IF absorbed > 0 THEN
     UPDATE spend_ledger SET cost_micros = cost_micros - absorbed WHERE id = p_lease || ':forfeit';
   END IF;
   IF p_close THEN
-    -- Release the rest; a forfeit its holder outlived is refunded down to what it really settled.
-    UPDATE spend_counters c SET reserved_micros = c.reserved_micros - (l.held_micros - moved), spent_micros = c.spent_micros - (l.forfeit_micros - absorbed)
-      WHERE c.principal = l.principal AND c.bucket = ANY (l.buckets);
-    IF l.forfeit_micros - absorbed > 0 THEN
-      UPDATE spend_ledger SET cost_micros = cost_micros - (l.forfeit_micros - absorbed) WHERE id = p_lease || ':forfeit';
-    END IF;
     DELETE FROM spend_leases WHERE id = p_lease;
   ELSE
     UPDATE spend_leases SET held_micros = l.held_micros - moved, forfeit_micros = l.forfeit_micros - absorbed,
