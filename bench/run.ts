@@ -4,10 +4,11 @@
  *   npm run bench                      default matrix (~3 min)
  *   npm run bench -- --quick           same matrix, short cells (~30 s)
  *   npm run bench -- --profile         also write a V8 CPU profile of each gateway and summarise it
+ *   npm run bench -- --pin             the gateway on a core of its own, everything else on the others (bench/pinning.ts)
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs bare,governed[,governed-request]  --concurrency 1,32,256  --modes json,sse
+ *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request)  --concurrency 1,32,256  --modes json,sse
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
  *
@@ -39,20 +40,24 @@ import { startGatewayProcess, type GatewayProcess } from '../test/support/proces
 import { runLoad, type LoadResult } from './load';
 import { cpuMs, rssMb, rssSampler } from './proc-stats';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
+import { startOfficialGateway } from './official-gateway';
+import { pinCores, type Pinning } from './pinning';
 
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const ADMIN_KEY = 'bench-admin-write-key-0123456789abcdef';
 const BENCH_USER = { sub: 'bench-user', email: 'bench@example.com', groups: ['engineering'] };
+const AVAILABLE_MODELS = ['claude-sonnet-4-6', 'claude-haiku-4-5'];
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     'gateway-url': { type: 'string' },
     token: { type: 'string' },
     'gateway-pid': { type: 'string' },
     'mock-port': { type: 'string' },
-    configs: { type: 'string', default: 'bare,governed' },
+    configs: { type: 'string', default: 'null-proxy,bare,governed,official-bare,official' },
     'upstream-delay-ms': { type: 'string', default: '20,200' },
     'delay-concurrency': { type: 'string', default: '32' },
     concurrency: { type: 'string', default: '1,32,256' },
@@ -96,7 +101,11 @@ interface Target {
   idleRssMb?: number;
   /** PostgreSQL transactions and rows per gateway request over the whole target (warm-up included). */
   pgPerRequest?: { xacts: number; rowsWritten: number; rowsRead: number; requests: number };
+  /** PostgreSQL counters of the target's own database, when it has one (the official gateway's). */
+  pgStats?: () => Promise<PgCounters | undefined>;
   stop?: () => Promise<void>;
+  /** After the statistics are read: drop what the target owned. */
+  release?: () => Promise<void>;
 }
 
 interface Cell {
@@ -117,17 +126,32 @@ interface Cell {
   };
 }
 
-async function startMock(port?: string): Promise<{ url: string; pid: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('bench/mock-upstream.ts'), ...(port ? ['--port', port] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+/** A helper script of the bench in its own process; it prints `{"port":N}` once listening. */
+async function startHelper(script: string, argv: string[]): Promise<{ url: string; pid: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(script), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);
   const line = await new Promise<string>((res, rej) => {
     const rl = createInterface({ input: child.stdout! });
     rl.once('line', res);
-    child.once('exit', (code) => rej(new Error(`bench mock exited with ${code}`)));
+    child.once('exit', (code) => rej(new Error(`${script} exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid!, child };
+}
+
+const startMock = (port?: string) => startHelper('bench/mock-upstream.ts', port ? ['--port', port] : []);
+
+/** The floor: a do-nothing Node reverse proxy (bench/null-proxy.ts). */
+async function startNullProxyTarget(mockUrl: string): Promise<Target> {
+  const p = await startHelper('bench/null-proxy.ts', ['--upstream', mockUrl]);
+  return {
+    name: 'null-proxy',
+    url: p.url,
+    pid: p.pid,
+    notes: ['do-nothing Node reverse proxy (node:http + undici Pool, bodies streamed, no auth): the cost of a loopback hop'],
+    stop: async () => {
+      p.child.kill('SIGTERM');
+    },
+  };
 }
 
 function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<string, unknown> {
@@ -141,25 +165,25 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
     return {
       ...base,
       managed: {
-        policies: [{ name: 'everyone', match: {}, cli: { availableModels: ['claude-sonnet-4-6', 'claude-haiku-4-5'] } }],
+        policies: [{ name: 'everyone', match: {}, cli: { availableModels: AVAILABLE_MODELS } }],
       },
       admin: { write_keys: [{ id: 'bench', key: ADMIN_KEY }] },
       // governed: the default reservation mode (lease); governed-request: one reservation per request.
       enforcement: kind === 'governed' ? { mode: 'hard', fail_closed_on_error: false } : { mode: 'hard', reservation: 'request', fail_closed_on_error: false },
     };
   }
-  throw new Error(`unknown config "${kind}" (bare, governed, governed-request)`);
+  throw new Error(`unknown config "${kind}" (bare, governed, governed-request, official-bare, official, null-proxy)`);
 }
 
 /** Governed runs put a generous monthly cap on the bench user, so every request is metered but none is blocked. */
-async function setSpendCap(url: string, notes: string[]): Promise<void> {
+async function setSpendCap(url: string, notes: string[], what = 'every request reserved and settled'): Promise<void> {
   try {
     const r = await fetch(`${url}/v1/organizations/spend_limits`, {
       method: 'POST',
       headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
       body: JSON.stringify({ scope: { type: 'user', user_id: BENCH_USER.sub }, amount: '100000000', period: 'monthly' }),
     });
-    if (r.ok) notes.push('spend cap set through the admin API (user, monthly, $1M): every request reserved and settled');
+    if (r.ok) notes.push(`spend cap set through the admin API (user, monthly, $1M): ${what}`);
     else notes.push(`spend cap NOT set: admin API answered ${r.status} (spend feature not present in this build)`);
   } catch (err) {
     notes.push(`spend cap NOT set: ${(err as Error).message}`);
@@ -190,6 +214,35 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
       if (code !== 0) process.stderr.write(`gateway ${kind} exited with ${code}:\n${gw.output()}\n`);
     },
   };
+}
+
+/** Anthropic's gateway on a database of its own (its tables are not ours), configured like ours (bench/official-gateway.ts). */
+async function startOfficialTarget(kind: 'official' | 'official-bare', mockUrl: string): Promise<Target> {
+  const db = await createPostgresDatabase();
+  try {
+    const gw = await startOfficialGateway({ kind, mockUrl, pgUrl: db.url, jwtSecret: JWT_SECRET, adminKey: ADMIN_KEY, user: BENCH_USER, availableModels: AVAILABLE_MODELS });
+    children.add(gw.child);
+    const notes = [`Anthropic's gateway, \`claude gateway\` ${gw.version} (native binary from the npm devDependency); PostgreSQL store`];
+    if (kind === 'official') {
+      notes.push('managed.policies with the same availableModels; admin block (spend metering: cap read before, spend upserted after, no reservation)');
+      await setSpendCap(gw.url, notes, 'every request metered');
+    } else notes.push('no admin block, no policies: auth + proxy only (writes nothing per request)');
+    const stats = await openPgStats(db.url);
+    return {
+      name: kind,
+      url: gw.url,
+      token: gw.token,
+      pid: gw.pid,
+      notes,
+      idleRssMb: rssMb(gw.pid),
+      pgStats: stats,
+      stop: () => gw.stop(),
+      release: () => db.drop().catch(() => {}),
+    };
+  } catch (err) {
+    await db.drop().catch(() => {});
+    throw err;
+  }
 }
 
 /** Transactions and rows written in the bench database: what PostgreSQL sees per request. */
@@ -368,13 +421,94 @@ function table(cells: Cell[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/**
+ * Pairs measured in the same run: each Tollgate configuration against the official one configured
+ * alike, and every gateway against the do-nothing proxy (its diffs are what the gateway's own work
+ * adds on top of a loopback hop).
+ */
+const PAIRS: [target: string, against: string][] = [
+  ['bare', 'official-bare'],
+  ['governed', 'official'],
+  ['governed-request', 'official'],
+  ['bare', 'null-proxy'],
+  ['governed', 'null-proxy'],
+  ['governed-request', 'null-proxy'],
+  ['official-bare', 'null-proxy'],
+  ['official', 'null-proxy'],
+];
+
+interface Comparison {
+  target: string;
+  against: string;
+  mode: 'json' | 'sse';
+  concurrency: number;
+  upstreamDelayMs: number;
+  /** Tollgate / official: above 1 = Tollgate serves more. */
+  rpsRatio: number;
+  /** Tollgate / official: below 1 = Tollgate spends less. */
+  cpuRatio: number;
+  /** Tollgate minus official, ms: below 0 = Tollgate adds less. */
+  addedP50DiffMs: number;
+  addedP99DiffMs: number;
+  addedTtfbP50DiffMs?: number;
+  peakRssRatio: number;
+}
+
+function compare(cells: Cell[]): Comparison[] {
+  const out: Comparison[] = [];
+  for (const [target, against] of PAIRS) {
+    for (const a of cells.filter((c) => c.target === target)) {
+      const b = cells.find((c) => c.target === against && c.mode === a.mode && c.concurrency === a.concurrency && c.upstreamDelayMs === a.upstreamDelayMs);
+      if (!b) continue;
+      out.push({
+        target,
+        against,
+        mode: a.mode,
+        concurrency: a.concurrency,
+        upstreamDelayMs: a.upstreamDelayMs,
+        rpsRatio: a.gateway.rps / b.gateway.rps,
+        cpuRatio: a.gateway.cpuMsPerReq / b.gateway.cpuMsPerReq,
+        addedP50DiffMs: a.ratios.addedP50Ms - b.ratios.addedP50Ms,
+        addedP99DiffMs: a.ratios.addedP99Ms - b.ratios.addedP99Ms,
+        ...(a.ratios.addedTtfbP50Ms !== undefined && b.ratios.addedTtfbP50Ms !== undefined
+          ? { addedTtfbP50DiffMs: a.ratios.addedTtfbP50Ms - b.ratios.addedTtfbP50Ms }
+          : {}),
+        peakRssRatio: a.gateway.peakRssMb / b.gateway.peakRssMb,
+      });
+    }
+  }
+  return out;
+}
+
+function comparisonTable(rows: Comparison[]): string {
+  const head = ['target', 'against', 'mode', 'conc', 'delay', 'req/s ratio', 'CPU ratio', 'added p50 diff', 'added p99 diff', 'added TTFB diff', 'peak RSS ratio'];
+  const body = rows.map((r) => [
+    r.target,
+    r.against,
+    r.mode,
+    String(r.concurrency),
+    String(r.upstreamDelayMs),
+    fmt(r.rpsRatio),
+    fmt(r.cpuRatio),
+    fmt(r.addedP50DiffMs, 3),
+    fmt(r.addedP99DiffMs, 3),
+    fmt(r.addedTtfbP50DiffMs, 3),
+    fmt(r.peakRssRatio),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((v, i) => (i < 3 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const loadAverageStart = loadavg();
   const resultsDir = resolve('bench/results');
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const pinning: Pinning | undefined = args.pin ? pinCores() : undefined;
   const mock = await startMock(args['mock-port']);
+  pinning?.pinHelper(mock.pid);
   const cells: Cell[] = [];
   const targets: Omit<Target, 'stop' | 'token'>[] = [];
   const profiles: Record<string, ProfileSummary> = {};
@@ -401,8 +535,13 @@ async function main(): Promise<void> {
               pid: args['gateway-pid'] ? Number(args['gateway-pid']) : undefined,
               notes: [`external gateway at ${args['gateway-url']}; upstream mock at ${mock.url}`],
             }
-          : await startTarget(kind, mock.url, pg!.url, profileDir);
+          : kind === 'null-proxy'
+            ? await startNullProxyTarget(mock.url)
+            : kind === 'official' || kind === 'official-bare'
+            ? await startOfficialTarget(kind, mock.url)
+            : await startTarget(kind, mock.url, pg!.url, profileDir);
       if (target.pid) target.idleRssMb ??= rssMb(target.pid);
+      if (target.pid && pinning) pinning.pinGateway(target.pid);
       process.stderr.write(`[bench] ${kind}: ${target.notes.join('; ')}\n`);
       // JIT warm-up of both processes on both paths before any cell is measured.
       for (const mode of modes) {
@@ -410,7 +549,8 @@ async function main(): Promise<void> {
         await runLoad({ ...warm, url: mock.url });
         await runLoad({ ...warm, url: target.url, token: target.token });
       }
-      const pg0 = kind === 'external' ? undefined : await pgStats?.();
+      const stats = target.pgStats ?? pgStats;
+      const pg0 = kind === 'external' || kind === 'null-proxy' ? undefined : await stats?.();
       let served = 0;
       const plan: [mode: 'json' | 'sse', concurrency: number, delay: number][] = [
         ...modes.flatMap((m) => concurrencies.map((c): [typeof m, number, number] => [m, c, 0])),
@@ -428,7 +568,7 @@ async function main(): Promise<void> {
       if (pg0) {
         // A backend flushes its statistics when it exits: read them once the gateway is gone.
         await new Promise((r) => setTimeout(r, 300));
-        const pg1 = (await pgStats!())!;
+        const pg1 = (await stats!())!;
         const n = Math.max(1, served);
         target.pgPerRequest = {
           xacts: (pg1.xacts - pg0.xacts) / n,
@@ -437,7 +577,8 @@ async function main(): Promise<void> {
           requests: n,
         };
       }
-      const { stop: _s, token: _t, ...rest } = target;
+      await target.release?.();
+      const { stop: _s, token: _t, pgStats: _p, release: _r, ...rest } = target;
       targets.push(rest);
       if (profileDir) {
         const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
@@ -448,6 +589,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    pinning?.restore();
     mock.child.kill('SIGTERM');
     await pg?.drop().catch(() => {});
   }
@@ -457,7 +599,7 @@ async function main(): Promise<void> {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
-    note: 'load generator, mock upstream, gateway and PostgreSQL share these cores',
+    note: pinning?.note ?? 'load generator, mock upstream, gateway and PostgreSQL share these cores',
     loadAverageStart,
     loadAverageEnd: loadavg(),
   };
@@ -467,6 +609,7 @@ async function main(): Promise<void> {
     settings: { quick: args.quick, rounds, roundMs, roundWarmupMs, warmupMs, bodyBytes, concurrencies, modes, upstreamDelays, delayConcurrency },
     targets,
     cells,
+    comparisons: compare(cells),
     profiles,
     seconds: (Date.now() - started) / 1000,
   };
@@ -479,6 +622,12 @@ async function main(): Promise<void> {
       `delay 0 = saturation cells (mock answers at once: CPU/request and throughput; their latency is queueing); ` +
       `delay N = the mock holds each reply N ms (streams: before the first event): the latency the gateway adds\n`,
   );
+  if (result.comparisons.length) {
+    process.stdout.write(
+      `Targets against each other, same run, same mock, same PostgreSQL (ratios target / against; diffs target minus against, ms;\n` +
+        `against null-proxy, the diffs are what the gateway's own work adds on top of a loopback hop):\n${comparisonTable(result.comparisons)}\n\n`,
+    );
+  }
   for (const t of targets) {
     const pgLine = t.pgPerRequest
       ? `; PostgreSQL per request: ${fmt(t.pgPerRequest.xacts)} transactions, ${fmt(t.pgPerRequest.rowsWritten)} rows written, ${fmt(t.pgPerRequest.rowsRead)} rows read`
