@@ -30,11 +30,13 @@ function affinity(pid: number): string | undefined {
   }
 }
 
-function setAffinity(pid: number, list: string): void {
+/** False when the process is gone or not ours to move (PostgreSQL's, without root). */
+function setAffinity(pid: number, list: string): boolean {
   try {
     execFileSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' });
+    return true;
   } catch {
-    // A backend that exited between listing and pinning.
+    return false;
   }
 }
 
@@ -52,15 +54,16 @@ export function pinCores(): Pinning {
   const gatewayCpu = n - 1;
   const otherCpus = n === 2 ? '0' : `0-${n - 2}`;
   const saved = new Map<number, string>();
-  const move = (pid: number, list: string) => {
+  const move = (pid: number, list: string): boolean => {
     const before = affinity(pid);
-    if (before === undefined) return;
+    if (before === undefined) return false;
+    if (!setAffinity(pid, list)) return false;
     if (!saved.has(pid)) saved.set(pid, before);
-    setAffinity(pid, list);
+    return true;
   };
-  move(process.pid, otherCpus);
+  if (!move(process.pid, otherCpus)) throw new Error('--pin: taskset could not set this process\'s CPU affinity (is util-linux installed?)');
   const pg = postgresPids();
-  for (const pid of pg) move(pid, otherCpus);
+  const movedPg = pg.filter((pid) => move(pid, otherCpus)).length;
   return {
     gatewayCpu,
     otherCpus,
@@ -72,6 +75,10 @@ export function pinCores(): Pinning {
       for (const pid of postgresPids()) if (!saved.has(pid)) setAffinity(pid, all);
       for (const [pid, list] of saved) setAffinity(pid, list);
     },
-    note: `gateway pinned to CPU ${gatewayCpu}; load generator, mock upstream and PostgreSQL (${pg.length} processes) to CPU ${otherCpus}`,
+    note:
+      `gateway pinned to CPU ${gatewayCpu}; load generator and mock upstream to CPU ${otherCpus}; ` +
+      (movedPg === pg.length && pg.length
+        ? `PostgreSQL (${pg.length} processes) to CPU ${otherCpus}`
+        : `PostgreSQL moved for ${movedPg} of ${pg.length} processes (the rest are not ours to move: run as root or as postgres to pin it)`),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * npm run bench: the gateway's cost, measured against the upstream alone in the same run.
  *
- *   npm run bench                      default matrix (~3 min)
- *   npm run bench -- --quick           same matrix, short cells (~30 s)
+ *   npm run bench                      default matrix, five targets (~9 min)
+ *   npm run bench -- --quick           same matrix, short cells (~4 min)
  *   npm run bench -- --profile         also write a V8 CPU profile of each gateway and summarise it
  *   npm run bench -- --pin             the gateway on a core of its own, everything else on the others (bench/pinning.ts)
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
