@@ -40,6 +40,8 @@ export interface OfficialOptions {
   adminKey: string;
   user: { sub: string; email: string; groups: string[] };
   availableModels: string[];
+  /** Top-level blocks that replace the bench's own (tests that compare other routes with ours). */
+  configOverrides?: Record<string, unknown>;
 }
 
 function officialConfig(o: OfficialOptions, port: number, issuer: string): Record<string, unknown> {
@@ -51,11 +53,12 @@ function officialConfig(o: OfficialOptions, port: number, issuer: string): Recor
     store: { postgres_url: o.pgUrl, max_connections: 20 },
     upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: o.mockUrl, auth: { api_key: 'sk-bench-upstream' } }],
   };
-  if (o.kind === 'official-bare') return base;
+  if (o.kind === 'official-bare') return { ...base, ...o.configOverrides };
   return {
     ...base,
     managed: { policies: [{ match: {}, cli: { availableModels: o.availableModels } }] },
     admin: { write_keys: [{ id: 'bench', key: o.adminKey }] },
+    ...o.configOverrides,
   };
 }
 

@@ -110,6 +110,24 @@ for (const kind of storeKinds()) {
         assert.deepEqual(body.settings.permissions, { deny: ['Read(./.env)'] }, 'deny list inherited from the catch-all');
       });
 
+      it('records every settings delivery as a managed.serve audit event, 304s included', async () => {
+        const token = gw.mint({ sub: 'serve-audit', groups: ['engineering'] });
+        const first = await get(gw, '/managed/settings', token);
+        const etag = first.headers.get('etag')!;
+        await first.arrayBuffer();
+        await (await get(gw, '/managed/settings', token, { 'if-none-match': etag })).arrayBuffer();
+        const { rows } = await tdb.db.query<{ event: string; outcome: string; detail: Record<string, unknown> }>(
+          "SELECT event, outcome, detail FROM audit_log WHERE sub = 'serve-audit' ORDER BY id",
+        );
+        assert.deepEqual(
+          rows.map((r) => [r.event, r.outcome, r.detail.policy_index, r.detail.not_modified, r.detail.checksum === etag.slice(1, -1)]),
+          [
+            ['managed.serve', 'ok', 0, false, true],
+            ['managed.serve', 'ok', 0, true, true],
+          ],
+        );
+      });
+
       it('answers 304 only to a matching If-None-Match, with ETag and version header, and 200 otherwise', async () => {
         const token = gw.mint({ groups: ['engineering'] });
         const first = await get(gw, '/managed/settings', token);

@@ -49,6 +49,16 @@ export async function createPolicyFeature(ctx: FeatureContext): Promise<Feature>
   const access: ModelAccess = { resolve: (principal, model) => policies.resolve(principal, model) };
   return {
     access,
-    routes: (app, c) => policyRoutes(app, { auth: c.auth, policies }),
+    routes: (app, c) =>
+      policyRoutes(app, {
+        auth: c.auth,
+        policies,
+        publicUrl: c.config.publicUrl,
+        relaysTelemetry: (c.config.telemetry?.forward_to.length ?? 0) > 0,
+        sessionTtlSeconds: Math.round(c.config.session.ttl_hours * 3600),
+        adminGroups: c.config.admin?.admin_groups ?? [],
+        now: () => c.clock.now(),
+        emit: (e) => c.emit(e),
+      }),
   };
 }

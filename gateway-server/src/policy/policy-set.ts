@@ -13,6 +13,7 @@ import { mergeCliSettings, mergeVscodeSettings } from './merge';
 import type { CatalogueEntry, ModelCatalogue } from './model-catalogue';
 import { entryMatches } from './model-match';
 import { isReservedAttribute, telemetryEnv, type TelemetryConfig } from './telemetry-env';
+import { DESKTOP_DERIVED_KEYS } from '../protocol/desktop';
 
 type Doc = Record<string, unknown>;
 
@@ -35,6 +36,8 @@ export interface EffectivePolicy {
   settings: Doc;
   checksum: string;
   vscode: Doc;
+  /** The `desktop:` block (merged onto the catch-all's), or undefined: this policy does not opt into GET /user/bootstrap. */
+  desktop?: Doc;
   /** Models this policy may use, in catalogue order. */
   models: readonly CatalogueEntry[];
   /** Every ID or alias of an allowed model → its entry. */
@@ -60,6 +63,8 @@ export class PolicySet {
   /** What a caller matching no policy gets: no managed settings, every catalogue model. */
   readonly unmatched: EffectivePolicy;
   readonly warnings: string[] = [];
+  /** Whether any policy has a `desktop:` block (GET /user/bootstrap is configured at all). */
+  readonly desktopConfigured: boolean;
   private readonly inputs: readonly PolicyInput[];
   private readonly cache = new WeakMap<object, EffectivePolicy | null>();
 
@@ -80,6 +85,11 @@ export class PolicySet {
     });
     if (problems.length) throw new PolicyConfigError(problems);
     this.warnings.push(...orderingWarnings(policies, label));
+    policies.forEach((p, i) => {
+      for (const k of Object.keys(p.desktop ?? {})) {
+        if (DESKTOP_DERIVED_KEYS.includes(k)) this.warnings.push(`${label(i)}.desktop.${k}: GET /user/bootstrap derives this field from the policy; the value here is ignored.`);
+      }
+    });
 
     const env = telemetryEnv(opts.telemetry, opts.publicUrl);
     for (const k of Object.keys(opts.telemetry?.resource_attributes ?? {})) {
@@ -92,23 +102,28 @@ export class PolicySet {
       cliDocs = [{}];
     }
     this.inputs = inputs;
+    this.desktopConfigured = inputs.some((p) => p.desktop !== undefined);
     const base = inputs.findIndex((p) => isCatchAll(p.match));
     this.policies = inputs.map((p, i) => {
       let settings = cliDocs[i]!;
       let vscode = p.vscode ?? {};
+      let desktop = p.desktop;
       if (base >= 0 && base !== i && !isCatchAll(p.match)) {
         settings = mergeCliSettings(cliDocs[base]!, settings);
         vscode = mergeVscodeSettings(inputs[base]!.vscode ?? {}, vscode);
+        // A catch-all with a desktop block opts every policy in (as Anthropic's gateway does).
+        const baseDesktop = inputs[base]!.desktop;
+        if (baseDesktop || desktop) desktop = { ...baseDesktop, ...desktop };
       }
       if (env) settings = { ...settings, env: { ...env, ...((settings.env as Doc | undefined) ?? {}) } };
       if (opts.modelPricing && settings.modelPricing === undefined) settings = { ...settings, modelPricing: opts.modelPricing };
       const synthesised = inputs !== policies;
-      return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i));
+      return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i), desktop);
     });
     this.unmatched = this.effective(-2, { match: {} }, 'none', {}, {}, 'none');
   }
 
-  private effective(index: number, p: PolicyInput, label: string, settings: Doc, vscode: Doc, where: string): EffectivePolicy {
+  private effective(index: number, p: PolicyInput, label: string, settings: Doc, vscode: Doc, where: string, desktop?: Doc): EffectivePolicy {
     const available = Array.isArray(settings.availableModels) ? (settings.availableModels as string[]) : undefined;
     const denied = Array.isArray(settings.deniedModels) ? (settings.deniedModels as string[]) : undefined;
     const exact = settings.availableModelsMatch === 'exact';
@@ -133,6 +148,7 @@ export class PolicySet {
       settings,
       checksum: checksumOf(settings),
       vscode,
+      ...(desktop ? { desktop } : {}),
       models,
       byName,
       availableModels: available,

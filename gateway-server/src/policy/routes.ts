@@ -1,6 +1,7 @@
 /**
  * Bearer routes of the policy feature: GET /managed/settings (gateway-protocol.md §2.7),
- * GET /v1/models (§2.8) and GET /v1/me (ours, docs/policy.md).
+ * GET /v1/models (§2.8), GET /user/bootstrap (Claude Desktop, spec §3) and GET /v1/me (ours,
+ * docs/policy.md).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GATEWAY_VERSION } from '../version';
@@ -12,14 +13,27 @@ import { modelsQuerySchema, type ModelsList } from '../protocol/models';
 import type { MeResponse } from '../protocol/me';
 import type { PolicySet } from './policy-set';
 import { ifNoneMatchTags, paginate } from './http-helpers';
+import type { GatewayEvent } from '../feature';
+import { desktopBootstrap } from './desktop-bootstrap';
+
+export interface PolicyRouteOptions {
+  publicUrl: string;
+  relaysTelemetry: boolean;
+  sessionTtlSeconds: number;
+  /** `admin.admin_groups`: the `x-gateway-spend-admin` header tells Desktop whether to show spend administration. */
+  adminGroups: readonly string[];
+  now(): number;
+  emit(e: GatewayEvent): Promise<void>;
+}
 
 function authenticate(auth: BearerAuthenticator, req: FastifyRequest): Principal {
   const h = req.headers.authorization;
   return auth.authenticate(Array.isArray(h) ? h[0] : h);
 }
 
-export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAuthenticator; policies: PolicySet }): Promise<void> {
+export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAuthenticator; policies: PolicySet } & PolicyRouteOptions): Promise<void> {
   const { auth, policies } = opts;
+  const { emit, now } = opts;
 
   app.get('/managed/settings', async (req, reply) => {
     const principal = authenticate(auth, req);
@@ -28,7 +42,16 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
     const policy = policies.select(principal);
     if (!policy) throw new GatewayError('NOT_FOUND', 'no managed settings policy applies to your account');
     reply.header('etag', `"${policy.checksum}"`);
-    if (ifNoneMatchTags(req.headers['if-none-match']).includes(policy.checksum)) return reply.code(304).send();
+    const notModified = ifNoneMatchTags(req.headers['if-none-match']).includes(policy.checksum);
+    await emit({
+      name: 'managed.serve',
+      at: new Date(now()),
+      requestId: req.id,
+      principal: { sub: principal.sub, email: principal.email, groups: principal.groups },
+      outcome: 'ok',
+      detail: { policy: policy.label, policy_index: policy.index, checksum: policy.checksum, not_modified: notModified },
+    });
+    if (notModified) return reply.code(304).send();
     const body: ManagedSettingsEnvelope = { uuid: policy.checksum, checksum: policy.checksum, settings: policy.settings };
     return reply.type('application/json').send(body);
   });
@@ -52,6 +75,31 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
       last_id: page.at(-1)?.id ?? null,
     };
     return reply.send(body);
+  });
+
+  app.get('/user/bootstrap', async (req, reply) => {
+    const principal = authenticate(auth, req);
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    const result = desktopBootstrap(policies, principal, {
+      publicUrl: opts.publicUrl,
+      relaysTelemetry: opts.relaysTelemetry,
+      expiresAt: Math.floor(now() / 1000) + opts.sessionTtlSeconds,
+    });
+    const who = { sub: principal.sub, email: principal.email, groups: principal.groups };
+    if (!result.ok) {
+      await emit({ name: 'desktop_bootstrap.denied', at: new Date(now()), requestId: req.id, principal: who, outcome: 'denied', reason: result.reason });
+      throw new GatewayError('NOT_FOUND', result.message);
+    }
+    await emit({
+      name: 'desktop_bootstrap.serve',
+      at: new Date(now()),
+      requestId: req.id,
+      principal: who,
+      outcome: 'ok',
+      detail: { policy: result.policy.label, policy_index: result.policy.index },
+    });
+    const admin = principal.groups.some((g) => opts.adminGroups.includes(g));
+    return reply.header('x-gateway-spend-admin', String(admin)).send(result.body);
   });
 
   app.get('/v1/me', async (req, reply) => {

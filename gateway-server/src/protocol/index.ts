@@ -6,5 +6,6 @@ export * from './errors';
 export * from './spend-limits';
 export * from './models';
 export * from './me';
+export * from './desktop';
 export * from './audit';
 export * from './upstreams';
