@@ -31,7 +31,14 @@ export interface TestIdp {
  * The gateway's redirect URI must be registered at the IdP, so pass the gateway's future public
  * URL (pick the port first with `freePort()`), or several.
  */
-export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdToken?: boolean; users?: IdpUser[]; tls?: { key: Buffer; cert: Buffer }; clientJwks?: { keys: Record<string, unknown>[] } }): Promise<TestIdp> {
+export async function startTestIdp(opts: {
+  redirectUris: string[];
+  claimsInIdToken?: boolean;
+  users?: IdpUser[];
+  tls?: { key: Buffer; cert: Buffer };
+  clientJwks?: { keys: Record<string, unknown>[] };
+  signingJwk?: Record<string, unknown>;
+}): Promise<TestIdp> {
   const idp = await startDevIdp({
     clientId: TEST_CLIENT_ID,
     clientSecret: TEST_CLIENT_SECRET,
@@ -40,6 +47,7 @@ export async function startTestIdp(opts: { redirectUris: string[]; claimsInIdTok
     claimsInIdToken: opts.claimsInIdToken,
     tls: opts.tls,
     clientJwks: opts.clientJwks,
+    signingJwk: opts.signingJwk,
   });
   return {
     issuer: idp.issuer,

@@ -40,6 +40,8 @@ export interface DevIdpOptions {
   clientJwks?: { keys: Record<string, unknown>[] };
   /** Serve HTTPS with this key pair (tests of an IdP behind a private CA); the issuer is then https://. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Sign id_tokens with this private JWK (tests that forge tokens with the IdP's own key); default a fresh RS256 key. */
+  signingJwk?: Record<string, unknown>;
 }
 
 export interface DevIdp {
@@ -81,8 +83,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const port = (server.address() as AddressInfo).port;
   const issuer = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(privateKey)), kid: 'dev-1', alg: 'RS256', use: 'sig' };
+  const jwk = opts.signingJwk ?? { ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey)), kid: 'dev-1', alg: 'RS256', use: 'sig' };
   provider = new Provider(issuer, {
     clients: [
       {

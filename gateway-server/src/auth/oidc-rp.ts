@@ -109,6 +109,12 @@ export class OidcRelyingParty {
     });
     config[oidc.customFetch] = this.customFetch;
     config.timeout = this.timeoutSeconds;
+    // OIDC lets a client skip the id_token signature when the token came straight from the token
+    // endpoint over TLS, and openid-client does by default. Verify it anyway against the IdP's
+    // JWKS (fetched once, then cached): the claims decide groups, hence policy and admin rights,
+    // and enterprises put TLS-inspecting proxies (oidc.use_proxy) and private CAs on that path.
+    // Symmetric algorithms sign with the client secret and have no JWKS to check against.
+    if (config.serverMetadata().jwks_uri && !/^HS/i.test(c.id_token_signed_response_alg)) oidc.enableNonRepudiationChecks(config);
     return config;
   }
 
