@@ -180,6 +180,38 @@ describe('id_token checks, one by one', function () {
     await assertRefused(lenient, resigned((c) => void (c.azp = 'unknown-app')));
   });
 
+  it('refuses a refresh whose new id_token is forged, and refreshes with a genuine one', async () => {
+    const { poll } = await attempt(strict, undefined);
+    const refresh = async (f: Forge | undefined) => {
+      forge = f;
+      try {
+        const r = await fetch(`${strict.url}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: poll.body.refresh_token as string }),
+        });
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+      } finally {
+        forge = undefined;
+      }
+    };
+    const forged = await refresh(async (t) => {
+      const { claims, header } = claimsOf(t);
+      return signWithStranger({ ...claims, groups: ['platform-admins'] }, header);
+    });
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body.error, 'invalid_grant');
+    // oidc-provider rotates a refresh token when it is used, and the refused exchange used it:
+    // a fresh sign-in's token shows that a genuine refresh still goes through.
+    const again = await attempt(strict, undefined);
+    const r = await fetch(`${strict.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: again.poll.body.refresh_token as string }),
+    });
+    assert.equal(r.status, 200);
+  });
+
   it('records each refusal as auth.denied naming the check, and never the token', async () => {
     const { rows } = await tdb.db.query<{ reason: string; detail: Record<string, unknown> | null }>(
       "SELECT reason, detail FROM audit_log WHERE event = 'auth.denied' AND reason = 'id_token validation failed'",
