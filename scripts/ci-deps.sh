@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the in-editor end-to-end suites need, idempotently:
 # Debian packages (kerberos headers for code-server's native build, Chromium
-# for the UI test), then Node 24 + code-server into a cache outside the repo,
-# keyed by version so a bump installs side by side.
+# for the UI test, PgBouncer for the store tests), then Node 24 + code-server
+# into a cache outside the repo, keyed by version so a bump installs side by side.
 set -euo pipefail
 
 CS_VERSION="${TOLLGATE_CODE_SERVER_VERSION:-4.139.1}"
@@ -13,6 +13,8 @@ CS_DIR="$CACHE/code-server-$CS_VERSION"
 need_apt=()
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The store tests put a real PgBouncer between gateway replicas and PostgreSQL.
+[ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
 command -v make >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -35,6 +35,14 @@ describe('config', () => {
     assert.deepEqual(p, ['listen: unknown key "hots"; remove or fix the spelling.']);
   });
 
+  it('takes store.listen_url only beside store.postgres_url', () => {
+    assert.deepEqual(problems({ ...base, store: { listen_url: 'postgres://db:5432/gw' } }), [
+      'store.listen_url: needs store.postgres_url: it is a second connection to the same PostgreSQL.',
+    ]);
+    const cfg = resolveConfig({ ...base, store: { postgres_url: 'postgres://pgbouncer:6432/gw', listen_url: 'postgres://db:5432/gw' } }, {});
+    assert.equal(cfg.store.listen_url, 'postgres://db:5432/gw');
+  });
+
   it('expands ${VAR} and fails boot on an undefined variable', () => {
     const cfg = resolveConfig({ ...base, upstreams: [{ provider: 'anthropic', auth: { api_key: 'pre-${KEY}' } }] }, { KEY: 'abc' });
     assert.equal((cfg.upstreams[0] as { auth: { api_key: string } }).auth.api_key, 'pre-abc');

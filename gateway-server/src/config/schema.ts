@@ -28,6 +28,16 @@ export const storeSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
       .optional(),
+    /**
+     * Tollgate extension: the connection that LISTENs for revocations and cap changes from other
+     * replicas (default postgres_url). Point it at the server directly, or at a session-mode pool,
+     * when postgres_url goes through a transaction-pooling proxy (PgBouncer `pool_mode =
+     * transaction`, RDS Proxy), which does not deliver notifications (docs/scaling.md).
+     */
+    listen_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
     username: z.string().optional(),
     password: z.string().optional(),
     max_connections: z.number().int().min(1).max(200).default(10),
@@ -36,7 +46,8 @@ export const storeSchema = z
     /** Tollgate extension: folder of the embedded PostgreSQL (PGlite) used when no postgres_url is set. */
     data_dir: z.string().default('./.tollgate/data'),
   })
-  .strict();
+  .strict()
+  .refine((s) => !s.listen_url || s.postgres_url, { message: 'needs store.postgres_url: it is a second connection to the same PostgreSQL', path: ['listen_url'] });
 
 export const sessionSchema = z
   .object({

@@ -5,6 +5,7 @@
  * (where it costs nothing) are its credentials accepted. Nothing here writes anything or
  * spends tokens.
  */
+import { randomBytes } from 'node:crypto';
 import { idpDispatcher } from '../auth/idp-fetch';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -118,11 +119,54 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
         : { name: 'database', status: 'fail', detail: `PostgreSQL ${rows[0]!.v} at ${where} is older than 14, the oldest supported` },
     );
     out.push(await checkMigrations(client));
+    out.push(await checkNotifications(s, client, timeoutMs));
     return out;
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: `${where}: ${errText(err)}` }];
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Replicas learn of revocations and cap changes by LISTEN/NOTIFY. A transaction-pooling proxy on
+ * the way (PgBouncer `pool_mode = transaction`, RDS Proxy) accepts LISTEN but never delivers:
+ * send a notification through store.postgres_url and see whether the LISTEN connection gets it.
+ */
+async function checkNotifications(s: Config['store'], sender: pg.Client, timeoutMs: number): Promise<CheckLine> {
+  const via = s.listen_url ? 'store.listen_url' : 'store.postgres_url';
+  const listener = new pg.Client({
+    connectionString: s.listen_url ?? s.postgres_url,
+    user: s.username,
+    password: s.password,
+    connectionTimeoutMillis: Math.min(timeoutMs, s.connect_timeout_seconds * 1000),
+    application_name: 'tollgate-gateway-check-listen',
+  });
+  listener.on('error', () => {});
+  const channel = `tollgate_check_${randomBytes(6).toString('hex')}`;
+  try {
+    await listener.connect();
+    const heard = new Promise<boolean>((resolve) => {
+      listener.on('notification', (m) => m.channel === channel && resolve(true));
+      setTimeout(() => resolve(false), Math.min(timeoutMs, 3000)).unref();
+    });
+    await listener.query(`LISTEN ${channel}`);
+    await sender.query('SELECT pg_notify($1, $2)', [channel, 'check']);
+    if (await heard) {
+      return { name: 'notifications', status: 'ok', detail: `LISTEN/NOTIFY reaches the listening connection (${via}): revocations and cap changes reach every replica at once` };
+    }
+    return {
+      name: 'notifications',
+      status: 'warn',
+      detail:
+        `a notification sent through store.postgres_url did not reach the listening connection (${via}) within 3 s, ` +
+        'as happens behind a transaction-pooling proxy: other replicas would learn of revocations and cap changes only at their periodic reload (60 s and 30 s). ' +
+        'Set store.listen_url to a direct or session-pooled connection to the same database.',
+    };
+  } catch (err) {
+    return { name: 'notifications', status: 'fail', detail: `cannot LISTEN through ${via}: ${errText(err)}` };
+  } finally {
+    await listener.end().catch(() => {});
   }
 }
 

@@ -15,6 +15,7 @@ export async function openStore(config: Config, log: StoreLog = () => {}): Promi
   if (s.postgres_url) {
     db = await openPostgres({
       url: s.postgres_url,
+      listenUrl: s.listen_url,
       username: s.username,
       password: s.password,
       maxConnections: s.max_connections,

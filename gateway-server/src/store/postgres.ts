@@ -3,6 +3,8 @@ import type { Db, Queryable, QueryResult } from './db';
 
 export interface PostgresOptions {
   url: string;
+  /** Where the LISTEN connection goes (default `url`): a direct one when `url` is a transaction pooler. */
+  listenUrl?: string;
   username?: string;
   password?: string;
   maxConnections: number;
@@ -36,7 +38,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
     if (listenConnecting) return listenConnecting;
     listenConnecting = (async () => {
       const client = new pg.Client({
-        connectionString: opts.url,
+        connectionString: opts.listenUrl ?? opts.url,
         user: opts.username,
         password: opts.password,
         connectionTimeoutMillis: opts.connectTimeoutSeconds * 1000,
