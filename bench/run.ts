@@ -8,7 +8,7 @@
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request)  --concurrency 1,32,256  --modes json,sse
+ *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer)  --concurrency 1,32,256  --modes json,sse
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
  *
@@ -42,6 +42,7 @@ import { cpuMs, rssMb, rssSampler } from './proc-stats';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
 import { startOfficialGateway } from './official-gateway';
 import { pinCores, type Pinning } from './pinning';
+import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer';
 
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const ADMIN_KEY = 'bench-admin-write-key-0123456789abcdef';
@@ -161,7 +162,7 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
     upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mockUrl, auth: { api_key: 'sk-bench-upstream' } }],
   };
   if (kind === 'bare') return base;
-  if (kind === 'governed' || kind === 'governed-request') {
+  if (kind === 'governed' || kind === 'governed-request' || kind === 'governed-pgbouncer') {
     return {
       ...base,
       managed: {
@@ -169,10 +170,10 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
       },
       admin: { write_keys: [{ id: 'bench', key: ADMIN_KEY }] },
       // governed: the default reservation mode (lease); governed-request: one reservation per request.
-      enforcement: kind === 'governed' ? { mode: 'hard', fail_closed_on_error: false } : { mode: 'hard', reservation: 'request', fail_closed_on_error: false },
+      enforcement: kind === 'governed-request' ? { mode: 'hard', reservation: 'request', fail_closed_on_error: false } : { mode: 'hard', fail_closed_on_error: false },
     };
   }
-  throw new Error(`unknown config "${kind}" (bare, governed, governed-request, official-bare, official, null-proxy)`);
+  throw new Error(`unknown config "${kind}" (bare, governed, governed-request, governed-pgbouncer, official-bare, official, null-proxy)`);
 }
 
 /** Governed runs put a generous monthly cap on the bench user, so every request is metered but none is blocked. */
@@ -192,13 +193,22 @@ async function setSpendCap(url: string, notes: string[], what = 'every request r
 
 async function startTarget(kind: string, mockUrl: string, pgUrl: string, profileDir?: string): Promise<Target> {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const gw: GatewayProcess = await startGatewayProcess(gatewayConfig(kind, mockUrl, pgUrl), { nodeArgs });
+  // governed-pgbouncer: the same as governed, its store through PgBouncer in transaction mode
+  // (the LISTEN connection direct, store.listen_url), as docs/scaling.md describes past one pool.
+  let bouncer: PgBouncer | undefined;
+  const config = gatewayConfig(kind, mockUrl, pgUrl);
+  if (kind === 'governed-pgbouncer') {
+    bouncer = await startPgBouncer({ poolMode: 'transaction', poolSize: 8 });
+    config.store = { ...(config.store as object), postgres_url: bouncer.via(pgUrl), listen_url: pgUrl };
+  }
+  const gw: GatewayProcess = await startGatewayProcess(config, { nodeArgs });
   children.add(gw.child);
   const token = new SessionTokens([JWT_SECRET], gw.url, 24 * 3600).mint(BENCH_USER).token;
   const notes: string[] = [];
-  if (kind === 'governed' || kind === 'governed-request') {
+  if (kind !== 'bare') {
     notes.push(
-      `managed.policies with availableModels; admin block; enforcement.mode hard, reservation ${kind === 'governed' ? 'default (lease)' : 'request'}; PostgreSQL store`,
+      `managed.policies with availableModels; admin block; enforcement.mode hard, reservation ${kind === 'governed-request' ? 'request' : 'default (lease)'}; ` +
+        (bouncer ? 'PostgreSQL store through PgBouncer (transaction pooling, 8 server connections; LISTEN direct)' : 'PostgreSQL store'),
     );
     await setSpendCap(gw.url, notes);
   } else notes.push('no admin block, no policies: auth + proxy only; PostgreSQL store (not on the request path)');
@@ -212,6 +222,7 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
     stop: async () => {
       const code = await gw.stop('SIGTERM');
       if (code !== 0) process.stderr.write(`gateway ${kind} exited with ${code}:\n${gw.output()}\n`);
+      await bouncer?.close();
     },
   };
 }
@@ -430,6 +441,7 @@ const PAIRS: [target: string, against: string][] = [
   ['bare', 'official-bare'],
   ['governed', 'official'],
   ['governed-request', 'official'],
+  ['governed-pgbouncer', 'governed'],
   ['bare', 'null-proxy'],
   ['governed', 'null-proxy'],
   ['governed-request', 'null-proxy'],
