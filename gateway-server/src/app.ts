@@ -3,6 +3,7 @@
  * It registers plugins and routes and nothing else; server.ts wires real collaborators and
  * listens. Tests call buildApp with real PostgreSQL/PGlite and loopback upstreams.
  */
+import { renderProtocolPage } from './protocol-page';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load';
@@ -169,6 +170,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
 
+  // Every route as registered, for GET /protocol (HEAD twins of GET routes left out).
+  const registered: string[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(`${m} ${r.url}`);
+  });
+
   const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
   const upstreams = deps.upstreams ?? (await buildUpstreams(config));
 
@@ -270,6 +277,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!ok) return reply.code(503).type('text/plain').send('store unavailable');
     return reply.type('text/plain').send('ready');
   });
+  app.get('/protocol', async (_req, reply) =>
+    reply
+      .type('text/markdown; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(renderProtocolPage({ version: GATEWAY_VERSION, publicUrl: config.publicUrl, routes: registered })),
+  );
   app.get('/', async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')

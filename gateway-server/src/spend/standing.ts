@@ -36,7 +36,8 @@ export function fullest(standings: readonly CapStanding[]): CapStanding | undefi
   return best;
 }
 
-const H = {
+/** The usage-limit headers (gateway-protocol.md §4), listed with their meaning on GET /protocol. */
+export const USAGE_HEADERS = {
   status: `${P}status`,
   claim: `${P}representative-claim`,
   overageStatus: `${P}overage-status`,
@@ -44,7 +45,9 @@ const H = {
   reset: `${P}reset`,
   overageReset: `${P}overage-reset`,
   threshold: `${P}overage-surpassed-threshold`,
-};
+  period: `${P}overage-period`,
+  disabledReason: `${P}overage-disabled-reason`,
+} as const;
 
 /** Allowed / Warning headers for a successful response; none for an uncapped caller. Every capped request builds these. */
 export function allowedHeaders(standings: readonly CapStanding[]): Record<string, string> {
@@ -64,14 +67,14 @@ export function allowedHeaders(standings: readonly CapStanding[]): Record<string
   const status = threshold ? 'allowed_warning' : 'allowed';
   const reset = unix(s.window.resetsAt);
   const h: Record<string, string> = {
-    [H.status]: status,
-    [H.claim]: 'overage',
-    [H.overageStatus]: status,
-    [H.utilization]: shown.toFixed(2),
-    [H.reset]: reset,
-    [H.overageReset]: reset,
+    [USAGE_HEADERS.status]: status,
+    [USAGE_HEADERS.claim]: 'overage',
+    [USAGE_HEADERS.overageStatus]: status,
+    [USAGE_HEADERS.utilization]: shown.toFixed(2),
+    [USAGE_HEADERS.reset]: reset,
+    [USAGE_HEADERS.overageReset]: reset,
   };
-  if (threshold) h[H.threshold] = threshold;
+  if (threshold) h[USAGE_HEADERS.threshold] = threshold;
   return h;
 }
 
@@ -83,19 +86,19 @@ export function rejection(refused: readonly CapStanding[], nowMs: number, blocke
   return {
     message: `spend limit reached (${s.window.period}; resets ${formatReset(s.window.resetsAt)}) ${tail}`,
     headers: {
-      [`${P}status`]: 'rejected',
-      [`${P}overage-utilization`]: '1',
-      [`${P}overage-surpassed-threshold`]: '1',
-      [`${P}reset`]: unix(s.window.resetsAt),
-      [`${P}overage-reset`]: unix(s.window.resetsAt),
-      [`${P}overage-period`]: s.window.period,
-      [`${P}overage-disabled-reason`]: 'org_spend_cap_reached',
+      [USAGE_HEADERS.status]: 'rejected',
+      [USAGE_HEADERS.utilization]: '1',
+      [USAGE_HEADERS.threshold]: '1',
+      [USAGE_HEADERS.reset]: unix(s.window.resetsAt),
+      [USAGE_HEADERS.overageReset]: unix(s.window.resetsAt),
+      [USAGE_HEADERS.period]: s.window.period,
+      [USAGE_HEADERS.disabledReason]: 'org_spend_cap_reached',
       'retry-after': String(retryAfter),
     },
   };
 }
 
-export const FETCH_ERROR_HEADERS: Record<string, string> = { [`${P}overage-disabled-reason`]: 'fetch_error' };
+export const FETCH_ERROR_HEADERS: Record<string, string> = { [USAGE_HEADERS.disabledReason]: 'fetch_error' };
 
 const cents = (micros: bigint) => Number(micros / MICROS_PER_CENT);
 const percent = (s: CapStanding) => Math.floor(utilisation(s) * 100);
