@@ -43,6 +43,13 @@ describe('config', () => {
     assert.equal(cfg.store.listen_url, 'postgres://db:5432/gw');
   });
 
+  it('takes store.read_url only beside store.postgres_url', () => {
+    assert.deepEqual(problems({ ...base, store: { read_url: 'postgres://replica:5432/gw' } }), [
+      'store.read_url: needs store.postgres_url: it is a replica of that PostgreSQL.',
+    ]);
+    assert.equal(resolveConfig({ ...base, store: { postgres_url: 'postgres://db/gw', read_url: 'postgres://replica/gw' } }, {}).store.read_url, 'postgres://replica/gw');
+  });
+
   it('expands ${VAR} and fails boot on an undefined variable', () => {
     const cfg = resolveConfig({ ...base, upstreams: [{ provider: 'anthropic', auth: { api_key: 'pre-${KEY}' } }] }, { KEY: 'abc' });
     assert.equal((cfg.upstreams[0] as { auth: { api_key: string } }).auth.api_key, 'pre-abc');

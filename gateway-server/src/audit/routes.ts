@@ -6,6 +6,7 @@
  * (`?format=jsonl` or `Accept: application/x-ndjson`) streams every matching entry oldest
  * first, `after_id` resuming an interrupted export; it reads in pages, never the whole log.
  */
+import { lagTolerant } from '../store/db';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AdminAuthenticator } from '../admin/admin-auth';
@@ -96,7 +97,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
     const principal = ctx.auth.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
     const parsed = myRequestsQuerySchema.safeParse(req.query ?? {});
     if (!parsed.success) throw new GatewayError('INVALID_REQUEST', 'limit must be a whole number from 1 to 100');
-    const { rows } = await ctx.db.query<Record<string, unknown>>(
+    const { rows } = await lagTolerant(ctx.db).query<Record<string, unknown>>(
       `SELECT request_id, at, model, status, outcome, input_tokens, output_tokens, cost_micros FROM audit_log
         WHERE sub = $1 AND event = 'inference' ORDER BY id DESC LIMIT $2`,
       [principal.sub, parsed.data.limit],
@@ -133,7 +134,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
       async function* lines() {
         let after = q.after_id;
         while (remaining > 0) {
-          const page = await listAudit(ctx.db, q, 'asc', Math.min(EXPORT_PAGE, remaining), after);
+          const page = await listAudit(lagTolerant(ctx.db), q, 'asc', Math.min(EXPORT_PAGE, remaining), after);
           for (const e of page.rows) yield `${JSON.stringify(e)}\n`;
           remaining -= page.rows.length;
           if (!page.hasMore || page.rows.length === 0) return;
@@ -142,7 +143,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
       }
       return reply.type('application/x-ndjson').send(Readable.from(lines()));
     }
-    const page = await listAudit(ctx.db, q, 'desc', q.limit, q.after_id);
+    const page = await listAudit(lagTolerant(ctx.db), q, 'desc', q.limit, q.after_id);
     return {
       data: page.rows,
       has_more: page.hasMore,

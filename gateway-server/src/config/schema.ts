@@ -38,6 +38,15 @@ export const storeSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
       .optional(),
+    /**
+     * Tollgate extension: a read replica (streaming hot standby) of the same database for reads
+     * that tolerate seconds of lag: the audit trail's queries and exports, /v1/me/requests and the
+     * spend summary (`…/spend_limits/effective`). Falls back to postgres_url when it fails.
+     */
+    read_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
     username: z.string().optional(),
     password: z.string().optional(),
     max_connections: z.number().int().min(1).max(200).default(10),
@@ -47,7 +56,8 @@ export const storeSchema = z
     data_dir: z.string().default('./.tollgate/data'),
   })
   .strict()
-  .refine((s) => !s.listen_url || s.postgres_url, { message: 'needs store.postgres_url: it is a second connection to the same PostgreSQL', path: ['listen_url'] });
+  .refine((s) => !s.listen_url || s.postgres_url, { message: 'needs store.postgres_url: it is a second connection to the same PostgreSQL', path: ['listen_url'] })
+  .refine((s) => !s.read_url || s.postgres_url, { message: 'needs store.postgres_url: it is a replica of that PostgreSQL', path: ['read_url'] });
 
 export const sessionSchema = z
   .object({

@@ -83,6 +83,20 @@ export async function checkBootValidation(config: Config): Promise<CheckLine[]> 
   }
 }
 
+/** A one-off connection with the store's credentials and connect timeout, errors swallowed (callers report). */
+function storeClient(s: Config['store'], url: string, timeoutMs: number, applicationName: string, extra: Partial<pg.ClientConfig> = {}): pg.Client {
+  const client = new pg.Client({
+    connectionString: url,
+    user: s.username,
+    password: s.password,
+    connectionTimeoutMillis: Math.min(timeoutMs, s.connect_timeout_seconds * 1000),
+    application_name: applicationName,
+    ...extra,
+  });
+  client.on('error', () => {});
+  return client;
+}
+
 export async function checkDatabase(config: Config, timeoutMs: number): Promise<CheckLine[]> {
   const s = config.store;
   if (!s.postgres_url) {
@@ -95,15 +109,7 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
     ];
   }
   const where = describePostgresUrl(s.postgres_url);
-  const client = new pg.Client({
-    connectionString: s.postgres_url,
-    user: s.username,
-    password: s.password,
-    connectionTimeoutMillis: Math.min(timeoutMs, s.connect_timeout_seconds * 1000),
-    application_name: 'tollgate-gateway-check',
-    statement_timeout: timeoutMs,
-  });
-  client.on('error', () => {});
+  const client = storeClient(s, s.postgres_url, timeoutMs, 'tollgate-gateway-check', { statement_timeout: timeoutMs });
   try {
     await client.connect();
   } catch (err) {
@@ -120,6 +126,7 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
     );
     out.push(await checkMigrations(client));
     out.push(await checkNotifications(s, client, timeoutMs));
+    if (s.read_url) out.push(await checkReadReplica(s, timeoutMs));
     return out;
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: `${where}: ${errText(err)}` }];
@@ -135,14 +142,7 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
  */
 async function checkNotifications(s: Config['store'], sender: pg.Client, timeoutMs: number): Promise<CheckLine> {
   const via = s.listen_url ? 'store.listen_url' : 'store.postgres_url';
-  const listener = new pg.Client({
-    connectionString: s.listen_url ?? s.postgres_url,
-    user: s.username,
-    password: s.password,
-    connectionTimeoutMillis: Math.min(timeoutMs, s.connect_timeout_seconds * 1000),
-    application_name: 'tollgate-gateway-check-listen',
-  });
-  listener.on('error', () => {});
+  const listener = storeClient(s, (s.listen_url ?? s.postgres_url)!, timeoutMs, 'tollgate-gateway-check-listen');
   const channel = `tollgate_check_${randomBytes(6).toString('hex')}`;
   try {
     await listener.connect();
@@ -167,6 +167,27 @@ async function checkNotifications(s: Config['store'], sender: pg.Client, timeout
     return { name: 'notifications', status: 'fail', detail: `cannot LISTEN through ${via}: ${errText(err)}` };
   } finally {
     await listener.end().catch(() => {});
+  }
+}
+
+/** store.read_url: reachable, a standby of this database (not a primary), and how far behind. */
+async function checkReadReplica(s: Config['store'], timeoutMs: number): Promise<CheckLine> {
+  const where = describePostgresUrl(s.read_url!);
+  const client = storeClient(s, s.read_url!, timeoutMs, 'tollgate-gateway-check');
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ standby: boolean; lag: number | null; migrated: string | null }>(
+      "SELECT pg_is_in_recovery() AS standby, extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS lag, to_regclass('tollgate_migrations')::text AS migrated",
+    );
+    const r = rows[0]!;
+    if (!r.migrated) return { name: 'read replica', status: 'fail', detail: `${where} has no Tollgate tables: store.read_url must be a replica of store.postgres_url's database` };
+    if (!r.standby) return { name: 'read replica', status: 'warn', detail: `${where} is not a standby (pg_is_in_recovery() is false): admin reads work but take no load off the primary` };
+    const lag = r.lag === null ? 'no transaction replayed yet' : `last replayed transaction ${r.lag.toFixed(1)} s ago`;
+    return { name: 'read replica', status: 'ok', detail: `hot standby at ${where} (${lag}); audit queries, exports and spend summaries read from it` };
+  } catch (err) {
+    return { name: 'read replica', status: 'fail', detail: `cannot read from ${where}: ${errText(err)}` };
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

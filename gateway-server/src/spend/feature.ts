@@ -3,6 +3,7 @@
  * has an `admin:` block (as the official gateway: caps live only in the API). Contributes the
  * SpendGate, the admin API, /api/oauth/usage and a reconciler of crashed replicas' reservations.
  */
+import { lagTolerant } from '../store/db';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Feature, FeatureContext } from '../feature';
@@ -153,7 +154,8 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     routes: async (app, rctx) => {
       const adminAuth = new AdminAuthenticator(rctx.config, rctx.auth, rctx.emit);
       const store = new SpendLimitsStore(db, now);
-      const effective = new EffectiveReader(db, () => limits.rows, admin.group_limit_mode, now);
+      // A summary for finance and dashboards: seconds of replica lag are fine (store.read_url).
+      const effective = new EffectiveReader(lagTolerant(db), () => limits.rows, admin.group_limit_mode, now);
       await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit });
       await app.register(usageRoute, { auth: rctx.auth, standing });
     },

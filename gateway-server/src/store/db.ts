@@ -31,4 +31,11 @@ export interface Db extends Queryable {
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
+  /** Where reads that tolerate seconds of lag go (`store.read_url`); absent: this database. Use `lagTolerant()`. */
+  readonly reads?: Queryable;
+}
+
+/** The database for a read that may be seconds behind (admin listings, audit queries and exports). */
+export function lagTolerant(db: Db): Queryable {
+  return db.reads ?? db;
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load';
-import type { Db } from './db';
+import type { Db, Queryable } from './db';
 import { openPostgres } from './postgres';
 import { migrate } from './migrate';
 
@@ -41,5 +41,51 @@ export async function openStore(config: Config, log: StoreLog = () => {}): Promi
     db = await openPglite(s.data_dir);
   }
   await migrate(db, log);
+  if (s.postgres_url && s.read_url) return withReadReplica(db, s, log);
   return db;
+}
+
+/**
+ * Attach the replica of `store.read_url` as `db.reads`. Boot fails if it cannot be reached (as
+ * for the primary); later, a read it fails goes to the primary instead, so a replica outage costs
+ * admin reads a retry, never an answer.
+ */
+async function withReadReplica(db: Db, s: Config['store'], log: StoreLog): Promise<Db> {
+  const replica = await openPostgres({
+    url: s.read_url!,
+    username: s.username,
+    password: s.password,
+    maxConnections: Math.max(2, Math.ceil(s.max_connections / 2)),
+    connectTimeoutSeconds: s.connect_timeout_seconds,
+    applicationName: 'tollgate-gateway-reads',
+  });
+  try {
+    await replica.query('SELECT 1');
+  } catch (err) {
+    await replica.close().catch(() => {});
+    await db.close().catch(() => {});
+    throw new Error(`cannot reach the read replica (store.read_url): ${(err as Error).message}. Check the URL, or remove store.read_url to read from the primary.`);
+  }
+  let lastWarning = 0;
+  const reads: Queryable = {
+    async query(sql, params) {
+      try {
+        return await replica.query(sql, params);
+      } catch (err) {
+        if (Date.now() - lastWarning > 60_000) {
+          lastWarning = Date.now();
+          log(`read replica failed (${(err as Error).message}); reading from the primary meanwhile`);
+        }
+        return db.query(sql, params);
+      }
+    },
+  };
+  const closePrimary = db.close.bind(db);
+  return Object.assign(db, {
+    reads,
+    async close() {
+      await replica.close().catch(() => {});
+      await closePrimary();
+    },
+  });
 }
