@@ -86,8 +86,11 @@ const delayConcurrency = Number(args['delay-concurrency']);
 
 // Children die with us, whatever ends the run.
 const children = new Set<ChildProcess>();
+/** Set while --pin has moved processes (PostgreSQL's among them): put back on any exit. */
+let activePinning: Pinning | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    activePinning?.restore();
     for (const c of children) c.kill('SIGKILL');
     process.exit(130);
   });
@@ -519,6 +522,7 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const pinning: Pinning | undefined = args.pin ? pinCores() : undefined;
+  activePinning = pinning;
   const mock = await startMock(args['mock-port']);
   pinning?.pinHelper(mock.pid);
   const cells: Cell[] = [];
@@ -538,7 +542,18 @@ async function main(): Promise<void> {
     }
     for (const kind of kinds) {
       const profileDir = args.profile ? join(resultsDir, `profile-${stamp}-${kind}`) : undefined;
-      const target: Target =
+      // Anthropic's gateway is a comparison, not the subject: if it cannot start here (another
+      // platform, no binary), say so and measure the rest.
+      const startOfficial = async (k: 'official' | 'official-bare'): Promise<Target | undefined> => {
+        try {
+          return await startOfficialTarget(k, mock.url);
+        } catch (err) {
+          process.stderr.write(`[bench] ${k} skipped: ${(err as Error).message.split('\n')[0]}\n`);
+          targets.push({ name: k, url: '', notes: [`skipped: ${(err as Error).message.split('\n')[0]}`] });
+          return undefined;
+        }
+      };
+      const target: Target | undefined =
         kind === 'external'
           ? {
               name: 'external',
@@ -550,8 +565,9 @@ async function main(): Promise<void> {
           : kind === 'null-proxy'
             ? await startNullProxyTarget(mock.url)
             : kind === 'official' || kind === 'official-bare'
-            ? await startOfficialTarget(kind, mock.url)
+            ? await startOfficial(kind)
             : await startTarget(kind, mock.url, pg!.url, profileDir);
+      if (!target) continue;
       if (target.pid) target.idleRssMb ??= rssMb(target.pid);
       if (target.pid && pinning) pinning.pinGateway(target.pid);
       process.stderr.write(`[bench] ${kind}: ${target.notes.join('; ')}\n`);
@@ -602,6 +618,7 @@ async function main(): Promise<void> {
     }
   } finally {
     pinning?.restore();
+    activePinning = undefined;
     mock.child.kill('SIGTERM');
     await pg?.drop().catch(() => {});
   }
