@@ -101,7 +101,7 @@ for (const kind of storeKinds()) {
       assert.equal(sent.filter((s) => /tollgate_spend_reserve/.test(s)).length, 0);
       if (kind === 'postgres') {
         // Audit row and settlement in one statement message: one write (one transaction) per request.
-        const carried = sent.filter((s) => /INSERT INTO audit_log/.test(s) && /tollgate_spend_apply\(/.test(s)).length;
+        const carried = sent.filter((s) => /tollgate_audit_insert\(/.test(s) && /tollgate_spend_apply\(/.test(s)).length;
         assert.equal(carried, 20);
         assert.equal(sent.filter((s) => /^SELECT tollgate_spend_apply\(\$1/.test(s)).length, 0, 'no settlement written on its own');
       }

@@ -153,9 +153,11 @@ export class AuditWriter {
       // within the WAL writer's window (≤ 3 × wal_writer_delay) could lose it. A durable commit
       // cost 9 ms per request on the benchmark machine's disk; see docs/operations.md. One
       // simple-protocol message holding all statements runs as one implicit transaction, so
-      // set_config(…, true) applies to this transaction only.
-      const statements = [`SELECT set_config('synchronous_commit', 'off', true)`];
-      if (contents.length) statements.push(INSERT_SQL.replace('$1::jsonb', `${sqlLiteral(this.chainRows(contents))}::jsonb`));
+      // set_config(…, true) (inside tollgate_audit_insert, migration 31) applies to this
+      // transaction only, carried settlements included.
+      const statements = contents.length
+        ? [`SELECT tollgate_audit_insert(${sqlLiteral(this.chainRows(contents))}::jsonb)`]
+        : [`SELECT set_config('synchronous_commit', 'off', true)`];
       statements.push(...carried);
       await this.db.query(statements.join('; '));
       return;
