@@ -54,6 +54,10 @@ store:
   max_connections: 10                 # per replica; 10 serves ~50 developers comfortably
   connect_timeout_seconds: 5
   readiness_grace_seconds: 30         # stay ready through a short database failover
+  # Past a pilot (docs/scaling.md): behind a transaction-pooling PgBouncer, keep notifications on a
+  # direct connection; send audit queries and spend summaries to a read replica.
+  # listen_url: \${GATEWAY_POSTGRES_DIRECT_URL}
+  # read_url: \${GATEWAY_POSTGRES_REPLICA_URL}
 
 oidc:
   issuer: ${issuer}
