@@ -212,6 +212,24 @@ describe('id_token checks, one by one', function () {
     assert.equal(r.status, 200);
   });
 
+  it('refuses a refresh whose genuine id_token names another subject (OIDC Core 12.2)', async () => {
+    const { poll } = await attempt(strict, undefined);
+    forge = resigned((c) => void (c.sub = 'someone-else'));
+    try {
+      const r = await fetch(`${strict.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: poll.body.refresh_token as string }),
+      });
+      assert.equal(r.status, 401);
+      const body = (await r.json()) as { error: string; error_description: string };
+      assert.equal(body.error, 'invalid_grant');
+      assert.match(body.error_description, /subject changed at refresh/);
+    } finally {
+      forge = undefined;
+    }
+  });
+
   it('records each refusal as auth.denied naming the check, and never the token', async () => {
     const { rows } = await tdb.db.query<{ reason: string; detail: Record<string, unknown> | null }>(
       "SELECT reason, detail FROM audit_log WHERE event = 'auth.denied' AND reason = 'id_token validation failed'",
