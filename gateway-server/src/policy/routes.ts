@@ -32,8 +32,8 @@ function authenticate(auth: BearerAuthenticator, req: FastifyRequest): Principal
 }
 
 export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAuthenticator; policies: PolicySet } & PolicyRouteOptions): Promise<void> {
-  const { auth, policies } = opts;
-  const { emit, now } = opts;
+  const { auth, policies, emit, now } = opts;
+  const who = (p: Principal) => ({ sub: p.sub, email: p.email, groups: p.groups });
 
   app.get('/managed/settings', async (req, reply) => {
     const principal = authenticate(auth, req);
@@ -47,7 +47,7 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
       name: 'managed.serve',
       at: new Date(now()),
       requestId: req.id,
-      principal: { sub: principal.sub, email: principal.email, groups: principal.groups },
+      principal: who(principal),
       outcome: 'ok',
       detail: { policy: policy.label, policy_index: policy.index, checksum: policy.checksum, not_modified: notModified },
     });
@@ -85,16 +85,15 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
       relaysTelemetry: opts.relaysTelemetry,
       expiresAt: Math.floor(now() / 1000) + opts.sessionTtlSeconds,
     });
-    const who = { sub: principal.sub, email: principal.email, groups: principal.groups };
     if (!result.ok) {
-      await emit({ name: 'desktop_bootstrap.denied', at: new Date(now()), requestId: req.id, principal: who, outcome: 'denied', reason: result.reason });
+      await emit({ name: 'desktop_bootstrap.denied', at: new Date(now()), requestId: req.id, principal: who(principal), outcome: 'denied', reason: result.reason });
       throw new GatewayError('NOT_FOUND', result.message);
     }
     await emit({
       name: 'desktop_bootstrap.serve',
       at: new Date(now()),
       requestId: req.id,
-      principal: who,
+      principal: who(principal),
       outcome: 'ok',
       detail: { policy: result.policy.label, policy_index: result.policy.index },
     });
