@@ -12,12 +12,11 @@
  * §7.1), so the bench mints one with the observed header and claims instead of driving a sign-in.
  * The IdP (our test IdP, oidc-provider on loopback) is only needed for its boot-time discovery.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startTestIdp, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/support/test-idp';
 import { freePort } from '../test/support/process';
 
