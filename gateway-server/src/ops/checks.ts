@@ -126,7 +126,10 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
     );
     out.push(await checkMigrations(client));
     out.push(await checkNotifications(s, client, timeoutMs));
-    if (s.read_url) out.push(await checkReadReplica(s, timeoutMs));
+    if (s.read_url) {
+      const primaryMigrated = !!(await client.query<{ t: string | null }>("SELECT to_regclass('tollgate_migrations')::text AS t")).rows[0]!.t;
+      out.push(await checkReadReplica(s, timeoutMs, primaryMigrated));
+    }
     return out;
   } catch (err) {
     return [{ name: 'database', status: 'fail', detail: `${where}: ${errText(err)}` }];
@@ -171,7 +174,7 @@ async function checkNotifications(s: Config['store'], sender: pg.Client, timeout
 }
 
 /** store.read_url: reachable, a standby of this database (not a primary), and how far behind. */
-async function checkReadReplica(s: Config['store'], timeoutMs: number): Promise<CheckLine> {
+async function checkReadReplica(s: Config['store'], timeoutMs: number, primaryMigrated: boolean): Promise<CheckLine> {
   const where = describePostgresUrl(s.read_url!);
   const client = storeClient(s, s.read_url!, timeoutMs, 'tollgate-gateway-check');
   try {
@@ -180,8 +183,11 @@ async function checkReadReplica(s: Config['store'], timeoutMs: number): Promise<
       "SELECT pg_is_in_recovery() AS standby, extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS lag, to_regclass('tollgate_migrations')::text AS migrated",
     );
     const r = rows[0]!;
-    if (!r.migrated) return { name: 'read replica', status: 'fail', detail: `${where} has no Tollgate tables: store.read_url must be a replica of store.postgres_url's database` };
     if (!r.standby) return { name: 'read replica', status: 'warn', detail: `${where} is not a standby (pg_is_in_recovery() is false): admin reads work but take no load off the primary` };
+    if (!r.migrated && !primaryMigrated) {
+      return { name: 'read replica', status: 'ok', detail: `${where} is reachable; Tollgate's tables reach it once the first boot has migrated the primary` };
+    }
+    if (!r.migrated) return { name: 'read replica', status: 'fail', detail: `${where} has no Tollgate tables: store.read_url must be a replica of store.postgres_url's database` };
     const lag = r.lag === null ? 'no transaction replayed yet' : `last replayed transaction ${r.lag.toFixed(1)} s ago`;
     return { name: 'read replica', status: 'ok', detail: `hot standby at ${where} (${lag}); audit queries, exports and spend summaries read from it` };
   } catch (err) {
