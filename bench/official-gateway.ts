@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestIdp, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/support/test-idp';
@@ -114,6 +114,8 @@ export async function startOfficialGateway(o: OfficialOptions): Promise<Official
       const code = await exited;
       await idp.close();
       if (code !== 0) process.stderr.write(`official gateway exited with ${code}:\n${readFileSync(logPath, 'utf8').slice(-4000)}\n`);
+      // Its log holds a line per request (tens of MB over a full run).
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
