@@ -9,16 +9,16 @@
  *                     upserted after; it does not reserve, so concurrent requests can overshoot)
  *
  * Its sessions are HS256 JWTs checked locally against `session.jwt_secret` (gateway-protocol.md
- * §7.1), so the bench mints one with the observed header and claims instead of driving a sign-in.
+ * §7.1), in the same format as ours, so the bench mints one instead of driving a sign-in.
  * The IdP (our test IdP, oidc-provider on loopback) is only needed for its boot-time discovery.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestIdp, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../test/support/test-idp';
 import { freePort } from '../test/support/process';
+import { SessionTokens } from '../gateway-server/src/auth/session-token';
 
 export const OFFICIAL_BINARY = resolve('node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 
@@ -61,14 +61,13 @@ function officialConfig(o: OfficialOptions, port: number, issuer: string): Recor
   };
 }
 
-/** The session JWT the official gateway mints at sign-in: header and claims as observed (gateway-protocol.md §7.1). */
+/**
+ * A session the official gateway accepts: its JWTs are the shape ours are (HS256, `kid` = first
+ * 16 hex of SHA-256(secret), `aud: claude-gateway`; gateway-protocol.md §7.1), so our own
+ * SessionTokens mints them, and every bench run shows the two formats interoperate.
+ */
 export function officialSessionToken(secret: string, issuer: string, user: OfficialOptions['user'], ttlSeconds = 24 * 3600): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const header = { alg: 'HS256', typ: 'JWT', kid: createHash('sha256').update(secret).digest('hex').slice(0, 16) };
-  const claims = { sub: user.sub, email: user.email, name: user.sub, groups: user.groups, aud: 'claude-gateway', iat: now, exp: now + ttlSeconds, iss: issuer };
-  const signingInput = `${b64(header)}.${b64(claims)}`;
-  return `${signingInput}.${createHmac('sha256', secret).update(signingInput).digest('base64url')}`;
+  return new SessionTokens([secret], issuer, ttlSeconds).mint({ sub: user.sub, email: user.email, name: user.sub, groups: [...user.groups] }).token;
 }
 
 export async function startOfficialGateway(o: OfficialOptions): Promise<OfficialGateway> {
