@@ -32,8 +32,10 @@ function authenticate(auth: BearerAuthenticator, req: FastifyRequest): Principal
 }
 
 export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAuthenticator; policies: PolicySet } & PolicyRouteOptions): Promise<void> {
-  const { auth, policies, emit, now } = opts;
-  const who = (p: Principal) => ({ sub: p.sub, email: p.email, groups: p.groups });
+  const { auth, policies, now } = opts;
+  /** An audit event for the caller of `req`. */
+  const record = (req: FastifyRequest, principal: Principal, e: Pick<GatewayEvent, 'name' | 'outcome' | 'reason' | 'detail'>) =>
+    opts.emit({ ...e, at: new Date(now()), requestId: req.id, principal: { sub: principal.sub, email: principal.email, groups: principal.groups } });
 
   app.get('/managed/settings', async (req, reply) => {
     const principal = authenticate(auth, req);
@@ -43,11 +45,8 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
     if (!policy) throw new GatewayError('NOT_FOUND', 'no managed settings policy applies to your account');
     reply.header('etag', `"${policy.checksum}"`);
     const notModified = ifNoneMatchTags(req.headers['if-none-match']).includes(policy.checksum);
-    await emit({
+    await record(req, principal, {
       name: 'managed.serve',
-      at: new Date(now()),
-      requestId: req.id,
-      principal: who(principal),
       outcome: 'ok',
       detail: { policy: policy.label, policy_index: policy.index, checksum: policy.checksum, not_modified: notModified },
     });
@@ -86,17 +85,10 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
       expiresAt: Math.floor(now() / 1000) + opts.sessionTtlSeconds,
     });
     if (!result.ok) {
-      await emit({ name: 'desktop_bootstrap.denied', at: new Date(now()), requestId: req.id, principal: who(principal), outcome: 'denied', reason: result.reason });
+      await record(req, principal, { name: 'desktop_bootstrap.denied', outcome: 'denied', reason: result.reason });
       throw new GatewayError('NOT_FOUND', result.message);
     }
-    await emit({
-      name: 'desktop_bootstrap.serve',
-      at: new Date(now()),
-      requestId: req.id,
-      principal: who(principal),
-      outcome: 'ok',
-      detail: { policy: result.policy.label, policy_index: result.policy.index },
-    });
+    await record(req, principal, { name: 'desktop_bootstrap.serve', outcome: 'ok', detail: { policy: result.policy.label, policy_index: result.policy.index } });
     const admin = principal.groups.some((g) => opts.adminGroups.includes(g));
     return reply.header('x-gateway-spend-admin', String(admin)).send(result.body);
   });
