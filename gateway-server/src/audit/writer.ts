@@ -197,6 +197,8 @@ const COLUMN_TYPES: Record<(typeof ROW_COLUMNS)[number], string> = {
 };
 
 // One parameter whatever the batch size: the rows as a JSON array, expanded by the server.
+// tollgate_audit_insert (migration 31) holds the same statement for PostgreSQL; a new column
+// needs a migration that replaces that function too.
 const INSERT_SQL = `INSERT INTO audit_log (${ROW_COLUMNS.join(', ')})
 SELECT ${ROW_COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS r(${ROW_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(', ')})
 ORDER BY seq`;

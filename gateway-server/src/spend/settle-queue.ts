@@ -94,8 +94,9 @@ export class SettleQueue implements WriteSource {
   take(): { sql: string; done(err?: unknown): void } | undefined {
     if (this.pending.length === 0) return undefined;
     const batch = this.pending.splice(0, MAX_BATCH);
+    const [items, at] = this.args(batch);
     return {
-      sql: `SELECT tollgate_spend_apply(${sqlLiteral(JSON.stringify(batch.map((b) => b.item)))}::jsonb, ${sqlLiteral(new Date(this.now()).toISOString())}::timestamptz)`,
+      sql: `SELECT tollgate_spend_apply(${sqlLiteral(items)}::jsonb, ${sqlLiteral(at)}::timestamptz)`,
       done: (err) => {
         if (!err) {
           for (const b of batch) b.resolve();
@@ -117,7 +118,7 @@ export class SettleQueue implements WriteSource {
         const batch = this.pending.splice(0, Math.min(MAX_BATCH, left));
         left -= batch.length;
         try {
-          await this.db.query('SELECT tollgate_spend_apply($1::jsonb, $2::timestamptz)', [JSON.stringify(batch.map((b) => b.item)), new Date(this.now()).toISOString()]);
+          await this.db.query('SELECT tollgate_spend_apply($1::jsonb, $2::timestamptz)', this.args(batch));
           for (const b of batch) b.resolve();
         } catch (err) {
           for (const b of batch) b.reject(err);
@@ -131,6 +132,11 @@ export class SettleQueue implements WriteSource {
         else void this.flush();
       }
     }
+  }
+
+  /** tollgate_spend_apply's arguments for `batch`: the items as JSON, and the time. */
+  private args(batch: Pending[]): [items: string, at: string] {
+    return [JSON.stringify(batch.map((b) => b.item)), new Date(this.now()).toISOString()];
   }
 
   async drain(): Promise<void> {
