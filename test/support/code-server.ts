@@ -25,7 +25,7 @@ export function assertHostInstalled(): void {
     !existsSync(CHROMIUM) && `Chromium (${CHROMIUM})`,
   ].filter(Boolean);
   if (missing.length) {
-    throw new Error(`The VS Code end-to-end host is not installed: missing ${missing.join(', ')}. Run scripts/ci-deps.sh once (needs the npm registry and Debian packages; ~7 min the first time, cached in ${CACHE}).`);
+    throw new Error(`The VS Code end-to-end host is not installed: missing ${missing.join(', ')}. Run scripts/ci-deps.sh ('npm test' does, first; needs the npm registry and Debian packages; ~7 min the first time, cached in ${CACHE}).`);
   }
 }
 
