@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
+import { setSpendLimit } from '../support/spend-limits';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import type { Db } from '../../gateway-server/src/store/db';
 
@@ -60,13 +61,7 @@ for (const kind of storeKinds()) {
       return gw;
     };
     const setLimit = async (gw: TestGateway, user: string, amount: string) => {
-      const r = await fetch(`${gw.url}/v1/organizations/spend_limits`, {
-        method: 'POST',
-        headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify({ scope: { type: 'user', user_id: user }, amount, period: 'daily' }),
-      });
-      assert.equal(r.status, 200);
-      await sleep(100); // NOTIFY reaches every gateway's cache
+      await setSpendLimit({ via: gw.url, adminKey: WRITE_KEY, userId: user, amount });
     };
     const ask = (gw: TestGateway, sub: string, extra: Record<string, unknown> = {}) =>
       fetch(`${gw.url}/v1/messages`, {
@@ -91,7 +86,12 @@ for (const kind of storeKinds()) {
 
     it('fails open by default when the store errors: admitted, no usage headers', async () => {
       const gw = await start({});
-      await setLimit(gw, 'open-user', '100');
+      // A cap the request's worst case (5000 output tokens at 15 µ$ = 75 000 µ$) does not fit in:
+      // while the store works this caller is refused, so the 200 below is the fail-open path.
+      await setLimit(gw, 'open-user', '1');
+      const refused = await ask(gw, 'open-user');
+      assert.equal(refused.status, 429, 'the cap is enforced while the store works');
+      await refused.text();
       state.broken = true;
       const r = await ask(gw, 'open-user');
       assert.equal(r.status, 200);
