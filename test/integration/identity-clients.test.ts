@@ -10,6 +10,7 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { completeDeviceSignIn, startGatewayWithIdp, startTestIdp, type TestIdp } from '../support/test-idp';
 import { freePort } from '../support/process';
 import { runClaude } from '../support/claude-cli';
+import { waitFor } from '../support/wait';
 import { DeviceFlowClient, DeviceFlowError } from '../../gateway-server/src/protocol/device-flow-client';
 import { openPostgres } from '../../gateway-server/src/store/postgres';
 
@@ -92,14 +93,23 @@ for (const kind of storeKinds()) {
       const expiring = await client.start();
       await assert.rejects(client.poll(expiring), (e: DeviceFlowError) => e.code === 'expired_token');
       // A sleep that does not advance time makes every poll too fast: the client must back off by 5 s each time.
+      // The fourth wait is cancelled (the person closed the prompt): three polls, three answers seen.
       const intervals: number[] = [];
-      const impatient = new DeviceFlowClient({ baseUrl: gwUrl, sleep: async (ms) => void intervals.push(ms) });
-      const s = await impatient.start();
       const ac = new AbortController();
-      const p = impatient.poll(s, { signal: ac.signal });
-      setTimeout(() => ac.abort(), 300);
-      await assert.rejects(p, (e: DeviceFlowError) => e.code === 'aborted' || e.code === 'expired_token');
-      assert.ok(intervals.length >= 3 && intervals[2]! > intervals[0]!, `intervals ${intervals.join(',')}`);
+      const impatient = new DeviceFlowClient({
+        baseUrl: gwUrl,
+        sleep: async (ms) => {
+          intervals.push(ms);
+          if (intervals.length === 4) {
+            ac.abort();
+            throw ac.signal.reason;
+          }
+        },
+      });
+      const s = await impatient.start();
+      await assert.rejects(impatient.poll(s, { signal: ac.signal }), (e: DeviceFlowError) => e.code === 'aborted');
+      // The first poll is on time (pending); each later one comes at once, gets slow_down and adds 5 s (RFC 8628 §3.5).
+      assert.deepEqual(intervals, [5000, 5000, 10000, 15000]);
     });
 
     it('the real Claude Code CLI answers through the gateway with a session minted by the device flow', async function () {
@@ -116,21 +126,20 @@ for (const kind of storeKinds()) {
     });
 
     if (kind === 'postgres') {
-      it('revocation reaches a second gateway instance on the same PostgreSQL database within 1 s', async () => {
+      it('revocation reaches a second gateway instance on the same PostgreSQL database', async () => {
         // A second replica behind the same public URL (as behind a load balancer), with its own connection pool.
         const db2 = await openPostgres({ url: tdb.url!, maxConnections: 4, connectTimeoutSeconds: 5 });
         const gw2 = await startGatewayWithIdp({ db: db2, idp, port: ports[1], publicUrl: gwUrl, config: { upstreams: upstreams() }, deps: { clock } });
         const second = `http://127.0.0.1:${ports[1]}`;
-        const revokedOnSecondWithin1s = async (token: string, revoke: () => Promise<Response>) => {
+        // How fast the NOTIFY arrives is for `npm run bench`; here: it arrives, and the refusal is final.
+        const revokedOnSecond = async (token: string, revoke: () => Promise<Response>) => {
           assert.equal((await ask(second, token)).status, 200);
-          const t0 = Date.now();
           assert.equal((await revoke()).status, 200);
-          let res = await ask(second, token);
-          while (res.status !== 401 && Date.now() - t0 < 1000) {
-            await new Promise((r) => setTimeout(r, 20));
-            res = await ask(second, token);
-          }
-          assert.equal(res.status, 401, 'the second instance still accepted the revoked session after 1 s');
+          const res = await waitFor('the second instance refuses the revoked session', async () => {
+            const r = await ask(second, token);
+            await r.arrayBuffer();
+            return r.status === 401 ? r : undefined;
+          });
           assert.equal(res.headers.get('x-should-retry'), 'false');
         };
         try {
@@ -141,9 +150,9 @@ for (const kind of storeKinds()) {
             return client.poll(start);
           };
           const alice = await signIn('alice');
-          await revokedOnSecondWithin1s(alice.access_token, () => form(`${gwUrl}/oauth/revoke`, { token: alice.access_token }));
+          await revokedOnSecond(alice.access_token, () => form(`${gwUrl}/oauth/revoke`, { token: alice.access_token }));
           const bob = await signIn('bob');
-          await revokedOnSecondWithin1s(bob.access_token, () =>
+          await revokedOnSecond(bob.access_token, () =>
             fetch(`${gwUrl}/v1/organizations/users/bob/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } }),
           );
         } finally {

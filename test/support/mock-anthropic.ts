@@ -29,6 +29,9 @@ export interface Behaviour {
   cutAfterEvents?: number;
   /** Keep the connection open after this many events until the client goes away. */
   hangAfterEvents?: number;
+  /** Stop after this many events until `release` settles: a stream that cannot end before the test says so. */
+  holdAfterEvents?: number;
+  release?: Promise<unknown>;
   reply?: Partial<ScriptedReply>;
 }
 
@@ -131,6 +134,10 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
         if (b.hangAfterEvents !== undefined && i >= b.hangAfterEvents) {
           state.sentBodies[index] = Buffer.concat(sent);
           return; // never ends; the gateway must abort us when its client leaves
+        }
+        if (b.holdAfterEvents === i && b.release) {
+          await b.release;
+          if (res.destroyed) return;
         }
         const e = events[i]!;
         const bytes = Buffer.from(sseEvent(e.type, e.data));

@@ -10,14 +10,17 @@ export interface WaitOptions {
   attempts?: number;
 }
 
+type Falsy = undefined | null | false | 0 | '';
+
 /**
- * Polls `probe` until it returns `{ done: true }` (or a truthy value), and returns the last value it saw.
- * `what` finishes the sentence "timed out waiting until …".
+ * Polls `probe` until it returns a truthy value, and returns that value. A probe that throws is
+ * retried (the thing awaited may not be reachable yet). `what` finishes the sentence
+ * "timed out waiting until …".
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | Falsy> | T | Falsy, opts: WaitOptions = {}): Promise<T> {
   const interval = opts.intervalMs ?? 20;
   const attempts = opts.attempts ?? 1500;
-  let last: T | undefined;
+  let last: T | Falsy = undefined;
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
