@@ -1,18 +1,16 @@
 /**
  * A loopback stand-in for bedrock-runtime.<region>.amazonaws.com. It verifies every SigV4
- * signature with the test credentials (recomputed over the received method, path, signed headers
- * and body hash; a mismatch gets Bedrock's 403 InvalidSignatureException), answers InvokeModel
+ * signature with the test credentials and its own SigV4 implementation (test/support/sigv4.ts;
+ * a mismatch gets Bedrock's 403 InvalidSignatureException), answers InvokeModel
  * with the scripted Anthropic JSON, InvokeModelWithResponseStream with real AWS event-stream
  * frames, CountTokens with {"inputTokens": N}, records requests and injects faults.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenLoopback } from './loopback-server';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { headerPairs, verify } from './sigv4';
 import { fromUtf8 } from '@smithy/util-utf8';
 import { eventStreamCodec } from '../../gateway-server/src/routing/bedrock-stream';
-import { Sha256 } from '../../gateway-server/src/routing/bedrock';
 import { scriptedEvents, scriptedMessage, type ScriptedReply } from '../../gateway-server/src/routing/sse';
 import { DEFAULT_REPLY, sleep } from './mock-anthropic';
 
@@ -80,31 +78,23 @@ export interface MockBedrock {
 const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
-const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/bedrock\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;
-
-async function verifySignature(req: IncomingMessage, body: Buffer, creds: typeof TEST_AWS): Promise<{ ok: boolean; signed: string[] }> {
-  const auth = String(req.headers.authorization ?? '');
-  const m = AUTH_RE.exec(auth);
-  if (!m || m[1] !== creds.accessKeyId || m[3] !== creds.region) return { ok: false, signed: [] };
-  const signed = m[4]!.split(';');
-  const headers: Record<string, string> = {};
-  for (const h of signed) {
-    const v = req.headers[h];
-    if (v === undefined) return { ok: false, signed };
-    headers[h] = Array.isArray(v) ? v.join(',') : v;
-  }
+/**
+ * Verified with test/support/sigv4.ts, an implementation of SigV4 from AWS's description that
+ * shares no code with the signer the gateway uses (@smithy/signature-v4), so a canonicalisation
+ * mistake in that library cannot make both sides agree.
+ */
+function verifySignature(req: IncomingMessage, body: Buffer, creds: typeof TEST_AWS): { ok: boolean; signed: string[]; reason?: string } {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const request = { method: req.method ?? 'GET', path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: headerPairs(req.rawHeaders), body };
+  const v = verify(request, { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, region: creds.region, service: 'bedrock' });
+  if (!v.ok) return v;
   // The signature covers the body only through this header: check it against the bytes received.
-  if (headers['x-amz-content-sha256'] !== createHash('sha256').update(body).digest('hex')) return { ok: false, signed };
-  const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(headers['x-amz-date'] ?? '');
-  if (!d) return { ok: false, signed };
-  const signingDate = new Date(Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!));
-  const signer = new SignatureV4({ service: 'bedrock', region: creds.region, credentials: creds, sha256: Sha256 });
-  const [host, port] = String(req.headers.host).split(':');
-  const expected = await signer.sign(
-    new HttpRequest({ method: req.method!, protocol: 'http:', hostname: host!, port: port ? Number(port) : undefined, path: req.url!, headers, body }),
-    { signingDate },
-  );
-  return { ok: expected.headers.authorization === auth, signed };
+  if (req.headers['x-amz-content-sha256'] !== createHash('sha256').update(body).digest('hex')) return { ok: false, signed: v.signed, reason: 'x-amz-content-sha256 is not the body hash' };
+  if (creds.sessionToken && (req.headers['x-amz-security-token'] !== creds.sessionToken || !v.signed.includes('x-amz-security-token'))) {
+    return { ok: false, signed: v.signed, reason: 'the session token is missing, different or unsigned' };
+  }
+  return v;
 }
 
 function frame(headers: Record<string, string>, body: string): Uint8Array {
@@ -160,7 +150,7 @@ export async function startMockBedrock(opts: { credentials?: typeof TEST_AWS; be
       /* bytes only */
     }
     const bearerOk = opts.bearerToken !== undefined && req.headers.authorization === `Bearer ${opts.bearerToken}`;
-    const sig = bearerOk ? { ok: true, signed: [] } : await verifySignature(req, body, creds);
+    const sig = bearerOk ? { ok: true, signed: [] } : verifySignature(req, body, creds);
     const rec: BedrockRequest = {
       url: req.url ?? '',
       headers: req.headers,
