@@ -5,7 +5,8 @@
  * total, and that a settlement lost with the database is repaired by the next one.
  */
 import assert from 'node:assert/strict';
-import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { waitFor } from '../support/wait';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { LEASE_TTL_MS, reconcileLeases } from '../../gateway-server/src/spend/feature';
@@ -71,7 +72,10 @@ for (const kind of storeKinds()) {
         body: JSON.stringify({ scope: { type: 'user', user_id: user }, amount: cents, period: 'daily' }),
       });
       assert.equal(r.status, 200);
-      await sleep(100);
+      await waitFor(`${user}'s cap of ${cents} cents is in force`, async () => {
+        const e = await fetch(`${g.url}/v1/organizations/spend_limits/effective?user_ids[]=${user}&period[]=daily`, { headers: { 'x-api-key': WRITE_KEY } });
+        return ((await e.json()) as { data: { amount: string | null }[] }).data[0]?.amount === cents;
+      });
     };
     const ask = async (g: TestGateway, sub: string, maxTokens = 400) => {
       const r = await fetch(`${g.url}/v1/messages`, {
@@ -189,11 +193,10 @@ for (const kind of storeKinds()) {
       state.broken = true;
       gate.leases.retireAll();
       assert.equal(gate.closeIdleLeases(0), 1);
-      await sleep(300);
+      await waitFor('the lease close failed and is retried', () => warnings.some((w) => /retrying/.test(w)));
       assert.equal((await tdb.db.query("SELECT id FROM spend_leases WHERE principal = 'outage'")).rows.length, 1, 'the close failed: still held');
-      assert.ok(warnings.some((w) => /retrying/.test(w)));
       state.broken = false;
-      for (let i = 0; i < 40 && (await tdb.db.query("SELECT id FROM spend_leases WHERE principal = 'outage'")).rows.length > 0; i++) await sleep(100);
+      await waitFor('the retried close removed the lease', async () => (await tdb.db.query("SELECT id FROM spend_leases WHERE principal = 'outage'")).rows.length === 0);
       const b = await books('outage');
       assert.deepEqual(b.counters, Array(3).fill([BigInt(cost), 0n]));
       assert.equal(b.ledger, BigInt(cost));
