@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
+import { setSpendLimit, type LimitScope } from '../support/spend-limits';
 import { reconcileReservations } from '../../gateway-server/src/spend/feature';
 
 export const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
@@ -55,12 +56,8 @@ for (const kind of storeKinds()) {
         body: body ? JSON.stringify(body) : undefined,
       });
     const setLimit = async (scope: object, amount: string | null, period = 'daily') => {
-      const r = await admin('POST', '', { scope, amount, period });
-      assert.equal(r.status, 200, await r.clone().text());
-      // Other replicas learn through NOTIFY; this one too: wait until the cache has it.
-      await waitFor(async () => (await gw.app.inject({ method: 'GET', url: '/v1/organizations/spend_limits?limit=1000', headers: { 'x-api-key': READ_KEY } })).statusCode === 200);
-      await new Promise((r) => setTimeout(r, 50));
-      return (await r.json()) as { id: string };
+      // This gateway learns of its own change through NOTIFY too: wait until its cache has it.
+      return setSpendLimit({ via: gw.url, adminKey: WRITE_KEY, scope: scope as LimitScope, amount, period: period as 'daily' });
     };
     const askWith = (sub: string, groups: string[], extra: Record<string, unknown>) => ask(sub, groups, extra);
     const ask = (sub: string, groups: string[] = ['engineering'], extra: Record<string, unknown> = {}, path = '/v1/messages') =>
@@ -229,12 +226,4 @@ for (const kind of storeKinds()) {
       assert.deepEqual(l, [{ estimated: true, reconciled: true }]);
     });
   });
-}
-
-async function waitFor(fn: () => Promise<boolean>, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
