@@ -62,6 +62,22 @@ describe(`telemetry relay and gateway metrics (${kind})`, function () {
   let b: OtlpReceiver;
   let gw: TestGateway;
   let token: string;
+  // Every outbound call the gateway makes, so a test can wait until the relay's deliveries have
+  // all been answered (the relay starts them before the 200) instead of sleeping.
+  const outbound = new Set<Promise<unknown>>();
+  const tracked: typeof fetch = (input, init) => {
+    const p = fetch(input, init);
+    const settled = p.then(
+      (res) => res.clone().arrayBuffer().catch(() => undefined),
+      () => undefined,
+    );
+    outbound.add(settled);
+    void settled.finally(() => outbound.delete(settled));
+    return p;
+  };
+  const outboundSettled = async () => {
+    while (outbound.size) await Promise.allSettled([...outbound]);
+  };
 
   before(async () => {
     mock = await startMockAnthropic({ apiKey: 'sk-upstream-test' });
@@ -79,7 +95,7 @@ describe(`telemetry relay and gateway metrics (${kind})`, function () {
       },
     });
     const spend: SpendGate = { async admit() { return { headers: {}, settle: async () => 2_500 }; } };
-    gw = await startTestGateway({ config, db: tdb.db, spend });
+    gw = await startTestGateway({ config, db: tdb.db, spend, fetch: tracked });
     token = gw.mint({ sub: 'user-7', email: 'seven@example.com', groups: ['platform', 'engineering'] });
   });
   after(async () => {
@@ -136,8 +152,8 @@ describe(`telemetry relay and gateway metrics (${kind})`, function () {
     assert.ok(got.raw.equals(logs));
     const rec = (got.decoded as any).resourceLogs[0].scopeLogs[0].logRecords[0];
     assert.equal(rec.body.stringValue, 'claude_code.api_request');
-    // Give any wrongly relayed payload time to arrive: a bounded wait, not a timing assertion.
-    await new Promise((r) => setTimeout(r, 200));
+    // Every delivery the relay started for these two posts has been answered: b would have it by now.
+    await outboundSettled();
     assert.equal(b.received.length, before.b, 'b did not opt into logs');
     assert.ok(!a.received.some((r) => r.path === '/v1/traces') && !b.received.some((r) => r.path === '/v1/traces'));
   });
