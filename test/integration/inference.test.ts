@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { waitFor } from '../support/wait';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 
@@ -113,10 +114,13 @@ for (const kind of storeKinds()) {
         body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
       });
       const reader = res.body!.getReader();
-      const first = await reader.read();
+      let first;
+      try {
+        first = await reader.read(); // reached only if the gateway forwarded the event while the upstream holds
+      } finally {
+        release();
+      }
       assert.match(Buffer.from(first.value!).toString('utf8'), /^event: message_start/);
-      assert.equal(mock.sentBodies[mock.requests.length - 1], undefined, 'the upstream has not finished its stream yet');
-      release();
       let rest = '';
       for (let r = await reader.read(); !r.done; r = await reader.read()) rest += Buffer.from(r.value).toString('utf8');
       assert.match(rest, /event: message_stop/);
@@ -206,8 +210,7 @@ for (const kind of storeKinds()) {
       const reader = res.body!.getReader();
       await reader.read();
       controller.abort();
-      for (let i = 0; i < 50 && mock.closedRequests === before; i++) await sleep(20);
-      assert.ok(mock.closedRequests > before, 'upstream connection closed after the client left');
+      await waitFor('the upstream connection closes after the client left', () => mock.closedRequests > before);
     });
 
     it('times out a silent upstream with upstream_ttfb_ms', async () => {
