@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { SessionTokens } from '../../gateway-server/src/auth/session-token';
 import { createPostgresDatabase } from '../support/db';
-import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { waitFor } from '../support/wait';
 import { SERVER_BUNDLE, startGatewayProcess, writeConfig, type GatewayProcess } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
 
@@ -44,26 +45,34 @@ describe('gateway process', function () {
   });
 
   it('drains on SIGTERM: the in-flight stream finishes, new requests are refused, exit 0', async () => {
-    mock.defaults = { eventDelayMs: 150 };
+    // The upstream holds the stream after its first event until the drain has been observed.
+    let release!: () => void;
+    mock.defaults = { holdAfterEvents: 1, release: new Promise<void>((r) => (release = r)) };
     const token = mint(gw.url);
-    const streamP = fetch(`${gw.url}/v1/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 64, stream: true, messages: [] }),
-    });
-    const res = await streamP;
-    await sleep(200);
-    gw.child.kill('SIGTERM');
-    await sleep(100);
-    const refused = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' }).then(
-      (r) => r.status,
-      () => 'connection refused',
-    );
-    assert.ok(refused === 503 || refused === 'connection refused', `new request got ${refused}`);
-    const text = await res.text();
-    assert.match(text, /event: message_stop/, 'in-flight stream completed');
-    assert.equal(await gw.exited, 0);
-    mock.defaults = {};
+    try {
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 64, stream: true, messages: [] }),
+      });
+      const reader = res.body!.getReader();
+      let text = Buffer.from((await reader.read()).value!).toString('utf8'); // the stream is in flight
+      gw.child.kill('SIGTERM');
+      const refused = await waitFor('the draining gateway refuses new requests', () =>
+        fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' }).then(
+          (r) => (r.status === 503 ? 503 : undefined),
+          () => 'connection refused' as const,
+        ),
+      );
+      assert.ok(refused === 503 || refused === 'connection refused', `new request got ${refused}`);
+      release();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString('utf8');
+      assert.match(text, /event: message_stop/, 'in-flight stream completed');
+      assert.equal(await gw.exited, 0);
+    } finally {
+      release();
+      mock.defaults = {};
+    }
   });
 
   it('prints one line per config problem and exits 2, without a stack trace', () => {
