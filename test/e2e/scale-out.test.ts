@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { SessionTokens } from '../../gateway-server/src/auth/session-token';
 import { createPostgresDatabase } from '../support/db';
-import { sleep, startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { completeDeviceSignIn, startTestIdp, type TestIdp } from '../support/test-idp';
 import { startGatewayProcess, type GatewayProcess } from '../support/process';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../support/round-robin-proxy';
 import { TEST_JWT_SECRET } from '../support/gateway';
 import { setSpendLimit } from '../support/spend-limits';
+import { waitFor } from '../support/wait';
 
 const REPLICAS = 3;
 
@@ -227,14 +228,12 @@ describe('scale-out: sign-in, caps and revocation across replicas', function () 
     assert.equal((await form(`${direct(0)}/oauth/revoke`, { token: t.access_token, token_type_hint: 'access_token' })).status, 200);
     for (let i = 1; i < REPLICAS; i++) {
       // Propagation is a NOTIFY away: wait for it, without asserting how long it takes.
-      let status = 200;
-      for (let tries = 0; tries < 100 && status === 200; tries++) {
+      const status = await waitFor(`replica ${i} refuses the revoked token`, async () => {
         const r = await ask(direct(i), t.access_token);
-        status = r.status;
         await r.arrayBuffer();
-        if (status === 200) await sleep(50);
-      }
-      assert.equal(status, 401, `replica ${i} still accepts the revoked token`);
+        return r.status === 200 ? undefined : r.status;
+      });
+      assert.equal(status, 401, `replica ${i} answered ${status}`);
     }
   });
 });

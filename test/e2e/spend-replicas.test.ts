@@ -9,7 +9,8 @@ import { openPostgres } from '../../gateway-server/src/store/postgres';
 import type { Db } from '../../gateway-server/src/store/db';
 import { LEASE_TTL_MS, reconcileLeases, reconcileReservations, RESERVATION_TTL_MS } from '../../gateway-server/src/spend/feature';
 import { createPostgresDatabase } from '../support/db';
-import { startMockAnthropic, sleep, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { waitFor } from '../support/wait';
 import { startGatewayProcess, type GatewayProcess } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
 
@@ -48,12 +49,10 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
   const mint = (gw: GatewayProcess, sub: string, groups: string[]) => new SessionTokens([TEST_JWT_SECRET], gw.url, 3600).mint({ sub, groups }).token;
   /** Replicas learn caps through NOTIFY: wait until `gw` reports at least `count` of them for the caller. */
   const awaitCaps = async (gw: GatewayProcess, sub: string, groups: string[] = [], count = 1) => {
-    for (let i = 0; ; i++) {
+    await waitFor(`replica ${gw.url} knows ${count} cap(s) of ${sub}`, async () => {
       const r = await fetch(`${gw.url}/api/oauth/usage`, { headers: { authorization: `Bearer ${mint(gw, sub, groups)}` } });
-      if (((await r.json()) as { limits: unknown[] }).limits.length >= count) return;
-      if (i > 100) assert.fail(`replica ${gw.url} never learned the caps of ${sub}`);
-      await sleep(50);
-    }
+      return ((await r.json()) as { limits: unknown[] }).limits.length >= count;
+    });
   };
   /** A capped caller's stream on `victim`, held open after its first event (the mock hangs). */
   const streamOnVictim = async (victim: GatewayProcess) => {
