@@ -25,7 +25,11 @@ export interface TestDatabase {
 export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
+  await admin.connect().catch((err: Error) => {
+    throw new Error(
+      `The tests need PostgreSQL at ${PG_ADMIN_URL} (user postgres, trust auth), which refused: ${err.message}. Run \`bash scripts/ci-deps.sh\` (the first step of \`npm test\`), which installs and starts it, or point TEST_PG_URL at a server.`,
+    );
+  });
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
