@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
+import { startMockBedrock, type MockBedrock } from '../support/mock-bedrock';
+import { SCRIPTED, bedrockConfig, rawPost } from '../support/cloud-fixtures';
 
 // claude-sonnet-4-6 list price, $3 / $15 per million tokens: 1,000 in + 300 out = 3,000 + 4,500 µ$.
 const USAGE = { inputTokens: 1000, outputTokens: 300 };
@@ -154,5 +156,36 @@ describe('reply integrity', function () {
     assert.doesNotMatch(text, /event: error/);
     const row = await auditRow(res.headers.get('request-id'));
     assert.deepEqual([row.status, row.outcome, row.reason, row.output_tokens, row.cost_micros], [200, 'ok', null, 300, String(PRICED)]);
+  });
+});
+
+describe('upstream idle timeout on a cloud upstream (Bedrock)', function () {
+  this.timeout(120_000);
+  let mockB: MockBedrock;
+  let tdb: TestDatabase;
+  let gw: TestGateway;
+
+  before(async () => {
+    mockB = await startMockBedrock();
+    tdb = await createTestDatabase('pglite');
+    gw = await startTestGateway({ config: testConfig({ upstreams: [bedrockConfig(mockB.url)], timeouts: { upstream_idle_ms: 300 } }), db: tdb.db });
+  });
+  after(async () => {
+    await gw?.close();
+    await tdb?.drop();
+    await mockB?.close();
+  });
+
+  it('ends a Bedrock stream that goes silent with an SSE error event (its synthesised pings do not count)', async () => {
+    // Silent for 10 s after five events; the gateway must give up after 0.3 s of it.
+    mockB.queue = [{ pauseBeforeEvent: 5, pauseMs: 10_000, reply: SCRIPTED }];
+    const params = { model: 'claude-sonnet-4-6', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+    const res = await rawPost(gw, '/v1/messages', params);
+    assert.equal(res.status, 200);
+    const last = res.text.trimEnd().split('\n\n').pop()!;
+    const m = /^event: error\ndata: (.*)$/.exec(last);
+    assert.ok(m, `the stream ends with an error event, got: ${last}`);
+    assert.match((JSON.parse(m[1]!) as { error: { message: string } }).error.message, /timeouts\.upstream_idle_ms/);
+    assert.doesNotMatch(res.text, /event: message_stop/);
   });
 });
