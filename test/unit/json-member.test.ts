@@ -103,6 +103,20 @@ describe('JSON member scanner', () => {
     assert.deepEqual(ok.value(), { pad: 'x'.repeat(2000), input_tokens: 1 });
   });
 
+  it('holds only the member while a 50 MB reply streams past', () => {
+    const s = new JsonMemberScanner('usage');
+    const chunk = Buffer.alloc(64 * 1024, 'y');
+    s.write(Buffer.from('{"id":"m","content":[{"type":"text","text":"'));
+    for (let sent = 0; sent < 50_000_000; sent += chunk.length) {
+      s.write(chunk);
+      assert.equal(s.retainedBytes(), 0);
+    }
+    const tail = Buffer.from('"}],"usage":{"input_tokens":7,"output_tokens":8}}');
+    s.write(tail);
+    assert.deepEqual(s.value(), { input_tokens: 7, output_tokens: 8 });
+    assert.equal(s.retainedBytes(), '{"input_tokens":7,"output_tokens":8}'.length);
+  });
+
   it('matches JSON.parse on a random corpus cut into random chunks', () => {
     for (let seed = 1; seed <= 3000; seed++) {
       const r = rng(seed);

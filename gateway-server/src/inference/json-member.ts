@@ -117,6 +117,11 @@ export class JsonMemberScanner {
     if (keyFrom !== -1) this.keepKey(buf, keyFrom, len);
   }
 
+  /** Bytes held between writes: the member being read or found, and a key being read. */
+  retainedBytes(): number {
+    return (this.found?.length ?? 0) + (this.capture ? this.captureBytes : 0) + (this.keyParts ? this.keyBytes : 0);
+  }
+
   /** The member's value (the last one, as JSON.parse would pick), or undefined. */
   value(): unknown {
     // A document cut right after the member still yields it, if what was kept parses whole.
