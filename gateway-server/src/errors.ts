@@ -45,6 +45,7 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, type: 'rate_limit_error', message: 'too many requests' },
   NOT_SUPPORTED: { status: 501, type: 'not_supported', message: 'not supported by this upstream', noRetry: true },
   UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream did not answer in time' },
+  UPSTREAM_IDLE_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream sent nothing for too long (timeouts.upstream_idle_ms); retry the request' },
   ALL_UPSTREAMS_FAILED: { status: 502, type: 'api_error', message: 'all upstreams failed' },
   UPSTREAM_OVERLOADED: { status: 529, type: 'overloaded_error', message: 'upstream overloaded' },
   STORE_UNAVAILABLE: { status: 503, type: 'api_error', message: 'store unavailable' },

@@ -33,6 +33,14 @@ export interface Behaviour {
   holdAfterEvents?: number;
   release?: Promise<unknown>;
   reply?: Partial<ScriptedReply>;
+  /** Pad the JSON reply's text so the whole body is at least this many bytes (usage stays last). */
+  jsonBytes?: number;
+  /** JSON replies: send this many bytes of the body, then stay silent with the socket open. */
+  jsonHangAfterBytes?: number;
+  /** JSON replies: send this many bytes of the body, then destroy the socket. */
+  jsonCutAfterBytes?: number;
+  /** Streams: after message_start, send `count` ping events `intervalMs` apart. */
+  pings?: { count: number; intervalMs: number };
 }
 
 export interface MockAnthropic {
@@ -145,15 +153,39 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
         res.write(bytes);
         if (b.eventDelayMs) await sleep(b.eventDelayMs);
         if (res.destroyed) return;
+        if (i === 0 && b.pings) {
+          for (let p = 0; p < b.pings.count && !res.destroyed; p++) {
+            await sleep(b.pings.intervalMs);
+            const ping = Buffer.from(sseEvent('ping', { type: 'ping' }));
+            sent.push(ping);
+            res.write(ping);
+          }
+        }
       }
       state.sentBodies[index] = Buffer.concat(sent);
       res.end();
       return;
     }
-    const bytes = Buffer.from(JSON.stringify(scriptedMessage(reply)));
+    let bytes = Buffer.from(JSON.stringify(scriptedMessage(reply)));
+    if (b.jsonBytes && bytes.length < b.jsonBytes) {
+      bytes = Buffer.from(JSON.stringify(scriptedMessage({ ...reply, text: reply.text + 'x'.repeat(b.jsonBytes - bytes.length) })));
+    }
     state.sentBodies[index] = bytes;
     res.writeHead(200, { ...common, 'content-type': 'application/json' });
-    res.end(bytes);
+    if (b.jsonHangAfterBytes !== undefined) {
+      res.write(bytes.subarray(0, b.jsonHangAfterBytes));
+      return; // never ends; the gateway's idle timeout must give up on us
+    }
+    if (b.jsonCutAfterBytes !== undefined) {
+      res.write(bytes.subarray(0, b.jsonCutAfterBytes));
+      // Let what was written reach the wire first; destroy() drops unflushed writes.
+      await sleep(30);
+      res.socket?.destroy();
+      return;
+    }
+    // In pieces, as a real upstream's socket delivers a large reply.
+    for (let at = 0; at < bytes.length; at += 1 << 20) res.write(bytes.subarray(at, at + (1 << 20)));
+    res.end();
   }
 
   server.keepAliveTimeout = 60_000;

@@ -2,11 +2,14 @@
  * Reads model and token counts from a reply as it streams past (SSE or JSON), reusing the
  * gateway's own usage tap so both sides count tokens the same way.
  */
+import { StringDecoder } from 'node:string_decoder';
 import { UsageTap } from '../../../gateway-server/src/inference/usage-tap';
 
 export class ReplyTap {
   private readonly usage: UsageTap;
   private head = '';
+  /** Keeps a multibyte character split across chunks whole in the head we search for the model. */
+  private readonly headDecoder = new StringDecoder('utf8');
 
   constructor(streaming: boolean) {
     this.usage = new UsageTap(streaming);
@@ -14,7 +17,7 @@ export class ReplyTap {
 
   write(chunk: Buffer): void {
     this.usage.write(chunk);
-    if (this.head.length < 4096) this.head += chunk.toString('utf8', 0, Math.min(chunk.length, 4096));
+    if (this.head.length < 4096) this.head += this.headDecoder.write(chunk.subarray(0, 4096 - this.head.length));
   }
 
   finish(): { model?: string; inputTokens: number; outputTokens: number } {

@@ -336,9 +336,13 @@ export const configSchema = z
       .strict()
       .default({ max_request_bytes: 32 * 1024 * 1024, max_request_header_bytes: 256 * 1024 }),
     timeouts: z
-      .object({ upstream_ttfb_ms: z.number().int().min(1).default(120_000) })
+      .object({
+        upstream_ttfb_ms: z.number().int().min(1).default(120_000),
+        // Generous: extended thinking can pause for minutes between pings on some providers.
+        upstream_idle_ms: z.number().int().min(1).default(300_000),
+      })
       .strict()
-      .default({ upstream_ttfb_ms: 120_000 }),
+      .default({ upstream_ttfb_ms: 120_000, upstream_idle_ms: 300_000 }),
     rate_limits: rateLimitsSchema,
     /** Tollgate extension: a built-in development OpenID provider on loopback (npm start). */
     dev_idp: z

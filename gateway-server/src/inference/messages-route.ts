@@ -11,7 +11,7 @@ import { GatewayError, renderAnthropicError } from '../errors';
 import type { Principal } from '../auth/session-token';
 import type { BearerAuthenticator } from '../auth/bearer';
 import { routeWithFailover, type RouteObserver } from '../routing/failover';
-import { forwardableHeaders, type UpstreamOperation } from '../routing/upstream';
+import { forwardableHeaders, isUpstreamIdleTimeout, type UpstreamOperation } from '../routing/upstream';
 import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
 import { emptyUsage, UsageTap } from './usage-tap';
 
@@ -252,7 +252,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       flush = undefined;
       if (!res.headersSent && !res.destroyed) res.flushHeaders();
     });
-    let cut = false;
+    let cut: GatewayError | undefined;
     try {
       for await (const chunk of response.body) {
         if (flush) flush = void clearImmediate(flush);
@@ -262,22 +262,26 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       }
     } catch (err) {
       if (!clientGone) {
-        cut = true;
+        cut = cutError(err, 'upstream connection lost mid-stream');
         app.log.warn({ requestId, upstream: upstream.name, err: (err as Error).message }, 'upstream stream ended abnormally');
       }
     }
     if (flush) clearImmediate(flush);
     res.off('close', onClose);
+    // Before the checks below: with `\r` framing the last event is only complete at the end.
+    tap?.finish();
     if (clientGone) event.outcome = 'client_aborted';
     else if (!cut && tap?.sawError) {
       // The upstream (e.g. a Bedrock exception frame) ended the stream with an SSE error event.
       event.outcome = 'upstream_cut';
       event.reason = 'upstream_stream_error';
     } else if (cut) {
+      // The client already has its 200: the status stays, the row says how the stream ended.
       event.outcome = 'upstream_cut';
+      if (cut.code === 'UPSTREAM_IDLE_TIMEOUT') event.reason = cut.code;
       if (ok) {
         // Never a silent truncation: the client gets a proper SSE error event.
-        res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'upstream connection lost mid-stream' } })}\n\n`);
+        res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: cut.type, message: cut.message } })}\n\n`);
       }
     }
     await settle(tap, response.status, upstream.name, upstreamModel);
@@ -296,7 +300,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     async function relayWhole(body: AsyncIterable<Uint8Array>, headers: Record<string, string | string[]>, tap: UsageTap | undefined) {
       const chunks: Uint8Array[] = [];
       let size = 0;
-      let cut = false;
+      let cut: GatewayError | undefined;
       try {
         for await (const chunk of body) {
           tap?.write(chunk);
@@ -306,20 +310,25 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
         }
       } catch (err) {
         if (!clientGone) {
-          cut = true;
+          cut = cutError(err, 'upstream connection lost before the reply was complete');
           app.log.warn({ requestId, upstream: upstream.name, err: (err as Error).message }, 'upstream reply ended abnormally');
         }
       }
       res.off('close', onClose);
       if (clientGone) event.outcome = 'client_aborted';
-      else if (cut) event.outcome = 'upstream_cut';
+      else if (cut) {
+        // The row records what the client gets (502/504), not the upstream's 200.
+        event.outcome = 'upstream_cut';
+        event.status = cut.status;
+        event.reason = cut.code;
+      }
       await settle(tap, response.status, upstream.name, upstreamModel);
       event.latencyMs = now() - started;
       await notify(event);
       await committed();
       if (clientGone) return void res.destroy();
       if (cut) {
-        const r = renderAnthropicError(new GatewayError('ALL_UPSTREAMS_FAILED', 'upstream connection lost before the reply was complete'), requestId);
+        const r = renderAnthropicError(cut, requestId);
         const text = JSON.stringify(r.body);
         res.writeHead(r.status, { ...r.headers, 'request-id': requestId, 'x-request-id': requestId, 'content-length': String(Buffer.byteLength(text)) });
         return void res.end(text);
@@ -329,6 +338,11 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     }
   }
+}
+
+/** What a reply body that failed after its headers becomes: a 504 when it went silent, else a 502. */
+function cutError(err: unknown, lost: string): GatewayError {
+  return isUpstreamIdleTimeout(err) ? new GatewayError('UPSTREAM_IDLE_TIMEOUT') : new GatewayError('ALL_UPSTREAMS_FAILED', lost);
 }
 
 function waitDrain(res: ServerResponse): Promise<void> {

@@ -1,8 +1,13 @@
 /**
  * Reads token usage out of a reply while it streams past, without changing a byte.
- * Streams: `message_start.message.usage` then `message_delta.usage` (cumulative output).
- * JSON: the top-level `usage`. Only the events that carry usage are JSON-parsed.
+ * Streams: `message_start.message.usage` then `message_delta.usage` (cumulative output), read
+ * with a real SSE parser (any of \n, \r\n, \r framing) over a StringDecoder (a multibyte
+ * character split across chunks stays whole). JSON: the top-level `usage`, found by a streaming
+ * scanner that keeps only that member, so a reply of any size is charged its real usage.
  */
+import { StringDecoder } from 'node:string_decoder';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { JsonMemberScanner } from './json-member';
 
 export interface Usage {
   input_tokens: number;
@@ -43,103 +48,95 @@ export function mergeUsage(into: Usage, raw: unknown): void {
 
 export class UsageTap {
   readonly usage = emptyUsage();
-  /** Bytes of text/thinking deltas seen: the basis of the estimate for an aborted stream. */
+  /** Characters of delta payload seen: the basis of the estimate for an aborted stream. */
   outputChars = 0;
   sawMessageStop = false;
   sawUsage = false;
   /** An `event: error` arrived in the stream (the upstream gave up mid-answer). */
   sawError = false;
-  private pending = '';
-  private jsonChunks: Buffer[] | undefined;
-  private jsonBytes = 0;
+  private readonly decoder: StringDecoder | undefined;
+  private readonly parser: EventSourceParser | undefined;
+  private readonly json: JsonMemberScanner | undefined;
+  /** The SSE parser gave up (an event larger than its bound): usage is then estimated. */
+  private broken = false;
+  private finished = false;
 
-  constructor(private readonly streaming: boolean) {
-    if (!streaming) this.jsonChunks = [];
+  constructor(streaming: boolean) {
+    if (streaming) {
+      this.decoder = new StringDecoder('utf8');
+      // The bound keeps a hostile or broken upstream from growing one pending event forever.
+      this.parser = createParser({ onEvent: (e) => this.onEvent(e), onError: () => undefined, maxBufferSize: 16 * 1024 * 1024 });
+    } else {
+      this.json = new JsonMemberScanner('usage');
+    }
   }
 
   write(chunk: Uint8Array): void {
-    if (!this.streaming) {
-      // JSON replies are small; keep a copy up to 4 MiB to read `usage` at the end.
-      if (this.jsonBytes < 4 * 1024 * 1024) {
-        this.jsonChunks!.push(Buffer.from(chunk));
-        this.jsonBytes += chunk.length;
-      }
-      return;
-    }
-    // One decoded string per chunk, scanned with a cursor: events are read in place (no
-    // per-event copy of the remainder, no split into lines); only the two events that carry
-    // usage have their data copied out and parsed. A long answer is hundreds of
-    // content_block_delta events, so this runs per event of every stream.
-    const decoded = Buffer.from(chunk).toString('utf8');
-    const text = this.pending ? this.pending + decoded : decoded;
-    let start = 0;
-    let idx: number;
-    while ((idx = text.indexOf('\n\n', start)) !== -1) {
-      this.onEvent(text, start, idx);
-      start = idx + 2;
-    }
-    this.pending = start === 0 ? text : text.slice(start);
-  }
-
-  /** One event: the lines of `text` between `from` and `to`. */
-  private onEvent(text: string, from: number, to: number): void {
-    let type = '';
-    let data = '';
-    let dataChars = 0;
-    // The data lines are kept as positions until the event type says whether they matter.
-    let dataLines: number[] | undefined;
-    for (let pos = from; pos < to; ) {
-      let end = text.indexOf('\n', pos);
-      if (end === -1 || end > to) end = to;
-      if (text.startsWith('event:', pos)) type = text.slice(pos + 6, end).trim();
-      else if (text.startsWith('data:', pos)) (dataLines ??= []).push(pos + 5, end);
-      pos = end + 1;
-    }
-    const wanted = type === 'message_start' || type === 'message_delta';
-    if (dataLines && (wanted || type === 'content_block_delta')) {
-      for (let i = 0; i < dataLines.length; i += 2) {
-        const line = text.slice(dataLines[i], dataLines[i + 1]).trimStart();
-        if (wanted) data += line;
-        else dataChars += line.length;
-      }
-    }
-    if (type === 'content_block_delta') {
-      // Cheap estimate for aborted streams: characters of delta payload, without parsing.
-      this.outputChars += Math.max(0, dataChars - 60);
-      return;
-    }
-    if (wanted) {
-      try {
-        const obj = JSON.parse(data) as Record<string, unknown>;
-        const usage = type === 'message_start' ? (obj.message as Record<string, unknown> | undefined)?.usage : obj.usage;
-        if (usage) {
-          mergeUsage(this.usage, usage);
-          this.sawUsage = true;
-        }
-      } catch {
-        /* not our business to fix the stream */
-      }
-    } else if (type === 'message_stop') {
-      this.sawMessageStop = true;
-    } else if (type === 'error') {
-      this.sawError = true;
+    if (this.json) return this.json.write(chunk);
+    if (this.broken) return;
+    const text = this.decoder!.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (!text) return;
+    try {
+      this.parser!.feed(text);
+    } catch {
+      this.broken = true;
     }
   }
 
-  /** Call once the body has ended (or been cut). */
-  finish(): Usage {
-    if (!this.streaming && this.jsonChunks) {
-      try {
-        const obj = JSON.parse(Buffer.concat(this.jsonChunks).toString('utf8')) as Record<string, unknown>;
-        if (obj.usage) {
-          mergeUsage(this.usage, obj.usage);
-          this.sawUsage = true;
-        }
+  private onEvent(e: EventSourceMessage): void {
+    switch (e.event) {
+      case 'content_block_delta':
+        // Cheap estimate for aborted streams: characters of delta payload, without parsing.
+        this.outputChars += Math.max(0, e.data.length - 60);
+        return;
+      case 'message_start':
+      case 'message_delta':
+        return this.readUsage(e.event, e.data);
+      case 'message_stop':
         this.sawMessageStop = true;
+        return;
+      case 'error':
+        this.sawError = true;
+        return;
+    }
+  }
+
+  private readUsage(type: string, data: string): void {
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return; // not our business to fix the stream
+    }
+    const usage = type === 'message_start' ? (obj?.message as Record<string, unknown> | undefined)?.usage : obj?.usage;
+    if (usage) {
+      mergeUsage(this.usage, usage);
+      this.sawUsage = true;
+    }
+  }
+
+  /** Call once the body has ended (or been cut); calling it again changes nothing. */
+  finish(): Usage {
+    if (this.finished) return this.usage;
+    this.finished = true;
+    if (this.parser && !this.broken) {
+      // A lone CR may end the last line (`\r` framing): only the next byte could say whether it
+      // was half of a CRLF, so the parser waits. The body has ended, so end the line here. An
+      // event missing its blank line stays undispatched, as the SSE rules say.
+      try {
+        this.parser.feed(this.decoder!.end() + '\n');
       } catch {
-        /* error bodies and truncated JSON carry no usage */
+        this.broken = true;
       }
-      this.jsonChunks = undefined;
+    }
+    if (this.json) {
+      const usage = this.json.value();
+      if (usage) {
+        mergeUsage(this.usage, usage);
+        this.sawUsage = true;
+      }
+      // A JSON reply is whole once its top-level object closes; anything less was cut.
+      this.sawMessageStop = this.json.complete;
     }
     return this.usage;
   }

@@ -28,6 +28,8 @@ export class AnthropicUpstream implements Upstream {
   constructor(
     private readonly cfg: AnthropicConfig,
     private readonly ttfbMs: number,
+    /** Longest silence inside a reply body (0 = none): timeouts.upstream_idle_ms. */
+    private readonly idleMs = 0,
   ) {
     this.name = cfg.name;
     const base = new URL(cfg.base_url ?? 'https://api.anthropic.com');
@@ -37,7 +39,7 @@ export class AnthropicUpstream implements Upstream {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: ttfbMs,
-      bodyTimeout: 0,
+      bodyTimeout: idleMs,
     });
     this.credentialHeaders = {};
     if (cfg.auth.api_key) this.credentialHeaders['x-api-key'] = cfg.auth.api_key;
@@ -71,7 +73,7 @@ export class AnthropicUpstream implements Upstream {
         body: req.rawBody,
         signal: req.signal,
         headersTimeout: this.ttfbMs,
-        bodyTimeout: 0,
+        bodyTimeout: this.idleMs,
       });
     } catch (err) {
       if (err instanceof undiciErrors.HeadersTimeoutError) throw new UpstreamTimeoutError(this.name, this.ttfbMs);

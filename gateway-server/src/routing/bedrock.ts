@@ -28,6 +28,8 @@ const COUNT_SKIP_MS = 10 * 60_000;
 
 export interface BedrockOptions {
   ttfbMs: number;
+  /** Longest silence inside a reply body, timeouts.upstream_idle_ms (absent = none). */
+  idleMs?: number;
   /** Silence after which a `ping` is synthesised (default 15 s). */
   pingIntervalMs?: number;
   /** Overrides the credentials from config / the default chain (tests). */
@@ -68,7 +70,7 @@ export class BedrockUpstream implements Upstream {
     this.name = cfg.name;
     this.base = new URL(cfg.base_url ?? `https://bedrock-runtime.${cfg.region}.amazonaws.com`);
     this.basePath = this.base.pathname.replace(/\/+$/, '');
-    this.http = new CloudHttp(this.base.origin, cfg.name, opts.ttfbMs);
+    this.http = new CloudHttp(this.base.origin, cfg.name, opts.ttfbMs, opts.idleMs);
     this.log = opts.log ?? noLog;
     this.now = opts.now ?? Date.now;
     if (cfg.auth.aws_bearer_token && !opts.credentials) this.bearer = cfg.auth.aws_bearer_token;

@@ -14,17 +14,18 @@ import type { Upstream } from './upstream';
  */
 export async function buildUpstreams(config: Config): Promise<Upstream[]> {
   const ttfbMs = config.timeouts.upstream_ttfb_ms;
+  const idleMs = config.timeouts.upstream_idle_ms;
   const kinds = new Set(config.upstreams.map((u) => u.provider));
   const bedrock = kinds.has('bedrock') ? await import('./bedrock') : undefined;
   const vertex = kinds.has('vertex') ? await import('./vertex') : undefined;
   return config.upstreams.map((u) => {
     switch (u.provider) {
       case 'anthropic':
-        return new AnthropicUpstream(u, ttfbMs);
+        return new AnthropicUpstream(u, ttfbMs, idleMs);
       case 'bedrock':
-        return new bedrock!.BedrockUpstream(u, { ttfbMs });
+        return new bedrock!.BedrockUpstream(u, { ttfbMs, idleMs });
       case 'vertex':
-        return new vertex!.VertexUpstream(u, { ttfbMs });
+        return new vertex!.VertexUpstream(u, { ttfbMs, idleMs });
       case 'simulated':
         return new SimulatedUpstream(u);
     }

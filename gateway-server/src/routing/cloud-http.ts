@@ -18,13 +18,15 @@ export class CloudHttp {
     readonly origin: string,
     private readonly upstream: string,
     private readonly ttfbMs: number,
+    /** Longest silence inside a reply body (0 = none): timeouts.upstream_idle_ms. */
+    private readonly idleMs = 0,
   ) {
-    this.pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: ttfbMs, bodyTimeout: 0 });
+    this.pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: ttfbMs, bodyTimeout: idleMs });
   }
 
   async post(path: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     try {
-      return await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: this.ttfbMs, bodyTimeout: 0 });
+      return await this.pool.request({ method: 'POST', path, headers, body, signal, headersTimeout: this.ttfbMs, bodyTimeout: this.idleMs });
     } catch (err) {
       if (err instanceof undiciErrors.HeadersTimeoutError) throw new UpstreamTimeoutError(this.upstream, this.ttfbMs);
       if (signal.aborted) throw err;

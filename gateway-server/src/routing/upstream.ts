@@ -59,6 +59,15 @@ export class UpstreamTimeoutError extends Error {
   }
 }
 
+/**
+ * The upstream's body went quiet for longer than `timeouts.upstream_idle_ms`: undici's body
+ * timeout, recognised by its code (and class name) as the adapters rethrow it unchanged.
+ */
+export function isUpstreamIdleTimeout(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  return !!e && (e.code === 'UND_ERR_BODY_TIMEOUT' || e.name === 'BodyTimeoutError');
+}
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',

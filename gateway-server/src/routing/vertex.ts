@@ -21,6 +21,8 @@ export type AccessTokenSource = () => Promise<string>;
 
 export interface VertexOptions {
   ttfbMs: number;
+  /** Longest silence inside a reply body, timeouts.upstream_idle_ms (absent = none). */
+  idleMs?: number;
   /** Replaces the configured auth (tests; embedders with their own token broker). */
   tokenSource?: AccessTokenSource;
   log?: OperatorLog;
@@ -67,7 +69,7 @@ export class VertexUpstream implements Upstream {
     this.name = cfg.name;
     const base = new URL(vertexBaseUrl(cfg));
     this.basePath = base.pathname.replace(/\/+$/, '');
-    this.http = new CloudHttp(base.origin, cfg.name, opts.ttfbMs);
+    this.http = new CloudHttp(base.origin, cfg.name, opts.ttfbMs, opts.idleMs);
     this.log = opts.log ?? noLog;
     const staticToken = cfg.auth.access_token;
     this.token = opts.tokenSource ?? (staticToken ? async () => staticToken : googleTokenSource(cfg.auth.service_account_json));
