@@ -176,7 +176,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(`${m} ${r.url}`);
   });
 
-  const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
+  const tokens = new SessionTokens(
+    config.session.jwt_secret,
+    config.publicUrl,
+    Math.round(config.session.ttl_hours * 3600),
+    clock.now,
+    config.oidc?.clock_skew_seconds ?? 0,
+  );
   const upstreams = deps.upstreams ?? (await buildUpstreams(config));
 
   // Features in dependency order: later ones may read earlier ones through ctx.features.
