@@ -16,7 +16,7 @@ type AnyError = Partial<FastifyError> & { validation?: unknown; name?: string };
 export function fromFrameworkError(err: AnyError): GatewayError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new GatewayError('BODY_TOO_LARGE');
+      return new GatewayError('BODY_TOO_LARGE', 'request body is larger than this endpoint accepts: send only the documented fields');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new GatewayError('INVALID_REQUEST', 'unsupported Content-Type: send application/json', { status: 415 });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

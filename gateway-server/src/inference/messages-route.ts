@@ -14,6 +14,7 @@ import { routeWithFailover, type RouteObserver } from '../routing/failover';
 import { forwardableHeaders, type UpstreamOperation } from '../routing/upstream';
 import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
 import { emptyUsage, UsageTap } from './usage-tap';
+import { scanJson } from '../edge/json-scan';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -120,6 +121,8 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     };
 
     const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const scan = scanJson(raw);
+    if (!scan.ok && scan.problem === 'too_deep') return fail(new GatewayError('JSON_TOO_DEEP'), 'invalid_request');
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
@@ -127,6 +130,9 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       body = parsed as Record<string, unknown>;
     } catch {
       return fail(new GatewayError('INVALID_JSON'), 'invalid_request');
+    }
+    if (!scan.ok && scan.problem === 'duplicate_key') {
+      return fail(new GatewayError('JSON_DUPLICATE_KEY', `the request body has more than one "${scan.key.slice(0, 64)}" key: send each top-level key once`), 'invalid_request');
     }
     const model = body.model;
     if (model === undefined || model === null || model === '') return fail(new GatewayError('MODEL_REQUIRED'), 'invalid_request');
