@@ -43,7 +43,7 @@ export function guardBodyIdle(req: FastifyRequest, reply: FastifyReply, idleMs: 
   const socket = raw.socket;
   const disarm = () => {
     socket.setTimeout(0);
-    socket.off('timeout', onIdle);
+    raw.off('timeout', onIdle);
     raw.off('end', disarm);
     reply.raw.off('close', disarm);
   };
@@ -60,7 +60,9 @@ export function guardBodyIdle(req: FastifyRequest, reply: FastifyReply, idleMs: 
     reply.raw.end(r.body, () => socket.destroy());
   }
   socket.setTimeout(idleMs);
-  socket.on('timeout', onIdle);
+  // Node re-emits the socket's timeout on the incomplete request; a listener there keeps Node
+  // from destroying the socket before the 408 is written.
+  raw.on('timeout', onIdle);
   raw.once('end', disarm);
   reply.raw.once('close', disarm);
 }
