@@ -72,6 +72,8 @@ describe('client timeouts', function () {
       const res = await done;
       assert.equal(res.status, 408, res.raw);
       assert.equal((JSON.parse(res.body) as { type: string }).type, 'error');
+      // Node's own defaults (60 s, checked every 30 s) would also close it eventually: the deadline in force is ours.
+      assert.equal(gw.app.server.headersTimeout, 600);
     });
 
     it('closes 2,000 idle and slowloris connections (counted closes)', async () => {
