@@ -255,7 +255,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Text PostgreSQL cannot store is refused at the edge, before any route reads it.
-  app.addHook('preHandler', async (req) => checkRequestText(req));
+  app.addHook('preHandler', (req, _reply, done) => {
+    // Callback style: no promise per request on the hot path.
+    try {
+      checkRequestText(req);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  });
 
   app.setErrorHandler(errorHandler);
 
