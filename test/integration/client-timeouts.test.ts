@@ -46,7 +46,7 @@ describe('client timeouts', function () {
     it('answers a stalled upload 408 REQUEST_TIMEOUT in the envelope and closes the connection', async () => {
       const s = await openSocket(gw.url);
       const done = untilClosed(s);
-      s.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.mint()}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+      s.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.mint()}\r\nX-Client-Request-Id: stalled-upload-1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
       s.write('{"model":"claude-sonnet-4-6","pad":"' + 'a'.repeat(60));
       const res = await done;
       assert.equal(res.status, 408, res.raw);
@@ -54,6 +54,29 @@ describe('client timeouts', function () {
       assert.equal(body.type, 'error');
       assert.equal(body.error.type, 'invalid_request_error');
       assert.match(body.error.message, /client_body_idle_ms/);
+      // The refused upload is in the audit log too: exactly one row, polled for.
+      let rows: { status: number; reason: string; sub: string }[] = [];
+      for (let i = 0; i < 400 && rows.length === 0; i++) {
+        rows = (await tdb.db.query<{ status: number; reason: string; sub: string }>('SELECT status, reason, sub FROM audit_log WHERE request_id = $1', ['stalled-upload-1'])).rows;
+        if (rows.length === 0) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.deepEqual(rows.map((r) => [Number(r.status), r.reason, r.sub]), [[408, 'REQUEST_TIMEOUT', 'user-1']]);
+    });
+
+    it('records an upload the client abandons mid-body (one audit row, client_aborted)', async () => {
+      const s = await openSocket(gw.url);
+      s.on('error', () => {});
+      s.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.mint()}\r\nX-Client-Request-Id: abandoned-upload-1\r\nContent-Length: 1000\r\n\r\n{"model":`);
+      // Hang up once the gateway holds the request (its in-flight count shows it) and its hooks have run.
+      while (gw.app.gateway.state.inFlight === 0) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      s.destroy();
+      let rows: { status: number; outcome: string }[] = [];
+      for (let i = 0; i < 400 && rows.length === 0; i++) {
+        rows = (await tdb.db.query<{ status: number; outcome: string }>('SELECT status, outcome FROM audit_log WHERE request_id = $1', ['abandoned-upload-1'])).rows;
+        if (rows.length === 0) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.deepEqual(rows.map((r) => [Number(r.status), r.outcome]), [[499, 'client_aborted']]);
     });
 
     it('answers a stalled sign-in form 408 in the OAuth shape', async () => {

@@ -96,7 +96,17 @@ describe('edge errors in the route family\'s shape', function () {
   it('413: Anthropic envelope on /v1/messages, OAuth shape with a sentence for a 1 MB sign-in form, a page on /device', async () => {
     const token = gw.mint();
     const bigJson = `{"model":"claude-sonnet-4-6","pad":"${'p'.repeat(300 * 1024)}"}`;
-    anthropic(await rawHttp(gw.url, 'POST', '/v1/messages', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, bigJson), 413, 'request_too_large');
+    anthropic(
+      await rawHttp(gw.url, 'POST', '/v1/messages', { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-client-request-id': 'too-large-1' }, bigJson),
+      413,
+      'request_too_large',
+    );
+    let rows: { status: number }[] = [];
+    for (let i = 0; i < 400 && rows.length === 0; i++) {
+      rows = (await tdb.db.query<{ status: number }>('SELECT status FROM audit_log WHERE request_id = $1', ['too-large-1'])).rows;
+      if (rows.length === 0) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.deepEqual(rows.map((r) => Number(r.status)), [413], 'the refused request has its audit row');
     const form = `grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=abc&junk=${'j'.repeat(1024 * 1024)}`;
     const o = oauth(await rawHttp(gw.url, 'POST', '/oauth/token', { 'content-type': 'application/x-www-form-urlencoded' }, form), 413);
     assert.match(o.error_description ?? '', /limit|large/);

@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
     rawBody?: Buffer;
+    /** Set when the handler runs; until then the request's audit row is not yet anyone's job. */
+    inferenceStarted?: boolean;
   }
 }
 
@@ -50,7 +52,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxRequestBytes }, (_req, body, done) => done(null, body));
 
   // Authentication and length checks happen before a single body byte is read.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     try {
       req.principal = auth.authenticate(headerString(req.headers.authorization));
     } catch (err) {
@@ -71,6 +73,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       }
       throw err;
     }
+    recordIfNeverHandled(req, reply);
     const len = req.headers['content-length'];
     if (len === undefined) {
       if (req.headers['transfer-encoding'] !== undefined) throw new GatewayError('LENGTH_REQUIRED');
@@ -78,6 +81,33 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       throw new GatewayError('BODY_TOO_LARGE');
     }
   });
+
+  /**
+   * A request refused before its handler ran (411/413 on its headers, a stalled upload answered 408, a body
+   * that does not match its Content-Length, a client that hung up mid-upload) never reaches the
+   * handler; its audit row is written when the response closes.
+   */
+  function recordIfNeverHandled(req: FastifyRequest, reply: FastifyReply): void {
+    const started = now();
+    reply.raw.once('close', () => {
+      if (req.inferenceStarted) return;
+      const res = reply.raw;
+      const status = res.headersSent ? res.statusCode : 499;
+      void notify({
+        requestId: req.id,
+        at: new Date(started),
+        principal: req.principal,
+        operation: req.url.startsWith('/v1/messages/count_tokens') ? 'count_tokens' : 'messages',
+        status,
+        outcome: status === 499 ? 'client_aborted' : 'invalid_request',
+        reason: status === 408 ? 'REQUEST_TIMEOUT' : status === 499 ? 'client_closed_during_upload' : `http_${status}`,
+        latencyMs: now() - started,
+        stream: false,
+        clientSurface: clientSurface(req),
+        clientSessionId: headerString(req.headers['x-claude-code-session-id']),
+      });
+    });
+  }
 
   const handler = (operation: UpstreamOperation) => async (req: FastifyRequest, reply: FastifyReply) => {
     await handleInference(operation, req, reply);
@@ -96,6 +126,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
   }
 
   async function handleInference(operation: UpstreamOperation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    req.inferenceStarted = true;
     const started = now();
     const principal = req.principal!;
     const requestId = req.id;
