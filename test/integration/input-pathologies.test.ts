@@ -117,5 +117,20 @@ for (const kind of storeKinds()) {
       const res = await fetch(`${gw.url}/v1/organizations/users/u%00x/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } });
       assert.match(((await res.json()) as { error: { message: string } }).error.message, /user_id contains a NUL/);
     });
+
+    it('refuses NUL and lone surrogates anywhere in Admin API JSON bodies and queries with 400 INVALID_TEXT', async () => {
+      const cases: [string, string, string | undefined][] = [
+        ['POST', '/v1/organizations/spend_limits', '{"scope":{"type":"user","user_id":"u\\u0000"},"amount":"100","period":"monthly"}'],
+        ['POST', '/v1/organizations/spend_limits', '{"scope":{"type":"rbac_group","rbac_group_id":"g\\ud800"},"amount":"100","period":"monthly"}'],
+        ['GET', '/v1/organizations/spend_limits?scope_type=user&user_id=%00', undefined],
+        ['GET', '/v1/organizations/audit?sub=a%00b', undefined],
+      ];
+      for (const [method, path, body] of cases) {
+        const res = await fetch(`${gw.url}${path}`, { method, headers: { 'x-api-key': ADMIN_KEY, ...(body ? { 'content-type': 'application/json' } : {}) }, body });
+        const parsed = (await res.json()) as { type: string; error: { type: string; message: string } };
+        assert.equal(res.status, 400, `${method} ${path}: ${JSON.stringify(parsed)}`);
+        assert.match(parsed.error.message, /NUL character or an unpaired UTF-16 surrogate/, `${method} ${path}`);
+      }
+    });
   });
 }
