@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load';
 import type { Db } from './store/db';
-import { GatewayError, OAuthError, renderAnthropicError, renderOAuthError } from './errors';
+import { GatewayError } from './errors';
 import { BearerAuthenticator, type RevocationCheck } from './auth/bearer';
 import { SessionTokens } from './auth/session-token';
 import type { Upstream } from './routing/upstream';
@@ -23,6 +23,10 @@ import { createRoutingFeature } from './routing/feature';
 import { createSpendFeature } from './spend/feature';
 import { createAuditFeature } from './audit/feature';
 import { createTelemetryFeature } from './telemetry/feature';
+import { checkRequestText } from './edge/input-text';
+import { edgeServerOptions } from './edge/server-options';
+import { errorHandler, installExpectationHandler, sendError } from './edge/error-handler';
+import { guardBodyIdle } from './edge/client-timeouts';
 
 export type { Clock } from './feature';
 export const systemClock: Clock = { now: () => Date.now() };
@@ -153,22 +157,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
   const app = Fastify({
+    ...edgeServerOptions(config),
     logger: deps.logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings, opts) => new LazyRequestLogger(logger, bindings, opts),
-    bodyLimit: config.limits.max_request_bytes,
-    routerOptions: { maxParamLength: 500 },
     requestIdHeader: false,
     genReqId: (req) => {
       const client = req.headers['x-client-request-id'];
       return typeof client === 'string' && REQUEST_ID_RE.test(client) ? client : randomUUID();
     },
-    http: { maxHeaderSize: config.limits.max_request_header_bytes },
-    // X-Forwarded-For is believed only from configured proxies, so per-IP limits see real clients.
-    trustProxy: config.listen.trusted_proxies.length ? [...config.listen.trusted_proxies] : false,
-    return503OnClosing: false,
   });
+  installExpectationHandler(app);
 
   // Every route as registered, for GET /protocol (HEAD twins of GET routes left out).
   const registered: string[] = [];
@@ -176,7 +176,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(`${m} ${r.url}`);
   });
 
-  const tokens = new SessionTokens(config.session.jwt_secret, config.publicUrl, Math.round(config.session.ttl_hours * 3600), clock.now);
+  const tokens = new SessionTokens(
+    config.session.jwt_secret,
+    config.publicUrl,
+    Math.round(config.session.ttl_hours * 3600),
+    clock.now,
+    config.oidc?.clock_skew_seconds ?? 0,
+  );
   const upstreams = deps.upstreams ?? (await buildUpstreams(config));
 
   // Features in dependency order: later ones may read earlier ones through ctx.features.
@@ -230,9 +236,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const state: GatewayState = { draining: false, inFlight: 0 };
   app.decorate('gateway', { config, db, clock, tokens, auth, upstreams, state });
 
+  const { max_url_length } = config.limits;
+  const bodyIdleMs = config.timeouts.client_body_idle_ms;
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', req.id);
+    if (req.url.length > max_url_length) throw new GatewayError('URI_TOO_LONG');
+    guardBodyIdle(req, reply, bodyIdleMs);
     if (state.draining && req.url !== '/healthz') {
       reply.header('connection', 'close');
       throw new GatewayError('DRAINING');
@@ -244,31 +254,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof OAuthError) {
-      const r = renderOAuthError(err);
-      return reply.code(r.status).headers(r.headers).send(r.body);
+  // Text PostgreSQL cannot store is refused at the edge, before any route reads it.
+  app.addHook('preHandler', (req, _reply, done) => {
+    // Callback style: no promise per request on the hot path.
+    try {
+      checkRequestText(req);
+    } catch (err) {
+      return done(err as Error);
     }
-    let gwErr: GatewayError;
-    if (err instanceof GatewayError) gwErr = err;
-    else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') gwErr = new GatewayError('BODY_TOO_LARGE');
-    else if ((err as { statusCode?: number }).statusCode === 400 || (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      gwErr = new GatewayError('INVALID_REQUEST', (err as Error).message);
-    } else if ((err as { validation?: unknown }).validation) gwErr = new GatewayError('INVALID_REQUEST', (err as Error).message);
-    else {
-      req.log.error({ err, requestId: req.id }, 'unhandled error');
-      gwErr = new GatewayError('INTERNAL');
-    }
-    if (gwErr.code === 'LENGTH_REQUIRED') {
-      return reply.code(411).header('content-type', 'text/plain; charset=utf-8').send('length required');
-    }
-    const r = renderAnthropicError(gwErr, req.id);
-    return reply.code(r.status).headers(r.headers).send(r.body);
+    done();
   });
 
+  app.setErrorHandler(errorHandler);
+
   app.setNotFoundHandler((req, reply) => {
-    const r = renderAnthropicError(new GatewayError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req.id);
-    reply.code(r.status).headers(r.headers).send(r.body);
+    const path = req.url.split('?')[0]!;
+    // Never echo a long path back.
+    const shown = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+    sendError(req, reply, new GatewayError('NOT_FOUND', `no route for ${req.method} ${shown}`));
   });
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));

@@ -51,6 +51,13 @@ export const ERRORS = {
   STORE_UNAVAILABLE: { status: 503, type: 'api_error', message: 'store unavailable' },
   DRAINING: { status: 503, type: 'overloaded_error', message: 'gateway is restarting; retry shortly' },
   INVALID_REQUEST: { status: 400, type: 'invalid_request_error', message: 'invalid request' },
+  INVALID_TEXT: { status: 400, type: 'invalid_request_error', message: 'text contains a NUL character or an unpaired UTF-16 surrogate', noRetry: true },
+  JSON_DUPLICATE_KEY: { status: 400, type: 'invalid_request_error', message: 'the request body repeats a top-level key: send each key once', noRetry: true },
+  JSON_TOO_DEEP: { status: 400, type: 'invalid_request_error', message: 'the request body nests JSON deeper than the gateway accepts (128 levels)', noRetry: true },
+  MALFORMED_HTTP: { status: 400, type: 'invalid_request_error', message: 'malformed HTTP request', noRetry: true },
+  EXPECTATION_FAILED: { status: 417, type: 'invalid_request_error', message: 'unsupported Expect header: send the body without Expect, or use Expect: 100-continue', noRetry: true },
+  REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', message: 'the request was not received in time: send headers and body without pausing' },
+  URI_TOO_LONG: { status: 414, type: 'invalid_request_error', message: 'request URL too long (limits.max_url_length)', noRetry: true },
   INTERNAL: { status: 500, type: 'api_error', message: 'internal error' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -68,4 +68,33 @@ describe('session tokens', () => {
     now += 3601_000;
     assert.equal(code(() => t.verify(token)), 'AUTH_EXPIRED');
   });
+
+  it('refuses a header or payload that is JSON but not an object (bnVsbA = "null") with AUTH_INVALID, not a TypeError', () => {
+    const t = tokens();
+    assert.equal(code(() => t.verify('bnVsbA.e30.x')), 'AUTH_INVALID');
+    assert.equal(code(() => t.verify(sign([] as unknown as object, {}))), 'AUTH_INVALID');
+    const nul = Buffer.from('null').toString('base64url');
+    const h = Buffer.from('{"alg":"HS256"}').toString('base64url');
+    assert.equal(code(() => t.verify(`${h}.${nul}.${createHmac('sha256', S1).update(`${h}.${nul}`).digest('base64url')}`)), 'AUTH_INVALID');
+  });
+
+  it('enforces nbf with the configured clock skew', () => {
+    const iat = Math.floor(now / 1000);
+    const claims = { sub: 'u', aud: 'claude-gateway', iss: ISS, iat, exp: iat + 7200 };
+    const strict = tokens();
+    const skewed = new SessionTokens([S1], ISS, 3600, () => now, 30);
+    assert.equal(code(() => strict.verify(sign({ alg: 'HS256' }, { ...claims, nbf: iat + 3600 }))), 'AUTH_INVALID', 'an hour ahead');
+    assert.equal(code(() => skewed.verify(sign({ alg: 'HS256' }, { ...claims, nbf: iat + 3600 }))), 'AUTH_INVALID', 'an hour ahead, 30 s skew');
+    assert.equal(code(() => strict.verify(sign({ alg: 'HS256' }, { ...claims, nbf: iat + 20 }))), 'AUTH_INVALID', '20 s ahead, no skew');
+    assert.equal(code(() => skewed.verify(sign({ alg: 'HS256' }, { ...claims, nbf: iat + 20 }))), 'OK', '20 s ahead, 30 s skew');
+    assert.equal(code(() => strict.verify(sign({ alg: 'HS256' }, { ...claims, nbf: iat }))), 'OK', 'nbf now');
+    assert.equal(code(() => strict.verify(sign({ alg: 'HS256' }, { ...claims, nbf: 'later' }))), 'AUTH_INVALID', 'nbf not a number');
+  });
+
+  it('refuses a subject PostgreSQL cannot store (NUL, lone surrogate)', () => {
+    const iat = Math.floor(now / 1000);
+    const claims = { aud: 'claude-gateway', iss: ISS, iat, exp: iat + 60 };
+    assert.equal(code(() => tokens().verify(sign({ alg: 'HS256' }, { ...claims, sub: 'u\u0000' }))), 'AUTH_INVALID');
+    assert.equal(code(() => tokens().verify(sign({ alg: 'HS256' }, { ...claims, sub: 'u\ud800' }))), 'AUTH_INVALID');
+  });
 });

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../protocol/settings';
 import type { InferenceEvent } from '../inference/hooks';
 import type { GatewayEvent } from '../feature';
+import { hasUnstorableText, replaceUnstorable } from '../edge/input-text';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -116,6 +117,48 @@ export function rowHash(row: Omit<ChainedRow, 'hash'>): string {
 const ms = (d: Date) => new Date(Math.floor(d.getTime()));
 const count = (n: number | undefined) => (n === undefined ? null : String(Math.max(0, Math.round(n))));
 
+/**
+ * The row as it can be stored whatever the request held: PostgreSQL text and JSON refuse NUL and
+ * lone surrogates, and a refused insert would lose the row of exactly the request worth seeing.
+ * Each affected string gets U+FFFD in their place; `detail.raw_sha256` keeps the SHA-256 of each
+ * raw value (UTF-16 code units as JSON.stringify escapes them), by column or detail path, so an
+ * investigator can match a raw value without the row holding it.
+ */
+export function storableContent(c: AuditContent): AuditContent {
+  const hashes: Record<string, string> = {};
+  const fix = (v: string, where: string): string => {
+    if (!hasUnstorableText(v)) return v;
+    hashes[where] = createHash('sha256').update(JSON.stringify(v)).digest('hex');
+    return replaceUnstorable(v);
+  };
+  const out = { ...c };
+  for (const k of TEXT_COLUMNS) {
+    const v = out[k];
+    if (typeof v === 'string') out[k] = fix(v, k);
+  }
+  if (out.groups) out.groups = out.groups.map((g, i) => fix(g, `groups.${i}`));
+  if (out.detail) out.detail = storableJson(out.detail, 'detail', fix) as Record<string, unknown>;
+  if (Object.keys(hashes).length === 0) return c;
+  out.detail = { ...(out.detail ?? {}), raw_sha256: hashes };
+  return out;
+}
+
+const TEXT_COLUMNS = ['event', 'request_id', 'sub', 'email', 'actor', 'surface', 'session_id', 'model', 'upstream', 'outcome', 'reason'] as const;
+
+function storableJson(v: unknown, path: string, fix: (s: string, where: string) => string): unknown {
+  if (typeof v === 'string') return fix(v, path);
+  if (Array.isArray(v)) return v.map((x, i) => storableJson(x, `${path}.${i}`, fix));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const key = fix(k, `${path}.key:${replaceUnstorable(k)}`);
+      out[key] = storableJson(x, `${path}.${key}`, fix);
+    }
+    return out;
+  }
+  return v;
+}
+
 export function inferenceContent(e: InferenceEvent): AuditContent {
   const u = e.usage;
   const detail: Record<string, unknown> = { operation: e.operation, stream: e.stream };
@@ -124,7 +167,7 @@ export function inferenceContent(e: InferenceEvent): AuditContent {
   if (e.ttfbMs !== undefined) detail.ttfb_ms = Math.round(e.ttfbMs);
   if (u?.web_search_requests) detail.web_search_requests = u.web_search_requests;
   if (u?.cache_creation_1h_input_tokens) detail.cache_creation_1h_tokens = u.cache_creation_1h_input_tokens;
-  return {
+  return storableContent({
     at: ms(e.at),
     event: 'inference',
     request_id: e.requestId,
@@ -146,11 +189,11 @@ export function inferenceContent(e: InferenceEvent): AuditContent {
     cost_micros: e.costMicros === undefined ? null : String(Math.round(e.costMicros)),
     latency_ms: Math.round(e.latencyMs),
     detail,
-  };
+  });
 }
 
 export function gatewayEventContent(e: GatewayEvent): AuditContent {
-  return {
+  return storableContent({
     at: ms(e.at),
     event: e.name,
     request_id: e.requestId ?? null,
@@ -172,7 +215,7 @@ export function gatewayEventContent(e: GatewayEvent): AuditContent {
     cost_micros: null,
     latency_ms: null,
     detail: e.detail ? scrub(e.detail) : null,
-  };
+  });
 }
 
 const SECRET_KEY = /token|secret|password|api_?key|authorization|cookie|code_verifier|device_code/i;

@@ -2,11 +2,15 @@
  * Session bearer tokens: HS256 JWTs in the official gateway's format, so a token minted by
  * either gateway has the same shape. Signing and verification use node:crypto directly: this
  * runs on every request, and a synchronous HMAC costs a few microseconds where a WebCrypto
- * round trip costs tens. `exp` is required (the official gateway accepts tokens without it;
- * we do not).
+ * round trip costs tens. Parsing goes through `jose` (decodeProtectedHeader/decodeJwt), which
+ * refuses every malformed header or payload (JSON `null`, arrays, bad base64url) with one error
+ * type. `exp` is required (the official gateway accepts tokens without it; we do not); `nbf`, when
+ * present, is enforced with the configured clock skew.
  */
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { GatewayError } from '../errors';
+import { hasUnstorableText } from '../edge/input-text';
 
 export const SESSION_AUDIENCE = 'claude-gateway';
 
@@ -68,6 +72,8 @@ export class SessionTokens {
     private readonly issuer: string,
     private readonly ttlSeconds: number,
     private readonly now: () => number = Date.now,
+    /** Tolerated clock difference for `nbf` (oidc.clock_skew_seconds). */
+    private readonly clockSkewSeconds = 0,
   ) {
     if (secrets.length === 0) throw new Error('at least one session.jwt_secret is required');
     this.keys = secrets.map((s) => ({ kid: keyId(s), secret: Buffer.from(s) }));
@@ -111,11 +117,11 @@ export class SessionTokens {
     const parts = token.split('.');
     if (parts.length !== 3) throw new GatewayError('AUTH_INVALID');
     const [h, p, s] = parts as [string, string, string];
-    let header: { alg?: unknown; kid?: unknown };
-    let claims: Partial<SessionClaims>;
+    let header: ProtectedHeaderParameters;
+    let claims: JWTPayload & Partial<SessionClaims>;
     try {
-      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
-      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+      header = decodeProtectedHeader(token);
+      claims = decodeJwt(token);
     } catch {
       throw new GatewayError('AUTH_INVALID');
     }
@@ -128,9 +134,13 @@ export class SessionTokens {
     });
     if (!ok) throw new GatewayError('AUTH_INVALID');
     if (claims.aud !== SESSION_AUDIENCE || claims.iss !== this.issuer) throw new GatewayError('AUTH_INVALID');
-    if (typeof claims.sub !== 'string' || !claims.sub) throw new GatewayError('AUTH_INVALID');
+    // The subject reaches PostgreSQL text (audit, spend); one it cannot store is no identity.
+    if (typeof claims.sub !== 'string' || !claims.sub || hasUnstorableText(claims.sub)) throw new GatewayError('AUTH_INVALID');
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new GatewayError('AUTH_INVALID');
     if (claims.exp <= nowS) throw new GatewayError('AUTH_EXPIRED');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > nowS + this.clockSkewSeconds)) {
+      throw new GatewayError('AUTH_INVALID');
+    }
     const principal: Principal = Object.freeze({
       sub: claims.sub,
       email: typeof claims.email === 'string' ? claims.email : undefined,

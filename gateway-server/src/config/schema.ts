@@ -331,18 +331,28 @@ export const configSchema = z
       .object({
         max_request_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
         max_request_header_bytes: z.number().int().min(1024).max(256 * 1024).default(256 * 1024),
-        max_url_length: z.number().int().min(64).optional(),
+        /** Longest request target (path and query) accepted; longer ones get 414 URI_TOO_LONG. */
+        max_url_length: z.number().int().min(64).max(256 * 1024).default(8192),
       })
       .strict()
-      .default({ max_request_bytes: 32 * 1024 * 1024, max_request_header_bytes: 256 * 1024 }),
+      .default({ max_request_bytes: 32 * 1024 * 1024, max_request_header_bytes: 256 * 1024, max_url_length: 8192 }),
     timeouts: z
       .object({
         upstream_ttfb_ms: z.number().int().min(1).default(120_000),
         // Generous: extended thinking can pause for minutes between pings on some providers.
         upstream_idle_ms: z.number().int().min(1).default(300_000),
+        /** A client's whole header block must arrive within this (408 / connection closed). */
+        client_headers_ms: z.number().int().min(100).default(10_000),
+        /** An upload that sends nothing for this long gets 408 REQUEST_TIMEOUT and is closed. */
+        client_body_idle_ms: z.number().int().min(100).default(10_000),
+        /** The whole request (headers and body, not the reply) must arrive within this. */
+        client_request_ms: z.number().int().min(100).default(300_000),
+        /** An idle keep-alive connection is closed after this. */
+        keep_alive_ms: z.number().int().min(100).default(10_000),
       })
       .strict()
-      .default({ upstream_ttfb_ms: 120_000, upstream_idle_ms: 300_000 }),
+      .refine((t) => t.client_headers_ms <= t.client_request_ms, 'timeouts.client_headers_ms must not exceed timeouts.client_request_ms')
+      .default({ upstream_ttfb_ms: 120_000, upstream_idle_ms: 300_000, client_headers_ms: 10_000, client_body_idle_ms: 10_000, client_request_ms: 300_000, keep_alive_ms: 10_000 }),
     rate_limits: rateLimitsSchema,
     /** Tollgate extension: a built-in development OpenID provider on loopback (npm start). */
     dev_idp: z

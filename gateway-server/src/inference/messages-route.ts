@@ -14,11 +14,14 @@ import { routeWithFailover, type RouteObserver } from '../routing/failover';
 import { forwardableHeaders, isUpstreamIdleTimeout, type UpstreamOperation } from '../routing/upstream';
 import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
 import { emptyUsage, UsageTap } from './usage-tap';
+import { scanJson } from '../edge/json-scan';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
     rawBody?: Buffer;
+    /** Set when the handler runs; until then the request's audit row is not yet anyone's job. */
+    inferenceStarted?: boolean;
   }
 }
 
@@ -49,7 +52,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxRequestBytes }, (_req, body, done) => done(null, body));
 
   // Authentication and length checks happen before a single body byte is read.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     try {
       req.principal = auth.authenticate(headerString(req.headers.authorization));
     } catch (err) {
@@ -70,6 +73,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       }
       throw err;
     }
+    recordIfNeverHandled(req, reply);
     const len = req.headers['content-length'];
     if (len === undefined) {
       if (req.headers['transfer-encoding'] !== undefined) throw new GatewayError('LENGTH_REQUIRED');
@@ -77,6 +81,33 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       throw new GatewayError('BODY_TOO_LARGE');
     }
   });
+
+  /**
+   * A request refused before its handler ran (411/413 on its headers, a stalled upload answered 408, a body
+   * that does not match its Content-Length, a client that hung up mid-upload) never reaches the
+   * handler; its audit row is written when the response closes.
+   */
+  function recordIfNeverHandled(req: FastifyRequest, reply: FastifyReply): void {
+    const started = now();
+    reply.raw.once('close', () => {
+      if (req.inferenceStarted) return;
+      const res = reply.raw;
+      const status = res.headersSent ? res.statusCode : 499;
+      void notify({
+        requestId: req.id,
+        at: new Date(started),
+        principal: req.principal,
+        operation: req.url.startsWith('/v1/messages/count_tokens') ? 'count_tokens' : 'messages',
+        status,
+        outcome: status === 499 ? 'client_aborted' : 'invalid_request',
+        reason: status === 408 ? 'REQUEST_TIMEOUT' : status === 499 ? 'client_closed_during_upload' : `http_${status}`,
+        latencyMs: now() - started,
+        stream: false,
+        clientSurface: clientSurface(req),
+        clientSessionId: headerString(req.headers['x-claude-code-session-id']),
+      });
+    });
+  }
 
   const handler = (operation: UpstreamOperation) => async (req: FastifyRequest, reply: FastifyReply) => {
     await handleInference(operation, req, reply);
@@ -95,6 +126,7 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
   }
 
   async function handleInference(operation: UpstreamOperation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    req.inferenceStarted = true;
     const started = now();
     const principal = req.principal!;
     const requestId = req.id;
@@ -120,6 +152,8 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     };
 
     const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const scan = scanJson(raw);
+    if (!scan.ok && scan.problem === 'too_deep') return fail(new GatewayError('JSON_TOO_DEEP'), 'invalid_request');
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
@@ -127,6 +161,9 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
       body = parsed as Record<string, unknown>;
     } catch {
       return fail(new GatewayError('INVALID_JSON'), 'invalid_request');
+    }
+    if (!scan.ok && scan.problem === 'duplicate_key') {
+      return fail(new GatewayError('JSON_DUPLICATE_KEY', `the request body has more than one "${scan.key.slice(0, 64)}" key: send each top-level key once`), 'invalid_request');
     }
     const model = body.model;
     if (model === undefined || model === null || model === '') return fail(new GatewayError('MODEL_REQUIRED'), 'invalid_request');
