@@ -23,6 +23,7 @@ import { createRoutingFeature } from './routing/feature';
 import { createSpendFeature } from './spend/feature';
 import { createAuditFeature } from './audit/feature';
 import { createTelemetryFeature } from './telemetry/feature';
+import { registerNetworkGate } from './access/network-hook';
 
 export type { Clock } from './feature';
 export const systemClock: Clock = { now: () => Date.now() };
@@ -243,6 +244,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       state.inFlight--;
     });
   });
+
+  registerNetworkGate(app, config, ctx.emit, clock.now);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof OAuthError) {

@@ -6,10 +6,11 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { isCidr } from '../access/network-gate';
 
 const port = z.number().int().min(0).max(65535);
 const url = z.string().url();
-const cidr = z.string().min(1);
+const cidr = z.string().refine(isCidr, 'must be a CIDR range such as 10.0.0.0/8 or fc00::/7, or a single address');
 const secretString = z.string().min(1);
 
 export const listenSchema = z

@@ -1,0 +1,50 @@
+/**
+ * Wires the network gate (network-gate.ts) in front of every route: the first onRequest hook,
+ * so a refused address reaches no handler, no body parser and no sign-in page. /healthz and
+ * /readyz stay open: orchestrator probes come from node addresses operators rarely list, and
+ * they reveal nothing but "up" and "ready".
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/load';
+import { ERRORS, GatewayError, OAuthError, renderAnthropicError, renderOAuthError } from '../errors';
+import type { GatewayEvent } from '../feature';
+import { DenialSampler, NetworkGate } from './network-gate';
+
+const PROBES = new Set(['/healthz', '/readyz']);
+
+export function registerNetworkGate(
+  app: FastifyInstance,
+  config: Config,
+  emit: (e: GatewayEvent) => Promise<void>,
+  now: () => number,
+): void {
+  const ac = config.access_control;
+  if (!ac) return;
+  const gate = new NetworkGate(ac);
+  if (!gate.active) return;
+  const sampler = new DenialSampler(now);
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (PROBES.has(path)) return;
+    const verdict = gate.check(req.ip);
+    if (verdict.allowed) return;
+    const address = req.ip ?? 'unknown';
+    if (sampler.shouldRecord(address, verdict.reason)) {
+      await emit({
+        name: 'network.denied',
+        at: new Date(now()),
+        requestId: req.id,
+        outcome: 'denied',
+        reason: verdict.reason,
+        detail: { address, path: path.slice(0, 200) },
+      }).catch((err) => app.log.error({ err }, 'network.denied event failed'));
+    }
+    reply.header('connection', 'close');
+    if (path.startsWith('/oauth/')) {
+      const r = renderOAuthError(new OAuthError('access_denied', 403, ERRORS.NETWORK_NOT_ALLOWED.message));
+      return reply.code(r.status).headers(r.headers).send(r.body);
+    }
+    const r = renderAnthropicError(new GatewayError('NETWORK_NOT_ALLOWED'), req.id);
+    return reply.code(r.status).headers(r.headers).send(r.body);
+  });
+}
