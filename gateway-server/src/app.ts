@@ -24,6 +24,7 @@ import { createSpendFeature } from './spend/feature';
 import { createAuditFeature } from './audit/feature';
 import { createTelemetryFeature } from './telemetry/feature';
 import { registerNetworkGate } from './access/network-hook';
+import { HSTS, httpsOptions, watchTlsFiles } from './listen/tls';
 
 export type { Clock } from './feature';
 export const systemClock: Clock = { now: () => Date.now() };
@@ -153,7 +154,9 @@ export class LazyRequestLogger implements FastifyBaseLogger {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
+  const tls = httpsOptions(config);
   const app = Fastify({
+    ...(tls ? { https: tls } : {}),
     logger: deps.logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
@@ -231,8 +234,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const state: GatewayState = { draining: false, inFlight: 0 };
   app.decorate('gateway', { config, db, clock, tokens, auth, upstreams, state });
 
+  if (tls) watchTlsFiles(app, config, tls);
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);
+    if (tls) reply.header('strict-transport-security', HSTS);
     reply.header('x-request-id', req.id);
     if (state.draining && req.url !== '/healthz') {
       reply.header('connection', 'close');

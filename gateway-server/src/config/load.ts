@@ -118,7 +118,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
       problems.push('listen.public_url: required unless listen.host is a loopback address (clients need the URL they sign in to).');
     }
     const host = cfg.listen.host.includes(':') && !cfg.listen.host.startsWith('[') ? `[${cfg.listen.host}]` : cfg.listen.host;
-    publicUrl = `http://${host}:${cfg.listen.port}`;
+    publicUrl = `${cfg.listen.tls ? 'https' : 'http'}://${host}:${cfg.listen.port}`;
   }
   publicUrl = publicUrl.replace(/\/+$/, '');
   if (problems.length) throw new ConfigError(problems);
