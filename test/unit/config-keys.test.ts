@@ -175,12 +175,6 @@ const IMPLEMENTED = new Map<string, string | null>([
 /** Implemented by other helpers' branches ([outage] readiness grace, [input] URL length). */
 const PENDING = ['store.readiness_grace_seconds', 'limits.max_url_length'];
 
-/** Being implemented on this branch; each moves to IMPLEMENTED with its test. */
-const NOT_YET = [
-  'admin.spend_retention_months',
-  'admin.identity_retention_days',
-];
-
 const REFUSED = REFUSED_KEYS.map((r) => r.path);
 const keys = schemaKeyPaths(configSchema);
 const refusedOrUnder = (k: string) => REFUSED.some((r) => k === r || k.startsWith(`${r}.`));
@@ -204,16 +198,16 @@ const leaf = (k: string) => k.split('.').pop()!.replace(/\[.*$/, '');
 
 describe('config keys: every key works or refuses to boot', () => {
   it('every schema key is implemented, refused or pending, and on exactly one list', () => {
-    const unlisted = keys.filter((k) => !IMPLEMENTED.has(k) && !refusedOrUnder(k) && !PENDING.includes(k) && !NOT_YET.includes(k));
+    const unlisted = keys.filter((k) => !IMPLEMENTED.has(k) && !refusedOrUnder(k) && !PENDING.includes(k));
     assert.deepEqual(unlisted, [], `add these keys to IMPLEMENTED (with a test) or to config/refused.ts`);
     for (const k of IMPLEMENTED.keys()) {
-      assert.ok(!refusedOrUnder(k) && !PENDING.includes(k) && !NOT_YET.includes(k), `${k} is on two lists`);
+      assert.ok(!refusedOrUnder(k) && !PENDING.includes(k), `${k} is on two lists`);
     }
   });
 
   it('every listed key exists in the schema', () => {
     const all = new Set(keys);
-    for (const k of [...IMPLEMENTED.keys(), ...REFUSED, ...PENDING, ...NOT_YET]) assert.ok(all.has(k), `${k} is not a schema key`);
+    for (const k of [...IMPLEMENTED.keys(), ...REFUSED, ...PENDING]) assert.ok(all.has(k), `${k} is not a schema key`);
   });
 
   it('every implemented key is read by the code and named by its test', () => {
