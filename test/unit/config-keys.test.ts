@@ -111,6 +111,8 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['admin.admin_groups', 'test/integration/desktop-bootstrap.test.ts'],
   ['admin.blocked_message', 'test/e2e/spend-cli.test.ts'],
   ['admin.audit_retention_days', null],
+  ['admin.spend_retention_months', 'test/integration/spend-retention.test.ts'],
+  ['admin.identity_retention_days', 'test/integration/spend-retention.test.ts'],
   ['admin.group_limit_mode', null],
   ['enforcement', 'test/e2e/scale-out.test.ts'],
   ['enforcement.fail_closed_on_error', 'test/integration/spend-modes.test.ts'],
