@@ -136,6 +136,7 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['models[].description', 'test/integration/protocol-page.test.ts'],
   ['models[].upstream_model', 'test/integration/cloud-upstreams.test.ts'],
   ['managed', 'test/e2e/host/suite.ts'],
+  ['managed.allow_unknown_cli_keys', 'test/unit/policy-set.test.ts'],
   ['managed.policies', 'test/e2e/policy-boot.test.ts'],
   ['managed.policies[].name', 'test/e2e/bench-smoke.test.ts'],
   ['managed.policies[].match', 'test/e2e/audit-durability.test.ts'],

@@ -230,7 +230,13 @@ const policySchema = z
   })
   .strict();
 
-export const managedSchema = z.object({ policies: z.array(policySchema).default([]) }).strict();
+export const managedSchema = z
+  .object({
+    policies: z.array(policySchema).default([]),
+    /** Tollgate extension: top-level cli keys newer than Tollgate's list (policy/cli-known-keys.ts), accepted as they are. */
+    allow_unknown_cli_keys: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
 
 const keyEntry = z.object({ id: z.string().min(1), key: z.string().min(32, 'admin keys must be at least 32 characters') }).strict();
 
@@ -322,7 +328,7 @@ export const configSchema = z
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),
-    managed: managedSchema.default({ policies: [] }),
+    managed: managedSchema.default({ policies: [], allow_unknown_cli_keys: [] }),
     telemetry: telemetrySchema.optional(),
     access_control: z
       .object({ allow_cidrs: z.array(cidr).default([]), deny_cidrs: z.array(cidr).default([]) })
