@@ -36,7 +36,7 @@ describe('network access control (allow_cidrs / deny_cidrs)', function () {
     fetch(`${gw.url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-forwarded-for': address } });
   const deniedRows = async () =>
     (await tdb.db.query<{ reason: string; detail: { address: string; path: string } }>(
-      `SELECT reason, detail FROM audit_log WHERE event = 'network.denied' ORDER BY id`,
+      `SELECT reason, detail FROM audit_log WHERE event = 'access.denied' ORDER BY id`,
     )).rows.map((r) => `${r.detail.address} ${r.reason} ${r.detail.path}`);
 
   it('lets an allowed address through to the route (which then asks for a bearer)', async () => {

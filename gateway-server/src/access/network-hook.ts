@@ -31,13 +31,13 @@ export function registerNetworkGate(
     const address = req.ip ?? 'unknown';
     if (sampler.shouldRecord(address, verdict.reason)) {
       await emit({
-        name: 'network.denied',
+        name: 'access.denied',
         at: new Date(now()),
         requestId: req.id,
         outcome: 'denied',
         reason: verdict.reason,
         detail: { address, path: path.slice(0, 200) },
-      }).catch((err) => app.log.error({ err }, 'network.denied event failed'));
+      }).catch((err) => app.log.error({ err }, 'access.denied event failed'));
     }
     reply.header('connection', 'close');
     if (path.startsWith('/oauth/')) {
