@@ -20,6 +20,7 @@ import { createPostgresDatabase, createTestDatabase, type TestDatabase } from '.
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { freePort } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
+import { makeTestCertificates } from '../support/test-ca';
 
 function captureIo() {
   const c = {
@@ -139,6 +140,19 @@ describe('tollgate-gateway check', function () {
     const wrongPort = captureIo();
     assert.equal(await checkCommand(['--config', configFile({ oidc: devOidc, dev_idp: { enabled: true, port: port + 1 } })], wrongPort.io), 1);
     assert.match(wrongPort.text, /^FAIL +idp +dev_idp\.port \(\d+\) must match the port of oidc\.issuer/m);
+  });
+
+  it('checks that listen.tls files load', async () => {
+    const certs = makeTestCertificates({ ip: ['127.0.0.1'] });
+    writeFileSync(join(dir, 'tls.crt'), certs.cert);
+    writeFileSync(join(dir, 'tls.key'), certs.key);
+    writeFileSync(join(dir, 'ca.key'), readFileSync(certs.caPath.replace(/ca\.pem$/, 'ca.key')));
+    const good = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ listen: { host: '127.0.0.1', port: 0, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } })], good.io), 0, good.all);
+    assert.match(good.text, /^ok +tls +.*tls\.crt and its key load/m);
+    const bad = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ listen: { host: '127.0.0.1', port: 0, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'ca.key') } } })], bad.io), 1);
+    assert.match(bad.text, /^FAIL +tls +listen\.tls: cannot load the certificate .*tls\.crt and key .*ca\.key/m);
   });
 
   it('passes with a migrated database, a discoverable IdP and a reachable upstream', async () => {

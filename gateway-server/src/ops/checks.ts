@@ -14,6 +14,7 @@ import { Agent, request } from 'undici';
 import { ConfigError, type Config, type ResolvedUpstream } from '../config/load';
 import { buildPolicySet } from '../policy/feature';
 import { isLoopback } from '../auth/dev-idp';
+import { httpsOptions } from '../listen/tls';
 import { PILOT_PLACEHOLDERS } from './pilot-template';
 import { buildUpstreams } from '../routing/build';
 import type { Upstream } from '../routing/upstream';
@@ -36,6 +37,7 @@ const ANTHROPIC_VERSION = '2023-06-01';
 export async function checkConfig(config: Config, opts: CheckOptions, emit: (l: CheckLine) => void): Promise<void> {
   emit({ name: 'config', status: 'ok', detail: `${opts.configPath ?? 'configuration'} is valid: ${describe(config)}` });
   for (const l of checkPlaceholders(config)) emit(l);
+  if (config.listen.tls) emit(checkTls(config));
   for (const l of await checkBootValidation(config)) emit(l);
   for (const l of await checkDatabase(config, opts.timeoutMs)) emit(l);
   emit(await checkIdp(config, opts.timeoutMs));
@@ -226,6 +228,16 @@ async function checkMigrations(client: pg.Client): Promise<CheckLine> {
   if (pending.length) parts.push(`${pending.length} will run at the next boot (${pending.join(', ')})`);
   if (unknown.length) parts.push(`${unknown.length} from a newer gateway version (${unknown.join(', ')}); running this version against it is safe`);
   return { name: 'migrations', status: 'ok', detail: parts.join('; ') };
+}
+
+/** listen.tls: the pair boot would load (boot refuses files that do not load). */
+export function checkTls(config: Config): CheckLine {
+  try {
+    httpsOptions(config);
+    return { name: 'tls', status: 'ok', detail: `${config.listen.tls!.cert} and its key load; the gateway serves HTTPS and re-reads them every 10 s` };
+  } catch (err) {
+    return { name: 'tls', status: 'fail', detail: err instanceof ConfigError ? err.problems.join(' ') : (err as Error).message };
+  }
 }
 
 /** Values `init` writes as placeholders: a config still holding one would boot and fail at sign-in. */
