@@ -108,11 +108,17 @@ describe('network access control (allow_cidrs / deny_cidrs)', function () {
     assert.equal((await deniedRows())[3], '192.0.2.7 not_in_allow_list /v1/models');
   });
 
-  it('refuses a malformed range at boot', () => {
+  it('refuses a malformed range or proxy at boot', () => {
     assert.throws(
       () => testConfig({ access_control: { allow_cidrs: ['10.0.0.0/33'] } }),
       (err: Error & { problems?: string[] }) =>
         err.problems?.[0] === 'access_control.allow_cidrs.0: must be a CIDR range such as 10.0.0.0/8 or fc00::/7, or a single address.',
     );
+    assert.throws(
+      () => testConfig({ listen: { host: '127.0.0.1', port: 0, trusted_proxies: ['ingress.internal'] } }),
+      (err: Error & { problems?: string[] }) =>
+        err.problems?.[0] === 'listen.trusted_proxies.0: must be an address, a CIDR range, or loopback / linklocal / uniquelocal.',
+    );
+    assert.equal(testConfig({ listen: { host: '127.0.0.1', port: 0, trusted_proxies: ['loopback', '10.0.0.0/8'] } }).listen.trusted_proxies.length, 2);
   });
 });

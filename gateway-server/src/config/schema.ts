@@ -19,7 +19,9 @@ export const listenSchema = z
     port: port.default(8080),
     public_url: url.optional(),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
-    trusted_proxies: z.array(z.string()).default([]),
+    trusted_proxies: z
+      .array(z.string().refine((p) => isCidr(p) || ['loopback', 'linklocal', 'uniquelocal'].includes(p), 'must be an address, a CIDR range, or loopback / linklocal / uniquelocal'))
+      .default([]),
   })
   .strict();
 
