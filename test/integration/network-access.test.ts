@@ -74,6 +74,16 @@ describe('network access control (allow_cidrs / deny_cidrs)', function () {
     assert.match(body.error_description, /network address/);
   });
 
+  it('answers the browser pages with a page saying what to do', async () => {
+    const res = await from('192.0.2.7', '/device?user_code=ABCD-EFGH');
+    assert.equal(res.status, 403);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await res.text();
+    assert.match(html, /<h1>Not available from your network<\/h1>/);
+    assert.match(html, /connect through your organisation&#39;s network \(VPN\) or ask your administrator/);
+    assert.doesNotMatch(html, /<form/);
+  });
+
   it('keeps /healthz and /readyz open for orchestrator probes', async () => {
     assert.equal((await from('192.0.2.7', '/healthz')).status, 200);
     assert.equal((await from('192.0.2.7', '/readyz')).status, 200);

@@ -243,7 +243,7 @@ describe('config keys: every key works or refuses to boot', () => {
 
   it("refuses forward_user_identity towards Anthropic's own host, allows it towards a proxy", () => {
     const up = (base_url?: string) => ({ provider: 'anthropic', auth: { api_key: 'k' }, forward_user_identity: true, ...(base_url ? { base_url } : {}) });
-    for (const base of [undefined, 'https://api.anthropic.com', 'https://eu.api.anthropic.com/v1']) {
+    for (const base of [undefined, 'https://api.anthropic.com', 'https://eu.api.anthropic.com/v1', 'https://API.Anthropic.com.:443']) {
       const p = bootProblems({ ...minimalWith(''), upstreams: [up(base)] });
       assert.equal(p.length, 1, JSON.stringify(p));
       assert.match(p[0]!, /^upstreams\.0\.forward_user_identity: would send every user's id and e-mail address to Anthropic/);

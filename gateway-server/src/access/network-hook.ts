@@ -1,6 +1,7 @@
 /**
- * Wires the network gate (network-gate.ts) in front of every route: the first onRequest hook,
- * so a refused address reaches no handler, no body parser and no sign-in page. /healthz and
+ * Wires the network gate (network-gate.ts) in front of every route, as an onRequest hook, so a
+ * refused address reaches no handler, no body parser and no sign-in page. The answer takes the
+ * route's shape: the Anthropic envelope, OAuth's on /oauth/*, a page on the browser pages. /healthz and
  * /readyz stay open: orchestrator probes come from node addresses operators rarely list, and
  * they reveal nothing but "up" and "ready".
  */
@@ -8,9 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/load';
 import { ERRORS, GatewayError, OAuthError, renderAnthropicError, renderOAuthError } from '../errors';
 import type { GatewayEvent } from '../feature';
+import { para, sendPage } from '../auth/pages';
 import { DenialSampler, NetworkGate } from './network-gate';
 
 const PROBES = new Set(['/healthz', '/readyz']);
+/** Pages people open in a browser: they get the sentence as a page, not as JSON. */
+const BROWSER_PAGES = new Set(['/', '/device', '/device/deny', '/oauth/callback']);
 
 export function registerNetworkGate(
   app: FastifyInstance,
@@ -40,6 +44,9 @@ export function registerNetworkGate(
       }).catch((err) => app.log.error({ err }, 'access.denied event failed'));
     }
     reply.header('connection', 'close');
+    if (BROWSER_PAGES.has(path)) {
+      return sendPage(reply, 'Not available from your network', para(ERRORS.NETWORK_NOT_ALLOWED.message), { status: 403 });
+    }
     if (path.startsWith('/oauth/')) {
       const r = renderOAuthError(new OAuthError('access_denied', 403, ERRORS.NETWORK_NOT_ALLOWED.message));
       return reply.code(r.status).headers(r.headers).send(r.body);

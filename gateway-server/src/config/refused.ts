@@ -68,7 +68,8 @@ const ANTHROPIC_HOST = /(^|\.)anthropic\.com$/i;
 function identityForwardingProblems(cfg: GatewayConfig): string[] {
   return cfg.upstreams.flatMap((u, i) => {
     if (u.provider !== 'anthropic' || !u.forward_user_identity) return [];
-    const host = new URL(u.base_url ?? 'https://api.anthropic.com').hostname;
+    // A trailing dot (`api.anthropic.com.`) names the same host.
+    const host = new URL(u.base_url ?? 'https://api.anthropic.com').hostname.replace(/\.$/, '');
     if (!ANTHROPIC_HOST.test(host)) return [];
     return [
       `upstreams.${i}.forward_user_identity: would send every user's id and e-mail address to Anthropic (${host}); ` +
