@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
-import { monthsBefore, pruneSpendRetention } from '../../gateway-server/src/spend/retention';
+import pg from 'pg';
+import { monthsBefore, pruneSpendRetention, SPEND_RETENTION_LOCK_KEY } from '../../gateway-server/src/spend/retention';
 
 const NOW = Date.parse('2026-03-31T12:00:00Z');
 const DAY = 86_400_000;
@@ -104,6 +105,24 @@ describe('spend and identity retention', () => {
         assert.deepEqual(await contents(tdb), { ledger: ['l-new'], counters: ['m:2024-12', 'm:2026-03'], principals: ['p-today'] });
         assert.deepEqual(await pruneSpendRetention(tdb.db, settings, NOW), { ran: true, ledger: 0, counters: 0, principals: 0 });
       });
+
+      if (kind === 'postgres') {
+        it('lets one replica at a time do the work (advisory lock)', async () => {
+          const other = new pg.Client({ connectionString: tdb.url });
+          await other.connect();
+          try {
+            await other.query('SELECT pg_advisory_lock($1)', [SPEND_RETENTION_LOCK_KEY]);
+            const settings = { spend_retention_months: 13, identity_retention_days: 90 };
+            assert.deepEqual(await pruneSpendRetention(tdb.db, settings, NOW), { ran: false, ledger: 0, counters: 0, principals: 0 });
+            assert.equal((await contents(tdb)).ledger.length, 3, 'nothing deleted while another replica holds the lock');
+            await other.query('SELECT pg_advisory_unlock($1)', [SPEND_RETENTION_LOCK_KEY]);
+            assert.equal((await pruneSpendRetention(tdb.db, settings, NOW)).ran, true);
+            assert.deepEqual(await contents(tdb), EXPECTED);
+          } finally {
+            await other.end();
+          }
+        });
+      }
     });
   }
 });
