@@ -176,7 +176,23 @@ const IMPLEMENTED = new Map<string, string | null>([
 ]);
 
 /** Implemented by other helpers' branches ([outage] readiness grace, [input] URL length). */
-const PENDING = ['store.readiness_grace_seconds', 'limits.max_url_length'];
+/**
+ * Implemented on other branches ([outage]: readiness grace, audit spool; [input]: URL length,
+ * client timeouts; [tap]: upstream idle timeout). Until those branches are merged a key here may
+ * be missing from the schema (or present but not yet read); once merged, move each to
+ * IMPLEMENTED with its test.
+ */
+const PENDING = [
+  'store.readiness_grace_seconds',
+  'store.spool_dir',
+  'store.spool_max_bytes',
+  'limits.max_url_length',
+  'timeouts.client_headers_ms',
+  'timeouts.client_body_idle_ms',
+  'timeouts.client_request_ms',
+  'timeouts.keep_alive_ms',
+  'timeouts.upstream_idle_ms',
+];
 
 const REFUSED = REFUSED_KEYS.map((r) => r.path);
 const keys = schemaKeyPaths(configSchema);
@@ -210,7 +226,7 @@ describe('config keys: every key works or refuses to boot', () => {
 
   it('every listed key exists in the schema', () => {
     const all = new Set(keys);
-    for (const k of [...IMPLEMENTED.keys(), ...REFUSED, ...PENDING]) assert.ok(all.has(k), `${k} is not a schema key`);
+    for (const k of [...IMPLEMENTED.keys(), ...REFUSED]) assert.ok(all.has(k), `${k} is not a schema key`);
   });
 
   it('every implemented key is read by the code and named by its test', () => {
