@@ -27,6 +27,8 @@ import { checkRequestText } from './edge/input-text';
 import { edgeServerOptions } from './edge/server-options';
 import { errorHandler, installExpectationHandler, sendError } from './edge/error-handler';
 import { guardBodyIdle } from './edge/client-timeouts';
+import { registerNetworkGate } from './access/network-hook';
+import { HSTS, httpsOptions, watchTlsFiles } from './listen/tls';
 
 export type { Clock } from './feature';
 export const systemClock: Clock = { now: () => Date.now() };
@@ -156,8 +158,12 @@ export class LazyRequestLogger implements FastifyBaseLogger {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db } = deps;
   const clock = deps.clock ?? systemClock;
+  const tls = httpsOptions(config);
+  const edge = edgeServerOptions(config);
   const app = Fastify({
-    ...edgeServerOptions(config),
+    ...edge,
+    // https.createServer takes Node's http server options too: the client timeouts apply to TLS listeners.
+    ...(tls ? { https: { ...edge.http, ...tls } } : {}),
     logger: deps.logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
@@ -238,8 +244,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const { max_url_length } = config.limits;
   const bodyIdleMs = config.timeouts.client_body_idle_ms;
+  if (tls) watchTlsFiles(app, config, tls);
   app.addHook('onRequest', async (req, reply) => {
     reply.headers(SECURITY_HEADERS);
+    if (tls) reply.header('strict-transport-security', HSTS);
     reply.header('x-request-id', req.id);
     if (req.url.length > max_url_length) throw new GatewayError('URI_TOO_LONG');
     guardBodyIdle(req, reply, bodyIdleMs);
@@ -253,6 +261,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       state.inFlight--;
     });
   });
+
+  registerNetworkGate(app, config, ctx.emit, clock.now);
 
   // Text PostgreSQL cannot store is refused at the edge, before any route reads it.
   app.addHook('preHandler', (req, _reply, done) => {

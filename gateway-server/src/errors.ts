@@ -39,6 +39,12 @@ export const ERRORS = {
   MODEL_NOT_ALLOWED: { status: 400, type: 'invalid_request_error', message: 'model is not allowed' },
   MODEL_NOT_CONFIGURED: { status: 400, type: 'invalid_request_error', message: 'model is not configured on any upstream' },
   FORBIDDEN: { status: 403, type: 'permission_error', message: 'not permitted' },
+  NETWORK_NOT_ALLOWED: {
+    status: 403,
+    type: 'permission_error',
+    message: "this gateway does not accept connections from your network address; connect through your organisation's network (VPN) or ask your administrator",
+    noRetry: true,
+  },
   NOT_FOUND: { status: 404, type: 'not_found_error', message: 'not found' },
   SPEND_LIMIT_REACHED: { status: 429, type: 'billing_error', message: 'spend limit reached', noRetry: true },
   SPEND_UNAVAILABLE: { status: 429, type: 'billing_error', message: 'spend limit unavailable', noRetry: true },

@@ -20,6 +20,7 @@ import { createPostgresDatabase, createTestDatabase, type TestDatabase } from '.
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { freePort } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
+import { makeTestCertificates } from '../support/test-ca';
 
 function captureIo() {
   const c = {
@@ -111,6 +112,48 @@ describe('tollgate-gateway check', function () {
     );
     return path;
   }
+
+  it("fails on init's placeholders, one line each, naming the key", async () => {
+    const path = join(dir, 'fresh-init.yaml');
+    assert.equal(await initCommand(['--out', path], captureIo().io), 0);
+    const c = captureIo();
+    const code = await checkCommand(['--config', path, '--timeout-ms', '300'], c.io, pilotEnv);
+    assert.equal(code, 1, c.all);
+    const lines = c.text.split('\n').filter((l) => /^FAIL +placeholders /.test(l));
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^FAIL +placeholders +/, '')),
+      [
+        "listen.public_url is still init's placeholder https://claude-gateway.internal.example.com; replace it with your organisation's value",
+        "oidc.issuer is still init's placeholder https://example.okta.com; replace it with your organisation's value",
+        "oidc.client_id is still init's placeholder replace-with-your-client-id; replace it with your organisation's value",
+        "oidc.allowed_email_domains is still init's placeholder example.com; replace it with your organisation's value",
+      ],
+    );
+  });
+
+  it('understands the development IdP: nothing to probe before boot, but it must be on loopback', async () => {
+    const port = await freePort();
+    const devOidc = { issuer: `http://127.0.0.1:${port}`, client_id: 'tollgate-dev', client_secret: 's', allow_insecure_issuer: true };
+    const c = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ oidc: devOidc, dev_idp: { enabled: true, port } })], c.io), 0, c.all);
+    assert.match(c.text, new RegExp(`^warn +idp +development identity provider \\(dev_idp\\), started by the gateway on http://127\\.0\\.0\\.1:${port}: any password works; never in production$`, 'm'));
+    const wrongPort = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ oidc: devOidc, dev_idp: { enabled: true, port: port + 1 } })], wrongPort.io), 1);
+    assert.match(wrongPort.text, /^FAIL +idp +dev_idp\.port \(\d+\) must match the port of oidc\.issuer/m);
+  });
+
+  it('checks that listen.tls files load', async () => {
+    const certs = makeTestCertificates({ ip: ['127.0.0.1'] });
+    writeFileSync(join(dir, 'tls.crt'), certs.cert);
+    writeFileSync(join(dir, 'tls.key'), certs.key);
+    writeFileSync(join(dir, 'ca.key'), readFileSync(certs.caPath.replace(/ca\.pem$/, 'ca.key')));
+    const good = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ listen: { host: '127.0.0.1', port: 0, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') } } })], good.io), 0, good.all);
+    assert.match(good.text, /^ok +tls +.*tls\.crt and its key load/m);
+    const bad = captureIo();
+    assert.equal(await checkCommand(['--config', configFile({ listen: { host: '127.0.0.1', port: 0, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'ca.key') } } })], bad.io), 1);
+    assert.match(bad.text, /^FAIL +tls +listen\.tls: cannot load the certificate .*tls\.crt and key .*ca\.key/m);
+  });
 
   it('passes with a migrated database, a discoverable IdP and a reachable upstream', async () => {
     const c = captureIo();

@@ -139,8 +139,11 @@ describe('deploy/helm chart', () => {
       assert.ok(Object.values(templates).some((t) => new RegExp(`^kind: ${kind}$`, 'm').test(t)), `template for ${kind}`);
     }
     const dep = templates['deployment.yaml']!;
-    assert.match(dep, /readinessProbe:\n\s+httpGet: \{ path: \/readyz, port: http \}/);
-    assert.match(dep, /livenessProbe:\n\s+httpGet: \{ path: \/healthz, port: http \}/);
+    // With tls.secretName the gateway serves only HTTPS (listen.tls), so the probes must too.
+    const scheme = ', scheme: \\{\\{ if \\.Values\\.tls\\.secretName \\}\\}HTTPS\\{\\{ else \\}\\}HTTP\\{\\{ end \\}\\}';
+    assert.match(dep, new RegExp(`readinessProbe:\\n\\s+httpGet: \\{ path: /readyz, port: http${scheme} \\}`));
+    assert.match(dep, new RegExp(`livenessProbe:\\n\\s+httpGet: \\{ path: /healthz, port: http${scheme} \\}`));
+    assert.match(dep, new RegExp(`startupProbe:\\n\\s+httpGet: \\{ path: /healthz, port: http${scheme} \\}`));
     assert.match(dep, /secretKeyRef:\n\s+name: \{\{ \$\.Values\.existingSecret \}\}/);
     assert.match(dep, /args: \["--config", "\/etc\/tollgate\/gateway\.yaml"\]/);
     assert.equal(values.securityContext.readOnlyRootFilesystem, true);

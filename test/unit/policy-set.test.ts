@@ -6,6 +6,8 @@ import { checksumOf, PolicyConfigError, PolicySet, type PolicyInput } from '../.
 import { entryMatches } from '../../gateway-server/src/policy/model-match';
 import { modelPricingSetting } from '../../gateway-server/src/spend/pricing';
 import type { Upstream } from '../../gateway-server/src/routing/upstream';
+import { ConfigError, resolveConfig } from '../../gateway-server/src/config/load';
+import { buildPolicySet } from '../../gateway-server/src/policy/feature';
 
 const upstream = (name: string, provider: string): Upstream => ({ name, provider, send: async () => assert.fail('no network in unit tests'), close: async () => {} });
 const anthropic = upstream('anthropic', 'anthropic');
@@ -221,7 +223,28 @@ describe('policy set', () => {
     assert.match(text, /managed\.policies\[1\]\.settings\.forceLoginOrgUUID: not allowed/);
     assert.match(text, /managed\.policies\[1\]\.settings\.permissions\.deny: /);
     assert.match(text, /managed\.policies\[1\]\.vscode: "not a setting" is not a VS Code setting ID/);
-    assert.ok(!/futureKey/.test(text), 'unknown top-level keys pass');
+    assert.match(text, /managed\.policies\[0\] \("eng"\)\.cli\.futureKey: is not a Claude Code managed setting Tollgate knows\. If it is a newer setting, list it in managed\.allow_unknown_cli_keys\./);
+  });
+
+  it('refuses an unknown cli key with the nearest known one, unless allow_unknown_cli_keys names it', () => {
+    const attempt = (cli: Record<string, unknown>, allowUnknownCliKeys?: string[]) => {
+      try {
+        new PolicySet([{ match: {}, cli }], catalogue(), { publicUrl: 'https://gw.example.com', allowUnknownCliKeys });
+        return [];
+      } catch (err) {
+        assert.ok(err instanceof PolicyConfigError);
+        return err.problems;
+      }
+    };
+    // The typo from issue 14: it silently turned the group's model restriction off.
+    assert.deepEqual(attempt({ availableModel: ['claude-sonnet-4-6'] }), [
+      'managed.policies[0].cli.availableModel: is not a Claude Code managed setting Tollgate knows; did you mean "availableModels"? If it is a newer setting, list it in managed.allow_unknown_cli_keys.',
+    ]);
+    assert.match(attempt({ EnforceAvailableModels: true })[0]!, /did you mean "enforceAvailableModels"\?/);
+    assert.match(attempt({ permisions: { deny: ['Read'] } })[0]!, /did you mean "permissions"\?/);
+    assert.deepEqual(attempt({ futureKey: 1 }, ['futureKey']), []);
+    assert.equal(attempt({ futureKey: 1, otherKey: 2 }, ['futureKey']).length, 1);
+    assert.deepEqual(attempt({ managedMcpServers: [], fallbackModel: 'claude-haiku-4-5', availableModels: ['claude-sonnet-4-6'] }), []);
   });
 
   it('treats settings as the legacy alias of cli, refusing both at once', () => {
@@ -244,5 +267,20 @@ describe('gateway.example.yaml policies', () => {
     const s = new PolicySet(doc.managed.policies, catalogue(doc.models ?? []), { publicUrl: 'https://gw.example.com' });
     assert.deepEqual(s.warnings, []);
     assert.deepEqual(s.select(caller(['contractors']))!.models.map((m) => m.id), ['claude-haiku-4-5']);
+  });
+});
+
+describe('managed.allow_unknown_cli_keys (through gateway.yaml)', () => {
+  const boot = (managed: Record<string, unknown>) => {
+    const config = resolveConfig({ listen: { host: '127.0.0.1' }, session: { jwt_secret: 'x'.repeat(32) }, upstreams: [{ provider: 'simulated' }], managed }, {});
+    return () => buildPolicySet({ config, upstreams: [] });
+  };
+  it('turns a typo into a boot error and accepts a key the operator names', () => {
+    assert.throws(boot({ policies: [{ match: {}, cli: { availableModel: ['claude-sonnet-4-6'] } }] }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.problems[0]!, /^managed\.policies\[0\]\.cli\.availableModel: .*did you mean "availableModels"\?/);
+      return true;
+    });
+    assert.doesNotThrow(boot({ allow_unknown_cli_keys: ['futureKey'], policies: [{ match: {}, cli: { futureKey: true } }] }));
   });
 });

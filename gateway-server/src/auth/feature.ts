@@ -40,9 +40,6 @@ export async function createIdentityFeature(ctx: FeatureContext): Promise<Featur
     now,
   };
   if (!config.oidc) ctx.log.warn('no oidc block: sign-in is disabled (tokens can still be minted with the CLI)');
-  if (config.oidc?.google_groups) {
-    ctx.log.warn('oidc.google_groups is not implemented in Tollgate: Google users sign in without groups; map groups with groups_claim from another IdP, or match policies by email domain');
-  }
 
   const sweep = async () => {
     try {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { refusedKeyProblems } from './refused';
 import { configSchema, type GatewayConfig, type UpstreamConfig } from './schema';
 
 export class ConfigError extends Error {
@@ -87,6 +88,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) throw new ConfigError(formatZodIssues(parsed.error));
   const cfg = parsed.data;
+  problems.push(...refusedKeyProblems(expanded, cfg));
 
   const names = new Set<string>();
   const upstreams: ResolvedUpstream[] = cfg.upstreams.map((u, i) => {
@@ -116,7 +118,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
       problems.push('listen.public_url: required unless listen.host is a loopback address (clients need the URL they sign in to).');
     }
     const host = cfg.listen.host.includes(':') && !cfg.listen.host.startsWith('[') ? `[${cfg.listen.host}]` : cfg.listen.host;
-    publicUrl = `http://${host}:${cfg.listen.port}`;
+    publicUrl = `${cfg.listen.tls ? 'https' : 'http'}://${host}:${cfg.listen.port}`;
   }
   publicUrl = publicUrl.replace(/\/+$/, '');
   if (problems.length) throw new ConfigError(problems);

@@ -6,10 +6,11 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { isCidr } from '../access/network-gate';
 
 const port = z.number().int().min(0).max(65535);
 const url = z.string().url();
-const cidr = z.string().min(1);
+const cidr = z.string().refine(isCidr, 'must be a CIDR range such as 10.0.0.0/8 or fc00::/7, or a single address');
 const secretString = z.string().min(1);
 
 export const listenSchema = z
@@ -18,7 +19,9 @@ export const listenSchema = z
     port: port.default(8080),
     public_url: url.optional(),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
-    trusted_proxies: z.array(z.string()).default([]),
+    trusted_proxies: z
+      .array(z.string().refine((p) => isCidr(p) || ['loopback', 'linklocal', 'uniquelocal'].includes(p), 'must be an address, a CIDR range, or loopback / linklocal / uniquelocal'))
+      .default([]),
   })
   .strict();
 
@@ -229,7 +232,13 @@ const policySchema = z
   })
   .strict();
 
-export const managedSchema = z.object({ policies: z.array(policySchema).default([]) }).strict();
+export const managedSchema = z
+  .object({
+    policies: z.array(policySchema).default([]),
+    /** Tollgate extension: top-level cli keys newer than Tollgate's list (policy/cli-known-keys.ts), accepted as they are. */
+    allow_unknown_cli_keys: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
 
 const keyEntry = z.object({ id: z.string().min(1), key: z.string().min(32, 'admin keys must be at least 32 characters') }).strict();
 
@@ -321,7 +330,7 @@ export const configSchema = z
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),
-    managed: managedSchema.default({ policies: [] }),
+    managed: managedSchema.default({ policies: [], allow_unknown_cli_keys: [] }),
     telemetry: telemetrySchema.optional(),
     access_control: z
       .object({ allow_cidrs: z.array(cidr).default([]), deny_cidrs: z.array(cidr).default([]) })

@@ -13,6 +13,9 @@ import pg from 'pg';
 import { Agent, request } from 'undici';
 import { ConfigError, type Config, type ResolvedUpstream } from '../config/load';
 import { buildPolicySet } from '../policy/feature';
+import { isLoopback } from '../auth/dev-idp';
+import { httpsOptions } from '../listen/tls';
+import { PILOT_PLACEHOLDERS } from './pilot-template';
 import { buildUpstreams } from '../routing/build';
 import type { Upstream } from '../routing/upstream';
 import { MIGRATIONS } from '../store/migrations';
@@ -33,6 +36,8 @@ const ANTHROPIC_VERSION = '2023-06-01';
 
 export async function checkConfig(config: Config, opts: CheckOptions, emit: (l: CheckLine) => void): Promise<void> {
   emit({ name: 'config', status: 'ok', detail: `${opts.configPath ?? 'configuration'} is valid: ${describe(config)}` });
+  for (const l of checkPlaceholders(config)) emit(l);
+  if (config.listen.tls) emit(checkTls(config));
   for (const l of await checkBootValidation(config)) emit(l);
   for (const l of await checkDatabase(config, opts.timeoutMs)) emit(l);
   emit(await checkIdp(config, opts.timeoutMs));
@@ -225,9 +230,35 @@ async function checkMigrations(client: pg.Client): Promise<CheckLine> {
   return { name: 'migrations', status: 'ok', detail: parts.join('; ') };
 }
 
+/** listen.tls: the pair boot would load (boot refuses files that do not load). */
+export function checkTls(config: Config): CheckLine {
+  try {
+    httpsOptions(config);
+    return { name: 'tls', status: 'ok', detail: `${config.listen.tls!.cert} and its key load; the gateway serves HTTPS and re-reads them every 10 s` };
+  } catch (err) {
+    return { name: 'tls', status: 'fail', detail: err instanceof ConfigError ? err.problems.join(' ') : (err as Error).message };
+  }
+}
+
+/** Values `init` writes as placeholders: a config still holding one would boot and fail at sign-in. */
+export function checkPlaceholders(config: Config): CheckLine[] {
+  const P = PILOT_PLACEHOLDERS;
+  const found: [string, string][] = [];
+  if (config.listen.public_url?.replace(/\/+$/, '') === P.publicUrl) found.push(['listen.public_url', P.publicUrl]);
+  if (config.oidc?.issuer.replace(/\/+$/, '') === P.issuer) found.push(['oidc.issuer', P.issuer]);
+  if (config.oidc?.client_id === P.clientId) found.push(['oidc.client_id', P.clientId]);
+  if (config.oidc?.allowed_email_domains.includes(P.emailDomain)) found.push(['oidc.allowed_email_domains', P.emailDomain]);
+  return found.map(([key, value]) => ({
+    name: 'placeholders',
+    status: 'fail',
+    detail: `${key} is still init's placeholder ${value}; replace it with your organisation's value`,
+  }));
+}
+
 export async function checkIdp(config: Config, timeoutMs: number): Promise<CheckLine> {
   const oidc = config.oidc;
   if (!oidc) return { name: 'idp', status: 'warn', detail: 'no oidc block: developers cannot sign in' };
+  if (config.dev_idp?.enabled) return checkDevIdp(config);
   const url = oidc.discovery_url ?? `${oidc.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   const dispatcher = idpDispatcher(oidc, timeoutMs)!; // a timeout always yields one
   try {
@@ -252,6 +283,21 @@ export async function checkIdp(config: Config, timeoutMs: number): Promise<Check
   } finally {
     await dispatcher.close().catch(() => {});
   }
+}
+
+/** The development IdP runs inside the gateway, so there is nothing to probe before boot: check where it would run. */
+function checkDevIdp(config: Config): CheckLine {
+  const issuer = new URL(config.oidc!.issuer);
+  if (!isLoopback(issuer.hostname) || !isLoopback(config.listen.host) || !isLoopback(new URL(config.publicUrl).hostname)) {
+    return { name: 'idp', status: 'fail', detail: 'dev_idp runs only on loopback: the gateway (listen.host, public_url) and oidc.issuer must all be loopback addresses' };
+  }
+  const port = config.dev_idp!.port || Number(issuer.port);
+  if (String(port) !== issuer.port) return { name: 'idp', status: 'fail', detail: `dev_idp.port (${port}) must match the port of oidc.issuer (${config.oidc!.issuer})` };
+  return {
+    name: 'idp',
+    status: 'warn',
+    detail: `development identity provider (dev_idp), started by the gateway on ${config.oidc!.issuer}: any password works; never in production`,
+  };
 }
 
 export async function checkUpstream(u: ResolvedUpstream, timeoutMs: number): Promise<CheckLine> {

@@ -12,11 +12,19 @@ export const PILOT_ENV_VARS = [
   'GATEWAY_ADMIN_WRITE_KEY',
 ] as const;
 
+/** What `init` writes when not told otherwise; `check` fails while any of them is still there. */
+export const PILOT_PLACEHOLDERS = {
+  publicUrl: 'https://claude-gateway.internal.example.com',
+  issuer: 'https://example.okta.com',
+  clientId: 'replace-with-your-client-id',
+  emailDomain: 'example.com',
+} as const;
+
 export function pilotTemplate(opts: { publicUrl?: string; issuer?: string; clientId?: string; emailDomain?: string } = {}): string {
-  const publicUrl = opts.publicUrl ?? 'https://claude-gateway.internal.example.com';
-  const issuer = opts.issuer ?? 'https://example.okta.com';
-  const clientId = opts.clientId ?? 'replace-with-your-client-id';
-  const domain = opts.emailDomain ?? 'example.com';
+  const publicUrl = opts.publicUrl ?? PILOT_PLACEHOLDERS.publicUrl;
+  const issuer = opts.issuer ?? PILOT_PLACEHOLDERS.issuer;
+  const clientId = opts.clientId ?? PILOT_PLACEHOLDERS.clientId;
+  const domain = opts.emailDomain ?? PILOT_PLACEHOLDERS.emailDomain;
   return `# Tollgate gateway: starter configuration for a pilot of 20-50 developers.
 # Written by \`tollgate-gateway init\`. Key names follow Anthropic's Claude apps gateway, so this
 # file also documents what the official gateway would read; keys marked "Tollgate" are ours.

@@ -1,12 +1,14 @@
 /**
  * Boot-time validation of a policy's `cli:` block, a Claude Code managed-settings document
- * (claude-code-client.md, claude-apps-gateway-spec.md §3). Unknown top-level keys pass (the CLI
- * adds settings every release); the keys we know must have the right type, so a typo'd type
- * fails boot instead of being silently ignored by every client. Keys that only make sense in a
- * machine's local managed settings (sign-in pins) or that the gateway cannot deliver safely are
- * rejected.
+ * (claude-code-client.md, claude-apps-gateway-spec.md §3). The keys we know must have the right
+ * type, so a typo'd type fails boot instead of being silently ignored by every client. An unknown
+ * top-level key fails boot too, with the nearest known key: `availableModel:` would otherwise turn
+ * a group's model restriction off without a word. Keys newer than our list pass when the operator
+ * names them in managed.allow_unknown_cli_keys. Keys that only make sense in a machine's local
+ * managed settings (sign-in pins) or that the gateway cannot deliver safely are rejected.
  */
 import { z } from 'zod';
+import { EXTRA_KNOWN_CLI_KEYS } from './cli-known-keys';
 
 const strings = z.array(z.string());
 const stringRecord = z.record(z.string(), z.string({ error: 'must be a string (quote numbers and booleans in YAML, e.g. "1")' }));
@@ -72,11 +74,25 @@ export const FORBIDDEN_CLI_KEYS: Readonly<Record<string, string>> = {
   mcpServers: 'use managedMcpServers (http/sse servers) instead',
 };
 
+export const KNOWN_CLI_KEYS: ReadonlySet<string> = new Set([
+  ...Object.keys(cliSettingsSchema.shape),
+  ...Object.keys(FORBIDDEN_CLI_KEYS),
+  ...EXTRA_KNOWN_CLI_KEYS,
+]);
+
 /** One sentence per problem, each naming the policy (`where`) and the key. */
-export function validateCliSettings(doc: Record<string, unknown>, where: string): string[] {
+export function validateCliSettings(doc: Record<string, unknown>, where: string, allowUnknown: readonly string[] = []): string[] {
   const problems: string[] = [];
   for (const [key, why] of Object.entries(FORBIDDEN_CLI_KEYS)) {
     if (key in doc) problems.push(`${where}.${key}: not allowed in a gateway policy; ${why}. Remove it.`);
+  }
+  for (const key of Object.keys(doc)) {
+    if (KNOWN_CLI_KEYS.has(key) || allowUnknown.includes(key)) continue;
+    const near = nearestKey(key);
+    problems.push(
+      `${where}.${key}: is not a Claude Code managed setting Tollgate knows${near ? `; did you mean "${near}"?` : '.'} ` +
+        `If it is a newer setting, list it in managed.allow_unknown_cli_keys.`,
+    );
   }
   const parsed = cliSettingsSchema.safeParse(doc);
   if (!parsed.success) {
@@ -86,6 +102,28 @@ export function validateCliSettings(doc: Record<string, unknown>, where: string)
     }
   }
   return problems;
+}
+
+/** The known key nearest in edit distance (case-insensitive), if near enough to be a typo. */
+export function nearestKey(key: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of KNOWN_CLI_KEYS) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/** Levenshtein distance, two rows. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 const SETTING_ID = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;

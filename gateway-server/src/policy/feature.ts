@@ -27,6 +27,7 @@ export function buildPolicySet(ctx: Pick<FeatureContext, 'config' | 'upstreams'>
     const set = new PolicySet(config.managed.policies, catalogue, {
       telemetry: config.telemetry,
       publicUrl: config.publicUrl,
+      allowUnknownCliKeys: config.managed.allow_unknown_cli_keys,
       modelPricing: modelPricingSetting(config.pricing.overrides, config.pricing.multiplier, config.upstreams[0]?.name),
     });
     set.warnings.unshift(...catalogue.warnings);

@@ -72,14 +72,14 @@ export class PolicySet {
   constructor(
     policies: readonly PolicyInput[],
     readonly catalogue: ModelCatalogue,
-    opts: { telemetry?: TelemetryConfig; publicUrl: string; /** Injected as `modelPricing` unless a policy sets its own. */ modelPricing?: Doc },
+    opts: { telemetry?: TelemetryConfig; publicUrl: string; /** Injected as `modelPricing` unless a policy sets its own. */ modelPricing?: Doc; allowUnknownCliKeys?: readonly string[] },
   ) {
     const problems: string[] = [];
     const label = (i: number) => (policies[i]?.name ? `managed.policies[${i}] ("${policies[i]!.name}")` : `managed.policies[${i}]`);
     const docs = policies.map((p, i) => {
       if (p.cli && p.settings) problems.push(`${label(i)}: has both cli and settings (its legacy alias); keep only cli.`);
       const cli = p.cli ?? p.settings ?? {};
-      problems.push(...validateCliSettings(cli, `${label(i)}.${p.cli || !p.settings ? 'cli' : 'settings'}`));
+      problems.push(...validateCliSettings(cli, `${label(i)}.${p.cli || !p.settings ? 'cli' : 'settings'}`, opts.allowUnknownCliKeys));
       if (p.vscode) problems.push(...validateVscodeSettings(p.vscode, `${label(i)}.vscode`));
       return cli;
     });

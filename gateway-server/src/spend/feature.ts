@@ -19,6 +19,7 @@ import { periodWindows } from './periods';
 import { PriceBook } from './pricing';
 import { SettleQueue } from './settle-queue';
 import { usageBody, type CapStanding } from './standing';
+import { pruneSpendRetention } from './retention';
 
 /** Reservations older than this are a crashed replica's (longer than any request may run). */
 export const RESERVATION_TTL_MS = 60 * 60 * 1000;
@@ -28,6 +29,9 @@ export const LEASE_TTL_MS = 60_000;
 export const LEASE_IDLE_MS = 30_000;
 const LEASE_SWEEP_EVERY_MS = 5_000;
 const RECONCILE_EVERY_MS = 30_000;
+const DAY_MS = 86_400_000;
+/** Retention runs hourly (TOLLGATE_RETENTION_EVERY_MS overrides, for tests), first a minute after boot. */
+const retentionEveryMs = () => (Number(process.env.TOLLGATE_RETENTION_EVERY_MS) > 0 ? Number(process.env.TOLLGATE_RETENTION_EVERY_MS) : 3_600_000);
 /** As the official gateway: the cap check gives up after 2 s (then fail-open or fail-closed). */
 const STORE_TIMEOUT_MS = 2_000;
 
@@ -71,12 +75,14 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
 
   const known = new Map<string, string>();
   // Principals come from the bearer cache: one object per token, so most requests stop here.
-  const checked = new WeakSet<object>();
+  const checked = new WeakMap<object, number>();
   const seen = (a: AdmitContext) => {
     const p = a.principal;
-    if (checked.has(p)) return;
-    checked.add(p);
-    const sig = JSON.stringify([p.email ?? null, p.name ?? null, p.groups]);
+    // The day is part of the check so last_seen moves at least daily (identity retention reads it).
+    const day = Math.floor(now() / DAY_MS);
+    if (checked.get(p) === day) return;
+    checked.set(p, day);
+    const sig = JSON.stringify([p.email ?? null, p.name ?? null, p.groups, day]);
     if (known.get(p.sub) === sig) return;
     known.set(p.sub, sig);
     // Off the hot path: who the caller is only labels /effective rows.
@@ -138,6 +144,15 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
       .catch((err) => log.warn({ err: (err as Error).message }, 'spend lease reconciliation failed; will retry'));
   }, RECONCILE_EVERY_MS);
   reconciler.unref();
+  const runRetention = () => {
+    pruneSpendRetention(db, admin, now())
+      .then((r) => (r.ledger || r.counters || r.principals) && log.info({ evt: 'spend.retention', ...r }, 'spend and identity retention'))
+      .catch((err) => log.warn({ err: (err as Error).message }, 'spend retention run failed; will retry'));
+  };
+  const retentionFirst = setTimeout(runRetention, Math.min(60_000, retentionEveryMs()));
+  const retention = setInterval(runRetention, retentionEveryMs());
+  retentionFirst.unref();
+  retention.unref();
   let sinceRenew = 0;
   const sweeper = setInterval(() => {
     gate.closeIdleLeases(LEASE_IDLE_MS);
@@ -163,6 +178,8 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     async close() {
       clearInterval(reconciler);
       clearInterval(sweeper);
+      clearTimeout(retentionFirst);
+      clearInterval(retention);
       // Give every lease back (requests have drained by now), then write what is queued.
       gate.leases.retireAll();
       gate.closeIdleLeases(0);
