@@ -7,6 +7,7 @@ import { buildApp, defaultLoggerOptions, type AppDeps } from './app';
 import { withPublicUrl, type Config } from './config/load';
 import { openStore } from './store/open';
 import type { Db } from './store/db';
+import { installProcessGuards } from './process-guards';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -26,6 +27,8 @@ export interface StartOptions {
 
 export async function startGateway(config: Config, opts: StartOptions = {}): Promise<RunningGateway> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`[tollgate] ${new Date().toISOString()} info ${m}\n`));
+  // A real process (signal handlers) never exits on an escaped rejection; tests keep mocha's own handling.
+  if (opts.installSignalHandlers) installProcessGuards((m) => process.stderr.write(`[tollgate] ${new Date().toISOString()} error ${m}\n`));
   const db = opts.deps?.db ?? (await openStore(config, log));
   let app: FastifyInstance;
   let effective = config;

@@ -89,8 +89,38 @@ for (const kind of storeKinds()) {
       assert.ok(rows.every((r) => r.spent_micros === '18000'));
     });
 
-    it('fails open by default when the store errors: admitted, no usage headers', async () => {
+    it('hard mode (default) stays hard when the store errors: 503 SPEND_STORE_UNREACHABLE, never admitted unchecked', async () => {
+      for (const reservation of ['lease', 'request']) {
+        const gw = await start({ enforcement: { reservation } });
+        const user = `hard-outage-${reservation}`;
+        await setLimit(gw, user, '100');
+        const before = mock.requests.length;
+        state.broken = true;
+        const r = await ask(gw, user);
+        assert.equal(r.status, 503, reservation);
+        assert.equal(r.headers.get('retry-after'), '5');
+        const body = (await r.json()) as { error: { type: string; message: string } };
+        assert.equal(body.error.type, 'api_error');
+        assert.match(body.error.message, /spend limits cannot be checked/);
+        assert.equal(mock.requests.length, before, 'the refused request never reached the upstream');
+        state.broken = false;
+      }
+    });
+
+    it('hard lease mode keeps admitting from the slice it already holds when the store errors', async () => {
       const gw = await start({});
+      await setLimit(gw, 'leased-user', '1000');
+      const first = await ask(gw, 'leased-user');
+      assert.equal(first.status, 200);
+      await first.text();
+      state.broken = true;
+      const second = await ask(gw, 'leased-user');
+      assert.equal(second.status, 200, 'the held slice covers it: admitted without asking the store');
+      await second.text();
+    });
+
+    it('soft mode fails open when the store errors: admitted, no usage headers', async () => {
+      const gw = await start({ enforcement: { mode: 'soft' } });
       await setLimit(gw, 'open-user', '100');
       state.broken = true;
       const r = await ask(gw, 'open-user');

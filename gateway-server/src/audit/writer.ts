@@ -48,10 +48,13 @@ export class AuditWriter {
   /** Resolves once the row is committed; rejects if the write failed (the row is then lost and the caller logs it). */
   append(content: AuditContent): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit writer is closed'));
-    return new Promise<void>((resolve, reject) => {
+    const p = new Promise<void>((resolve, reject) => {
       this.pending.push({ content, resolve, reject });
       this.schedule();
     });
+    // Handled from birth (issue 15): the caller's await still sees a rejection.
+    p.catch(() => {});
+    return p;
   }
 
   /** Carry `source`'s writes in our transactions until we close. */
@@ -73,7 +76,9 @@ export class AuditWriter {
     this.flushScheduled = true;
     // Waiting for the lock is the group-commit window: rows keep arriving while the previous
     // INSERT is in flight, and all of them go in the next one.
-    void this.withLock(() => this.flush());
+    this.withLock(() => this.flush()).catch((err) => {
+      for (const p of this.pending.splice(0)) p.reject(err);
+    });
   }
 
   /** Run `fn` with the chain to itself: no flush interleaves. `place` chains rows written inside `fn`'s transaction. */
