@@ -228,6 +228,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new BearerAuthenticator(tokens, deps.revocations ?? ctx.features.identity?.revocations);
   ctx.auth = auth;
   const state: GatewayState = { draining: false, inFlight: 0 };
+  const refusers = features.filter((f) => f.refuse);
   app.decorate('gateway', { config, db, clock, tokens, auth, upstreams, state });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -236,6 +237,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (state.draining && req.url !== '/healthz') {
       reply.header('connection', 'close');
       throw new GatewayError('DRAINING');
+    }
+    if (req.url !== '/healthz' && req.url !== '/readyz') {
+      for (const f of refusers) {
+        const refusal = f.refuse!();
+        if (refusal) throw refusal;
+      }
     }
     state.inFlight++;
     // 'close' fires for hijacked (streamed) replies too, unlike onResponse.
