@@ -4,7 +4,8 @@
  * listens. Tests call buildApp with real PostgreSQL/PGlite and loopback upstreams.
  */
 import { renderProtocolPage } from './protocol-page';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load';
 import type { Db } from './store/db';
@@ -41,6 +42,8 @@ export interface AppDeps {
   observers?: InferenceObserver[];
   revocations?: RevocationCheck;
   routeObserver?: RouteObserver;
+  /** Serve on an existing server (server.ts: the socket the front door already listens on). */
+  serverFactory?: FastifyHttpOptions<Server>['serverFactory'];
 }
 
 export interface GatewayState {
@@ -65,6 +68,9 @@ declare module 'fastify' {
 
 export { GATEWAY_VERSION } from './version';
 import { GATEWAY_VERSION } from './version';
+import { isStoreUnreachableError } from './store/health';
+import { storeUnreachableReply } from './front-door';
+import { guardCounts } from './process-guards';
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -149,14 +155,17 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   }
 }
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db } = deps;
-  const clock = deps.clock ?? systemClock;
-  const app = Fastify({
-    logger: deps.logger ?? false,
+/**
+ * Fastify's server options, one place: the app and the front door that answers while the store
+ * is unreachable (front-door.ts) serve on the same socket and must behave the same (limits,
+ * timeouts, proxies).
+ */
+export function fastifyOptions(config: Config, logger: FastifyServerOptions['logger']): FastifyHttpOptions<Server> {
+  return {
+    logger: logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: (logger, bindings, opts) => new LazyRequestLogger(logger, bindings, opts),
+    childLoggerFactory: (parent, bindings, opts) => new LazyRequestLogger(parent, bindings, opts),
     bodyLimit: config.limits.max_request_bytes,
     routerOptions: { maxParamLength: 500 },
     requestIdHeader: false,
@@ -168,7 +177,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // X-Forwarded-For is believed only from configured proxies, so per-IP limits see real clients.
     trustProxy: config.listen.trusted_proxies.length ? [...config.listen.trusted_proxies] : false,
     return503OnClosing: false,
-  });
+  };
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const clock = deps.clock ?? systemClock;
+  const app = Fastify({ ...fastifyOptions(config, deps.logger), ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}) });
 
   // Every route as registered, for GET /protocol (HEAD twins of GET routes left out).
   const registered: string[] = [];
@@ -256,6 +271,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const r = renderOAuthError(err);
       return reply.code(r.status).headers(r.headers).send(r.body);
     }
+    if (isStoreUnreachableError(err)) {
+      // The store went away mid-request (sign-in, refresh, admin): a 503 saying so, in the route's shape.
+      const r = storeUnreachableReply(req.url, req.id);
+      return reply.code(r.status).headers(r.headers).send(r.body);
+    }
     let gwErr: GatewayError;
     if (err instanceof GatewayError) gwErr = err;
     else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') gwErr = new GatewayError('BODY_TOO_LARGE');
@@ -278,11 +298,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(r.status).headers(r.headers).send(r.body);
   });
 
-  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/healthz', async (req, reply) => {
+    // Live whatever the store does: restarting the process would not bring PostgreSQL back.
+    if (!('detail' in (req.query as object))) return reply.type('text/plain').send('ok');
+    return reply.send(healthDetail(db, features));
+  });
+  const graceMs = config.store.readiness_grace_seconds * 1000;
   app.get('/readyz', async (_req, reply) => {
     const ok = await db.ping(2000);
-    if (!ok) return reply.code(503).type('text/plain').send('store unavailable');
-    return reply.type('text/plain').send('ready');
+    if (ok) return reply.type('text/plain').send('ready');
+    // store.readiness_grace_seconds: stay in the load balancer through a short failover (the
+    // spool and held spend slices carry requests meanwhile); then report the outage.
+    const downMs = db.health?.downForMs() ?? Infinity;
+    if (downMs < graceMs) return reply.type('text/plain').send(`ready (store unreachable for ${Math.round(downMs / 1000)} s, within store.readiness_grace_seconds)`);
+    return reply.code(503).type('text/plain').send('store unavailable');
   });
   app.get('/protocol', async (_req, reply) =>
     reply
@@ -331,4 +360,16 @@ export function passThroughAccess(upstreams: Upstream[]): ModelAccess {
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** GET /healthz?detail: what an operator needs during an outage (never secrets). */
+function healthDetail(db: Db, features: Feature[]) {
+  const audit = features.find((f) => 'writer' in f) as { writer?: { spool?: { backlog: number; size: number; full: boolean; spooled: number; replayed: number } } } | undefined;
+  const spool = audit?.writer?.spool;
+  return {
+    status: 'ok',
+    store: { reachable: db.health?.reachable ?? true, down_for_ms: db.health?.downForMs() ?? 0, outages: db.health?.outages ?? 0 },
+    audit_spool: spool ? { backlog_records: spool.backlog, bytes: spool.size, full: spool.full, spooled_records: spool.spooled, replayed_records: spool.replayed } : null,
+    process: guardCounts(),
+  };
 }
