@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { sleep } from './mock-anthropic';
 
-export const SERVER_BUNDLE = resolve('dist/server/tollgate-gateway.js');
+export const SERVER_BUNDLE = resolve(process.env.TOLLGATE_SERVER_BUNDLE ?? 'dist/server/tollgate-gateway.js');
 
 export interface GatewayProcess {
   child: ChildProcess;
