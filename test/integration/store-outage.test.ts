@@ -98,6 +98,10 @@ describe('store outage: audit spool and hard caps (private PostgreSQL)', functio
     assert.equal(spool?.reachable, false);
     const files = readdirSync(spoolDir).filter((f) => f.endsWith('.spool'));
     assert.equal(files.length, 1, 'one spool file for this process');
+    const { statSync } = await import('node:fs');
+    const served = during.filter((s) => s === 200).length;
+    // For docs/operations.md ("how long the spool lasts"): bytes per spooled request.
+    console.log(`      spool: ${statSync(join(spoolDir, files[0]!)).size} bytes for ${served} requests`);
 
     await pgc.start();
     await until('the audit rows of every acknowledged request', async () => {
