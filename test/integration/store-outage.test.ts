@@ -130,6 +130,43 @@ describe('store outage: audit spool and hard caps (private PostgreSQL)', functio
     assert.equal((await check.query<{ n: string }>('SELECT count(*) AS n FROM audit_log')).rows[0]!.n, n.rows[0]!.n);
   });
 
+  it('a full spool refuses new requests with 503 AUDIT_SPOOL_FULL; readiness stays 200 within store.readiness_grace_seconds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-spool-'));
+    const small = await startTestGateway({
+      config: testConfig({
+        upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
+        store: { postgres_url: pgc.url, spool_dir: dir, spool_max_bytes: 4096, readiness_grace_seconds: 3600 },
+      }),
+      db,
+    });
+    await pgc.stop();
+    try {
+      const statuses: number[] = [];
+      let refusal: { error: { message: string } } | undefined;
+      for (let i = 0; i < 10 && !refusal; i++) {
+        const r = await fetch(`${small.url}/v1/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${small.mint({ sub: 'free' })}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        statuses.push(r.status);
+        if (r.status === 503) refusal = (await r.json()) as { error: { message: string } };
+        else await r.text();
+      }
+      assert.ok(statuses.filter((s) => s === 200).length >= 1, `some requests spooled before it filled: ${statuses}`);
+      assert.ok(refusal, `refused once full: ${statuses}`);
+      assert.match(refusal.error.message, /audit spool full/);
+      const ready = await fetch(`${small.url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.match(await ready.text(), /within store.readiness_grace_seconds/);
+    } finally {
+      await pgc.start();
+    }
+    await until('the small spool replayed', async () => readdirSync(dir).filter((f) => f.endsWith('.spool')).length === 0);
+    await small.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a spool file replayed twice (a replica killed mid-replay) applies each record once', async () => {
     const { writeFileSync } = await import('node:fs');
     const path = join(spoolDir, 'twice.spool');
