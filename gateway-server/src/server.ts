@@ -72,7 +72,9 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         await drain(app, opts.drainTimeoutMs ?? Number(process.env.TOLLGATE_DRAIN_TIMEOUT_MS ?? 25_000), log);
         for (const u of app.gateway.upstreams) await u.close().catch(() => {});
       } else {
-        await new Promise<void>((r) => server.close(() => r()));
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections?.();
+        await closed;
       }
       await front.close().catch(() => {});
       if (db && !opts.deps?.db) await db.close().catch(() => {});
