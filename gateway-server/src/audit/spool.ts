@@ -32,6 +32,7 @@ export interface SpoolRecord {
 const HEARTBEAT_MS = 5_000;
 export const STALE_MS = 30_000;
 const SUFFIX = '.spool';
+const PROCESS_STARTED_MS = Date.now() - process.uptime() * 1000;
 
 export class SpoolFullError extends Error {
   constructor(readonly maxBytes: number) {
@@ -192,7 +193,9 @@ export async function adoptDeadSpools(db: Db, dir: string, own: string, insertSq
     } catch {
       continue;
     }
-    const dead = (owner && owner.host === hostname() && (owner.pid === process.pid || !pidAlive(owner.pid))) || nowMs - mtime > STALE_MS;
+    // Our PID on a file older than this process: a previous incarnation (containers reuse PID 1).
+    const ours = owner?.pid === process.pid && mtime < PROCESS_STARTED_MS;
+    const dead = (owner && owner.host === hostname() && (ours || (owner.pid !== process.pid && !pidAlive(owner.pid)))) || nowMs - mtime > STALE_MS;
     if (!dead) continue;
     const claimed = `${path}.adopted-${process.pid}-${randomUUID().slice(0, 8)}`;
     try {
