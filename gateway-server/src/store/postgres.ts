@@ -138,6 +138,14 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await track(pool.connect());
+      // A checked-out client has no pool listener: a server restart between our statements
+      // would otherwise be an uncaught 'error' event.
+      let broken: Error | undefined;
+      const onError = (err: Error) => {
+        broken = err;
+        health.observe(err);
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -154,7 +162,9 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken connection is destroyed, not returned to the pool.
+        client.release(broken);
       }
     },
     async listen(channel, onPayload) {
