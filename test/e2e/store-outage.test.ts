@@ -23,7 +23,7 @@ import { TEST_JWT_SECRET } from '../support/gateway';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
 const CAPPED = ['cap-a', 'cap-b', 'cap-c', 'cap-d'];
-const CAP_CENTS = 25n; // 250 000 µ$ a day each: ~54 requests of PRICED, fewer than each caller sends
+const CAP_CENTS = 18n; // 180 000 µ$ a day each: ~39 requests of PRICED, reached before the outage (each caller sends 120)
 const CAP_MICROS = CAP_CENTS * 10_000n;
 // Mock usage per request: 25 input + 300 output tokens of Sonnet = 75 + 4500 µ$.
 const PRICED = 25n * 3n + 300n * 15n;
