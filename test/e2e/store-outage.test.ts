@@ -6,7 +6,8 @@
  * verify; recorded and upstream-billed spend stay within every cap; readiness comes back. Then a
  * replica SIGKILLed during an outage with rows in its spool: the next process replays them.
  *
- * Set TOLLGATE_SERVER_BUNDLE to run the same scenario against another build (the before figures).
+ * Set TOLLGATE_SERVER_BUNDLE to run the same scenario against another build (the before figures),
+ * and TOLLGATE_E2E_NODE_ARGS to pass node flags to the gateway processes.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -57,8 +58,10 @@ describe('PostgreSQL restarted and stopped under load: three gateway processes (
       upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-test' } }],
       admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }] },
     };
-    gws.push(await startGatewayProcess(config));
-    gws.push(...(await Promise.all([startGatewayProcess(config), startGatewayProcess(config)])));
+    // TOLLGATE_E2E_NODE_ARGS (e.g. --unhandled-rejections=warn): measure an older build with the crash out of the way.
+    const nodeArgs = process.env.TOLLGATE_E2E_NODE_ARGS?.split(' ').filter(Boolean);
+    gws.push(await startGatewayProcess(config, { nodeArgs }));
+    gws.push(...(await Promise.all([startGatewayProcess(config, { nodeArgs }), startGatewayProcess(config, { nodeArgs })])));
     db = await openPostgres({ url: pgc.url, maxConnections: 4, connectTimeoutSeconds: 2 });
   });
   after(async () => {
