@@ -129,6 +129,25 @@ for (const kind of storeKinds()) {
       await r.text();
     });
 
+    it('soft mode says at boot that it fails open; hard mode does not', async () => {
+      const bootLog = async (enforcement: Record<string, unknown>) => {
+        const lines: string[] = [];
+        const config = testConfig({
+          upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
+          admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }] },
+          enforcement,
+        });
+        const gw = await startTestGateway({ config, db: tdb.db, logger: { level: 'warn', stream: { write: (l: string) => void lines.push(l) } } });
+        gws.push(gw);
+        return lines.map((l) => (JSON.parse(l) as { evt?: string; msg: string })).filter((l) => l.evt === 'spend.fail_open');
+      };
+      const soft = await bootLog({ mode: 'soft' });
+      assert.equal(soft.length, 1);
+      assert.match(soft[0]!.msg, /admitted without a cap check \(fail-open\)/);
+      assert.deepEqual(await bootLog({}), []);
+      assert.deepEqual(await bootLog({ mode: 'soft', fail_closed_on_error: true }), []);
+    });
+
     it('fails closed when configured: 429 "spend limit unavailable" with fetch_error', async () => {
       const gw = await start({ enforcement: { fail_closed_on_error: true } });
       await setLimit(gw, 'closed-user', '100');
