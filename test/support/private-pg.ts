@@ -5,7 +5,7 @@
  * root they run as the `postgres` user (PostgreSQL refuses to run as root).
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,7 +26,17 @@ export interface PrivatePostgres {
   close(): Promise<void>;
 }
 
+/** initdb/pg_ctl: on PATH, else Debian's versioned folder (newest first), where the postgresql package puts them. */
+function pgBin(cmd: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (existsSync(join(base, v, 'bin', cmd))) return join(base, v, 'bin', cmd);
+  return cmd; // reported as not found below, with how to install it
+}
+
 function asPostgres(cmd: string, args: string[]): [string, string[]] {
+  cmd = pgBin(cmd);
   if (process.getuid?.() !== 0) return [cmd, args];
   return ['runuser', ['-u', 'postgres', '--', cmd, ...args]];
 }
@@ -38,7 +48,7 @@ async function sh(cmd: string, args: string[]): Promise<string> {
     return stdout + stderr;
   } catch (err) {
     const e = err as { code?: string; stderr?: string; message: string };
-    if (e.code === 'ENOENT') throw new Error(`${cmd} not found: install PostgreSQL's server package (Debian: apt-get install postgresql) and put its bin folder on PATH`);
+    if (e.code === 'ENOENT' || /runuser: failed to execute/.test(e.stderr ?? '')) throw new Error(`${cmd} not found: install PostgreSQL's server package (Debian: apt-get install postgresql; its bin folder under /usr/lib/postgresql is found without PATH)`);
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
   }
 }
