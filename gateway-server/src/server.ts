@@ -12,6 +12,7 @@ import { withPublicUrl, type Config } from './config/load';
 import { openStore } from './store/open';
 import type { Db } from './store/db';
 import { installProcessGuards } from './process-guards';
+import { isStoreUnreachableError } from './store/health';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -87,27 +88,41 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     db = opts.deps?.db ?? (await openStore(effective, log, { retryForever: { stopped: () => stopping } }));
     waitingFor = 'starting';
     let appHandler: typeof handler | undefined;
-    app = await buildApp({
-      logger: defaultLoggerOptions(),
-      ...opts.deps,
-      config: effective,
-      db,
-      serverFactory: (h) => {
-        appHandler = h;
-        return server;
-      },
-    });
-    await app.ready();
+    for (let attempt = 1; ; attempt++) {
+      const before = new Set(server.listeners('clientError'));
+      try {
+        app = await buildApp({
+          logger: defaultLoggerOptions(),
+          ...opts.deps,
+          config: effective,
+          db,
+          serverFactory: (h) => {
+            appHandler = h;
+            return server;
+          },
+        });
+        await app.ready();
+        break;
+      } catch (err) {
+        // PostgreSQL went away between the migration and the features' first reads: try again.
+        for (const l of server.listeners('clientError')) if (!before.has(l)) server.off('clientError', l as (...a: unknown[]) => void);
+        if (!isStoreUnreachableError(err) || stopping || opts.deps?.db) throw err;
+        log(`the store went away while the gateway was starting (attempt ${attempt}): ${(err as Error).message}; retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5))));
+      }
+    }
     // The app's own clientError handler replaces the front door's.
     for (const l of frontListeners) server.off('clientError', l as (...a: unknown[]) => void);
     handler = appHandler!;
     await front.close();
   } catch (err) {
-    await new Promise<void>((r) => server.close(() => r()));
+    const closed = new Promise<void>((r) => server.close(() => r()));
     server.closeAllConnections?.();
+    await closed;
     if (db && !opts.deps?.db) await db.close().catch(() => {});
     throw err;
   }
+  if (!app) throw new Error('the gateway app was not built');
   log(`tollgate gateway listening on ${url}`);
   return { app, db, url, config: effective, close };
 }
