@@ -4,7 +4,8 @@
  * listens. Tests call buildApp with real PostgreSQL/PGlite and loopback upstreams.
  */
 import { renderProtocolPage } from './protocol-page';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load';
 import type { Db } from './store/db';
@@ -47,6 +48,8 @@ export interface AppDeps {
   observers?: InferenceObserver[];
   revocations?: RevocationCheck;
   routeObserver?: RouteObserver;
+  /** Serve on an existing server (server.ts: the socket the front door already listens on). */
+  serverFactory?: FastifyHttpOptions<Server>['serverFactory'];
 }
 
 export interface GatewayState {
@@ -71,6 +74,8 @@ declare module 'fastify' {
 
 export { GATEWAY_VERSION } from './version';
 import { GATEWAY_VERSION } from './version';
+import { isStoreUnreachableError } from './store/health';
+import { guardCounts } from './process-guards';
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -155,25 +160,35 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   }
 }
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db } = deps;
-  const clock = deps.clock ?? systemClock;
-  const tls = httpsOptions(config);
+/**
+ * Fastify's server options, one place: the app and the front door that answers while the store
+ * is unreachable (front-door.ts) serve on the same socket (server.ts builds it from these) and
+ * must behave the same (limits, client timeouts, TLS, proxies, edge error handlers).
+ */
+export function fastifyOptions(config: Config, logger: FastifyServerOptions['logger']): FastifyHttpOptions<Server> {
   const edge = edgeServerOptions(config);
-  const app = Fastify({
+  const tls = httpsOptions(config);
+  return {
     ...edge,
     // https.createServer takes Node's http server options too: the client timeouts apply to TLS listeners.
     ...(tls ? { https: { ...edge.http, ...tls } } : {}),
-    logger: deps.logger ?? false,
+    logger: logger ?? false,
     // One structured line per inference comes from the inference path; per-request access logs cost CPU.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: (logger, bindings, opts) => new LazyRequestLogger(logger, bindings, opts),
+    childLoggerFactory: (parent, bindings, opts) => new LazyRequestLogger(parent, bindings, opts),
     requestIdHeader: false,
     genReqId: (req) => {
       const client = req.headers['x-client-request-id'];
       return typeof client === 'string' && REQUEST_ID_RE.test(client) ? client : randomUUID();
     },
-  });
+  } as FastifyHttpOptions<Server>;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db } = deps;
+  const clock = deps.clock ?? systemClock;
+  const tls = httpsOptions(config);
+  const app = Fastify({ ...fastifyOptions(config, deps.logger), ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}) });
   installExpectationHandler(app);
 
   // Every route as registered, for GET /protocol (HEAD twins of GET routes left out).
@@ -240,6 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new BearerAuthenticator(tokens, deps.revocations ?? ctx.features.identity?.revocations);
   ctx.auth = auth;
   const state: GatewayState = { draining: false, inFlight: 0 };
+  const refusers = features.filter((f) => f.refuse);
   app.decorate('gateway', { config, db, clock, tokens, auth, upstreams, state });
 
   const { max_url_length } = config.limits;
@@ -254,6 +270,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (state.draining && req.url !== '/healthz') {
       reply.header('connection', 'close');
       throw new GatewayError('DRAINING');
+    }
+    if (req.url !== '/healthz' && req.url !== '/readyz') {
+      for (const f of refusers) {
+        const refusal = f.refuse!();
+        if (refusal) throw refusal;
+      }
     }
     state.inFlight++;
     // 'close' fires for hijacked (streamed) replies too, unlike onResponse.
@@ -284,11 +306,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(req, reply, new GatewayError('NOT_FOUND', `no route for ${req.method} ${shown}`));
   });
 
-  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+  app.get('/healthz', async (req, reply) => {
+    // Live whatever the store does: restarting the process would not bring PostgreSQL back.
+    if (!('detail' in (req.query as object))) return reply.type('text/plain').send('ok');
+    return reply.send(healthDetail(db, features));
+  });
+  const graceMs = config.store.readiness_grace_seconds * 1000;
   app.get('/readyz', async (_req, reply) => {
     const ok = await db.ping(2000);
-    if (!ok) return reply.code(503).type('text/plain').send('store unavailable');
-    return reply.type('text/plain').send('ready');
+    if (ok) return reply.type('text/plain').send('ready');
+    // store.readiness_grace_seconds: stay in the load balancer through a short failover (the
+    // spool and held spend slices carry requests meanwhile); then report the outage.
+    const downMs = db.health?.downForMs() ?? Infinity;
+    if (downMs < graceMs) return reply.type('text/plain').send(`ready (store unreachable for ${Math.round(downMs / 1000)} s, within store.readiness_grace_seconds)`);
+    return reply.code(503).type('text/plain').send('store unavailable');
   });
   app.get('/protocol', async (_req, reply) =>
     reply
@@ -337,4 +368,16 @@ export function passThroughAccess(upstreams: Upstream[]): ModelAccess {
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** GET /healthz?detail: what an operator needs during an outage (never secrets). */
+function healthDetail(db: Db, features: Feature[]) {
+  const audit = features.find((f) => 'writer' in f) as { writer?: { spool?: { backlog: number; size: number; full: boolean; spooled: number; replayed: number } } } | undefined;
+  const spool = audit?.writer?.spool;
+  return {
+    status: 'ok',
+    store: { reachable: db.health?.reachable ?? true, down_for_ms: db.health?.downForMs() ?? 0, outages: db.health?.outages ?? 0 },
+    audit_spool: spool ? { backlog_records: spool.backlog, bytes: spool.size, full: spool.full, spooled_records: spool.spooled, replayed_records: spool.replayed } : null,
+    process: guardCounts(),
+  };
 }

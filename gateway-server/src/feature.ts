@@ -69,5 +69,7 @@ export interface Feature {
   writes?: WriteSource;
   /** Carry `source`'s writes in this feature's transactions (the audit writer). */
   carryWrites?(source: WriteSource): void;
+  /** A reason to refuse every new request right now (the audit spool is full), else undefined. */
+  refuse?(): import('./errors').GatewayError | undefined;
   close?(): Promise<void>;
 }

@@ -84,11 +84,44 @@ for (const kind of storeKinds()) {
       assert.ok(rows.every((r) => r.spent_micros === '18000'));
     });
 
-    it('fails open by default when the store errors: admitted, no usage headers', async () => {
+    it('hard mode (default) stays hard when the store errors: 503 SPEND_STORE_UNREACHABLE, never admitted unchecked', async () => {
+      for (const reservation of ['lease', 'request']) {
+        const gw = await start({ enforcement: { reservation } });
+        const user = `hard-outage-${reservation}`;
+        await setLimit(gw, user, '100');
+        const before = mock.requests.length;
+        state.broken = true;
+        const r = await ask(gw, user);
+        assert.equal(r.status, 503, reservation);
+        assert.equal(r.headers.get('retry-after'), '5');
+        const body = (await r.json()) as { error: { type: string; message: string } };
+        assert.equal(body.error.type, 'api_error');
+        assert.match(body.error.message, /spend limits cannot be checked/);
+        assert.equal(mock.requests.length, before, 'the refused request never reached the upstream');
+        state.broken = false;
+      }
+    });
+
+    it('hard lease mode keeps admitting from the slice it already holds when the store errors', async () => {
       const gw = await start({});
-      // A cap the request's worst case (5000 output tokens at 15 µ$ = 75 000 µ$) does not fit in:
-      // while the store works this caller is refused, so the 200 below is the fail-open path.
+      await setLimit(gw, 'leased-user', '1000');
+      const first = await ask(gw, 'leased-user');
+      assert.equal(first.status, 200);
+      await first.text();
+      state.broken = true;
+      const second = await ask(gw, 'leased-user');
+      assert.equal(second.status, 200, 'the held slice covers it: admitted without asking the store');
+      await second.text();
+    });
+
+    it('soft mode fails open when the store errors: admitted, no usage headers', async () => {
+      const gw = await start({ enforcement: { mode: 'soft' } });
+      // The caller is over its cap first, so the store-broken 200 below can only be the fail-open path.
       await setLimit(gw, 'open-user', '1');
+      mock.defaults = { reply: { inputTokens: 1000, outputTokens: 1000 } }; // 18 000 µ$: over the 1-cent cap
+      const first = await ask(gw, 'open-user');
+      assert.equal(first.status, 200);
+      await first.text();
       const refused = await ask(gw, 'open-user');
       assert.equal(refused.status, 429, 'the cap is enforced while the store works');
       await refused.text();
@@ -97,6 +130,25 @@ for (const kind of storeKinds()) {
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('anthropic-ratelimit-unified-status'), null);
       await r.text();
+    });
+
+    it('soft mode says at boot that it fails open; hard mode does not', async () => {
+      const bootLog = async (enforcement: Record<string, unknown>) => {
+        const lines: string[] = [];
+        const config = testConfig({
+          upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
+          admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }] },
+          enforcement,
+        });
+        const gw = await startTestGateway({ config, db: tdb.db, logger: { level: 'warn', stream: { write: (l: string) => void lines.push(l) } } });
+        gws.push(gw);
+        return lines.map((l) => (JSON.parse(l) as { evt?: string; msg: string })).filter((l) => l.evt === 'spend.fail_open');
+      };
+      const soft = await bootLog({ mode: 'soft' });
+      assert.equal(soft.length, 1);
+      assert.match(soft[0]!.msg, /admitted without a cap check \(fail-open\)/);
+      assert.deepEqual(await bootLog({}), []);
+      assert.deepEqual(await bootLog({ mode: 'soft', fail_closed_on_error: true }), []);
     });
 
     it('fails closed when configured: 429 "spend limit unavailable" with fetch_error', async () => {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { sleep } from './mock-anthropic';
 
-export const SERVER_BUNDLE = resolve('dist/server/tollgate-gateway.js');
+export const SERVER_BUNDLE = resolve(process.env.TOLLGATE_SERVER_BUNDLE ?? 'dist/server/tollgate-gateway.js');
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -39,7 +39,7 @@ export function writeConfig(config: Record<string, unknown>, dir = mkdtempSync(j
   return path;
 }
 
-/** Start the gateway with `config` (listen.port is filled in) and wait until /healthz answers. */
+/** Start the gateway with `config` (listen.port is filled in) and wait until /readyz answers (the store is open: /healthz answers before). */
 export async function startGatewayProcess(
   config: Record<string, unknown>,
   opts: { env?: NodeJS.ProcessEnv; args?: string[]; nodeArgs?: string[]; readyTimeoutMs?: number; waitReady?: boolean } = {},
@@ -64,7 +64,7 @@ export async function startGatewayProcess(
     for (;;) {
       if (done) throw new Error(`gateway exited before becoming ready:\n${out}`);
       try {
-        const r = await fetch(`${url}/healthz`);
+        const r = await fetch(`${url}/readyz`);
         if (r.ok) break;
       } catch {
         /* not yet */

@@ -102,6 +102,10 @@ describe('deploy/kubernetes manifests', () => {
     assert.ok(path.endsWith('/gateway.yaml') && 'gateway.yaml' in configMap.data);
     const config = resolveConfig(parse(gatewayYaml), envFor(varsIn(gatewayYaml)));
     assert.ok(config.store.postgres_url, 'replicas need a shared PostgreSQL');
+    // The root filesystem is read-only: the audit spool needs a writable volume of its own.
+    const spoolMount = (container.volumeMounts as Obj[]).find((m) => config.store.spool_dir === m.mountPath);
+    assert.ok(spoolMount && !spoolMount.readOnly, `store.spool_dir (${config.store.spool_dir}) is a writable mount`);
+    assert.ok((pod.volumes as Obj[]).find((v) => v.name === spoolMount.name)?.emptyDir, 'the spool volume survives container restarts');
     assert.match(config.publicUrl, /^https:\/\//);
     await assertBoots(config);
   });

@@ -7,7 +7,10 @@
  */
 import type { Feature, FeatureContext, GatewayEvent } from '../feature';
 import type { InferenceEvent } from '../inference/hooks';
-import { AuditWriter } from './writer';
+import { dirname, join, resolve } from 'node:path';
+import { GatewayError } from '../errors';
+import { AuditWriter, INSERT_SQL } from './writer';
+import { AuditSpool, adoptDeadSpools } from './spool';
 import { gatewayEventContent, inferenceContent, type AuditContent } from './record';
 import { pruneAudit } from './prune';
 import { auditRoutes } from './routes';
@@ -24,6 +27,7 @@ export interface AuditFeature extends Feature {
 
 export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeature> {
   const writer = new AuditWriter(ctx.db);
+  const spooling = startSpool(ctx, writer);
   const retentionDays = ctx.config.admin?.audit_retention_days ?? 365;
 
   const write = async (content: AuditContent) => {
@@ -85,10 +89,56 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
     },
     carryWrites: (source) => writer.carry(source),
     routes: auditRoutes,
+    refuse: () => (writer.spool?.full ? new GatewayError('AUDIT_SPOOL_FULL', undefined, { headers: { 'retry-after': '5' } }) : undefined),
     async close() {
       clearTimeout(first);
       clearInterval(hourly);
+      spooling.stop();
       await writer.close();
+    },
+  };
+}
+
+/** The spool folder: `store.spool_dir`, else `spool` beside the embedded store's folder. */
+export function spoolDir(config: FeatureContext['config']): string {
+  return resolve(config.store.spool_dir ?? join(dirname(config.store.data_dir), 'spool'));
+}
+
+/**
+ * PostgreSQL stores only (the embedded one cannot be unreachable): give the writer its spool,
+ * replay dead processes' spools once the store answers, and replay ours when it comes back.
+ */
+function startSpool(ctx: FeatureContext, writer: AuditWriter): { stop(): void } {
+  const { db, config, log } = ctx;
+  if (db.kind !== 'postgres') return { stop() {} };
+  const dir = spoolDir(config);
+  const spool = new AuditSpool(dir, writer.chain, config.store.spool_max_bytes, INSERT_SQL);
+  writer.spool = spool;
+  writer.onReplayed = (n) => log.warn({ evt: 'audit.spool_replayed', records: n, spool: spool.path }, 'audit spool replayed into PostgreSQL');
+  let adopting = false;
+  const adopt = () => {
+    if (adopting || db.health?.reachable === false) return;
+    adopting = true;
+    adoptDeadSpools(db, dir, spool.path, INSERT_SQL, (m) => log.warn({ evt: 'audit.spool_adopted', dir }, m))
+      .catch((err) => log.warn({ err: (err as Error).message, dir }, "could not replay a dead process's audit spool yet; will retry"))
+      .finally(() => {
+        adopting = false;
+      });
+  };
+  adopt();
+  const off = db.health?.onChange((up) => {
+    if (up) writer.replaySoon();
+  });
+  // Also on a timer: a replay that failed midway, and spools of processes that died meanwhile.
+  const timer = setInterval(() => {
+    if (spool.backlog && db.health?.reachable !== false) writer.replaySoon();
+    adopt();
+  }, 1000);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      off?.();
     },
   };
 }

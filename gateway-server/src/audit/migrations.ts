@@ -62,4 +62,16 @@ END
 $$;
 `,
   },
+  {
+    // The audit spool's exactly-once key (audit/spool.ts): a replayed record's id is inserted in
+    // the transaction that replays it, so a record is never applied twice.
+    version: 32,
+    name: 'audit_replay',
+    sql: `
+CREATE TABLE IF NOT EXISTS tollgate_audit_replay (
+  id text PRIMARY KEY,
+  replayed_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];

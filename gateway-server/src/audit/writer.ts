@@ -11,7 +11,16 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../store/db';
 import type { WriteSource } from '../store/shared-writes';
+import { isStoreUnreachableError } from '../store/health';
+import { SpoolFullError, type AuditSpool } from './spool';
 import { GENESIS_HASH, ROW_COLUMNS, rowHash, type AuditContent, type ChainedRow } from './record';
+
+/** The store was already known to be down: spool without waiting for a connection attempt. */
+class StoreDownError extends Error {
+  constructor() {
+    super('store unreachable');
+  }
+}
 
 /** Upper bound per statement (keeps one INSERT's JSON parameter a sensible size). */
 const MAX_BATCH = 500;
@@ -37,8 +46,11 @@ export class AuditWriter {
   private closed = false;
   /** Other features' writes carried in our transactions (spend settlements). */
   private readonly sources: WriteSource[] = [];
-  /** Rows written, for tests and the operations log. */
+  /** Rows written (to PostgreSQL or the spool), for tests and the operations log. */
   written = 0;
+  /** Where rows go while PostgreSQL is unreachable (PostgreSQL stores only). */
+  spool?: AuditSpool;
+  onReplayed?: (records: number) => void;
 
   constructor(
     private readonly db: Db,
@@ -48,10 +60,13 @@ export class AuditWriter {
   /** Resolves once the row is committed; rejects if the write failed (the row is then lost and the caller logs it). */
   append(content: AuditContent): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit writer is closed'));
-    return new Promise<void>((resolve, reject) => {
+    const p = new Promise<void>((resolve, reject) => {
       this.pending.push({ content, resolve, reject });
       this.schedule();
     });
+    // Handled from birth (issue 15): the caller's await still sees a rejection.
+    p.catch(() => {});
+    return p;
   }
 
   /** Carry `source`'s writes in our transactions until we close. */
@@ -68,12 +83,19 @@ export class AuditWriter {
     });
   }
 
+  /** Replay the spool (if any) soon, even with nothing new to write: the store came back. */
+  replaySoon(): void {
+    if (!this.closed) this.schedule();
+  }
+
   private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Waiting for the lock is the group-commit window: rows keep arriving while the previous
     // INSERT is in flight, and all of them go in the next one.
-    void this.withLock(() => this.flush());
+    this.withLock(() => this.flush()).catch((err) => {
+      for (const p of this.pending.splice(0)) p.reject(err);
+    });
   }
 
   /** Run `fn` with the chain to itself: no flush interleaves. `place` chains rows written inside `fn`'s transaction. */
@@ -101,6 +123,8 @@ export class AuditWriter {
       if (this.pending.length || this.sources.some((s) => s.hasPending())) await this.flush();
     });
     for (const s of this.sources) s.shareWith(undefined);
+    // Rows still spooled stay on disk: the next process on this folder replays them.
+    await this.spool?.close();
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -114,29 +138,44 @@ export class AuditWriter {
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
+    if (this.spool?.backlog && !this.storeDown()) await this.replaySpool().catch(() => {});
     while (this.pending.length || this.sources.some((s) => s.hasPending())) {
       const batch = this.pending.splice(0, MAX_BATCH);
       const carried = this.sources.map((s) => s.take()).filter((c) => c !== undefined);
       const saved = { seq: this.seq, lastHash: this.lastHash };
+      const rows = this.chainRows(batch.map((p) => p.content));
+      const sqls = carried.map((c) => c.sql);
       try {
-        await this.write(batch.map((p) => p.content), carried.map((c) => c.sql));
+        // Spooled rows go first: the chain reaches PostgreSQL in order.
+        if (this.spool && (this.storeDown() || this.spool.backlog)) await this.replaySpool();
+        await this.write(rows, batch.length, sqls);
         for (const c of carried) c.done();
       } catch (err) {
-        // Nothing of this transaction committed: rewind so the chain has no hole, let the
-        // carried sources retry on their own, and retry our rows alone once.
-        Object.assign(this, saved);
-        for (const c of carried) c.done(err);
-        if (carried.length && batch.length) {
+        if (this.spool && this.spoolable(err)) {
           try {
-            await this.write(batch.map((p) => p.content), []);
+            await this.spool.append(rows, sqls);
+            for (const c of carried) c.done();
+            this.written += batch.length;
+            for (const p of batch) p.resolve();
+            continue;
+          } catch (spoolErr) {
+            err = spoolErr;
+          }
+        }
+        // Nothing of this transaction committed: let the carried sources retry on their own,
+        // retry our rows alone once, and rewind so the chain has no hole if that fails too.
+        for (const c of carried) c.done(err);
+        if (carried.length && batch.length && !this.spoolable(err)) {
+          try {
+            await this.write(rows, batch.length, []);
             this.written += batch.length;
             for (const p of batch) p.resolve();
             continue;
           } catch (again) {
-            Object.assign(this, saved);
             err = again;
           }
         }
+        Object.assign(this, saved);
         for (const p of batch) p.reject(err);
         continue;
       }
@@ -145,8 +184,23 @@ export class AuditWriter {
     }
   }
 
-  /** One transaction: our rows (if any) and the carried statements. */
-  private async write(contents: AuditContent[], carried: string[]): Promise<void> {
+  private storeDown(): boolean {
+    return this.db.health?.reachable === false;
+  }
+
+  private spoolable(err: unknown): boolean {
+    return !(err instanceof SpoolFullError) && (err instanceof StoreDownError || this.storeDown() || isStoreUnreachableError(err));
+  }
+
+  private async replaySpool(): Promise<void> {
+    if (this.storeDown()) throw new StoreDownError();
+    if (!this.spool?.backlog) return;
+    const n = await this.spool.replay(this.db);
+    this.onReplayed?.(n);
+  }
+
+  /** One transaction: our rows (if any, already chained) and the carried statements. */
+  private async write(rows: string, count: number, carried: string[]): Promise<void> {
     if (this.db.kind === 'postgres') {
       // Committed, not fsynced, in one round trip: the row survives the gateway process dying
       // the moment after (the guarantee the response waits for); only a PostgreSQL server crash
@@ -155,18 +209,22 @@ export class AuditWriter {
       // simple-protocol message holding all statements runs as one implicit transaction, so
       // set_config(…, true) (inside tollgate_audit_insert, migration 31) applies to this
       // transaction only, carried settlements included.
-      const statements = contents.length
-        ? [`SELECT tollgate_audit_insert(${sqlLiteral(this.chainRows(contents))}::jsonb)`]
+      const statements = count
+        ? [`SELECT tollgate_audit_insert(${sqlLiteral(rows)}::jsonb)`]
         : [`SELECT set_config('synchronous_commit', 'off', true)`];
       statements.push(...carried);
       await this.db.query(statements.join('; '));
       return;
     }
-    if (!carried.length) return this.insert(this.db, contents);
+    if (!carried.length) return this.insertChained(this.db, rows, count);
     await this.db.transaction(async (tx) => {
-      await this.insert(tx, contents);
+      await this.insertChained(tx, rows, count);
       for (const sql of carried) await tx.query(sql);
     });
+  }
+
+  private async insertChained(q: Queryable, rows: string, count: number): Promise<void> {
+    if (count) await q.query(INSERT_SQL, [rows]);
   }
 
   private async insert(q: Queryable, contents: AuditContent[]): Promise<void> {
@@ -199,6 +257,6 @@ const COLUMN_TYPES: Record<(typeof ROW_COLUMNS)[number], string> = {
 // One parameter whatever the batch size: the rows as a JSON array, expanded by the server.
 // tollgate_audit_insert (migration 31) holds the same statement for PostgreSQL; a new column
 // needs a migration that replaces that function too.
-const INSERT_SQL = `INSERT INTO audit_log (${ROW_COLUMNS.join(', ')})
+export const INSERT_SQL = `INSERT INTO audit_log (${ROW_COLUMNS.join(', ')})
 SELECT ${ROW_COLUMNS.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS r(${ROW_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c]}`).join(', ')})
 ORDER BY seq`;

@@ -57,6 +57,14 @@ export const storeSchema = z
     readiness_grace_seconds: z.number().int().min(0).max(3600).default(0),
     /** Tollgate extension: folder of the embedded PostgreSQL (PGlite) used when no postgres_url is set. */
     data_dir: z.string().default('./.tollgate/data'),
+    /**
+     * Tollgate extension: folder of the durable audit spool, where audit rows and the settlements
+     * they carry wait while PostgreSQL is unreachable (default: `spool` beside data_dir). Give it a
+     * persistent volume: a replica restarted on the same folder replays what a dead one left.
+     */
+    spool_dir: z.string().optional(),
+    /** Tollgate extension: the spool's bound; when full, new requests get 503 AUDIT_SPOOL_FULL (default 256 MiB). */
+    spool_max_bytes: z.number().int().min(1024).max(2 ** 40).default(256 * 1024 * 1024),
   })
   .strict()
   .refine((s) => !s.listen_url || s.postgres_url, { message: 'needs store.postgres_url: it is a second connection to the same PostgreSQL', path: ['listen_url'] })
@@ -323,6 +331,7 @@ export const configSchema = z
       connect_timeout_seconds: 5,
       readiness_grace_seconds: 0,
       data_dir: './.tollgate/data',
+      spool_max_bytes: 256 * 1024 * 1024,
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),

@@ -9,6 +9,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { GatewayError, OAuthError } from '../errors';
 import { renderError, routeFamily, type RenderedError } from './render';
+import { isStoreUnreachableError } from '../store/health';
+import { storeUnreachableReply } from './store-unreachable';
 
 type AnyError = Partial<FastifyError> & { validation?: unknown; name?: string };
 
@@ -61,6 +63,11 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   if (err instanceof OAuthError || err instanceof GatewayError) return sendError(req, reply, err);
   const mapped = fromFrameworkError(err as AnyError);
   if (mapped) return sendError(req, reply, mapped);
+  if (isStoreUnreachableError(err)) {
+    // The store went away mid-request (sign-in, refresh, admin): a 503 saying so, in the route's shape.
+    const r = storeUnreachableReply(req.url, req.id);
+    return reply.code(r.status).headers(r.headers).send(r.body);
+  }
   req.log.error({ err, requestId: req.id }, 'unhandled error');
   return sendError(req, reply, new GatewayError('INTERNAL'));
 }

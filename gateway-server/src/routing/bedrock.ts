@@ -123,7 +123,7 @@ export class BedrockUpstream implements Upstream {
       throw new UpstreamConnectError(this.name, err);
     }
     if (exception) {
-      void sse.return(undefined);
+      void sse.return(undefined).catch(() => {});
       res.body.destroy();
       const status = bedrockExceptionStatus(exception.type);
       const s = sanitizeCloudError('bedrock', status, JSON.stringify({ message: exception.message }));

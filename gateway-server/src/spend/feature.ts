@@ -72,6 +72,10 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     log.warn({ model }, 'no price for this model: charging the unknown-model tier ($5/$25 per million tokens); add a pricing.overrides row');
   });
   const queue = new SettleQueue(db, now);
+  const enf = ctx.config.enforcement;
+  if (enf.mode === 'soft' && !enf.fail_closed_on_error) {
+    log.warn({ evt: 'spend.fail_open' }, 'enforcement.mode is soft: while the spend store is unreachable, requests are admitted without a cap check (fail-open); set enforcement.fail_closed_on_error: true to refuse instead');
+  }
 
   const known = new Map<string, string>();
   // Principals come from the bearer cache: one object per token, so most requests stop here.

@@ -88,6 +88,8 @@ export class ReservingSpendGate implements SpendGate {
     const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
     const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
+    // fail_closed_on_error refuses everything while the store is known to be down, leased slices included.
+    if (o.failClosed && o.db.health && !o.db.health.reachable) return this.storeFailed(ctx, base, new Error('store unreachable'));
 
     if (o.mode === 'hard' && o.reservation === 'lease') {
       let res;
@@ -242,12 +244,39 @@ export class ReservingSpendGate implements SpendGate {
     return new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
   }
 
+  /**
+   * The store did not answer a cap check. fail_closed_on_error: the official 429. Hard mode: a
+   * 503 the client retries (never admitted unchecked: caps stay hard through an outage; under
+   * `lease` what a held slice covers was admitted before we got here). Soft mode: fail-open.
+   */
   private storeFailed(ctx: AdmitContext, base: Base, err: unknown): Admission {
     const o = this.o;
-    o.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, o.failClosed ? 'spend store unavailable: refusing (fail_closed_on_error)' : 'spend store unavailable: admitting without a cap check (fail-open)');
+    const refusing = o.failClosed || o.mode === 'hard';
+    const now = o.clock.now();
+    if (now - this.lastStoreWarning > 1000) {
+      this.lastStoreWarning = now;
+      o.log.warn(
+        { requestId: ctx.requestId, err: (err as Error).message },
+        o.failClosed
+          ? 'spend store unavailable: refusing (fail_closed_on_error)'
+          : refusing
+            ? 'spend store unavailable: refusing what no held lease covers (hard mode)'
+            : 'spend store unavailable: admitting without a cap check (soft mode, fail-open)',
+      );
+    }
+    if (refusing && base.id) this.releaseLate(base);
     if (o.failClosed) throw new GatewayError('SPEND_UNAVAILABLE', undefined, { headers: FETCH_ERROR_HEADERS });
+    if (refusing) throw new GatewayError('SPEND_STORE_UNREACHABLE', undefined, { headers: { 'retry-after': '5' } });
     return this.charged(base, {}, { k: 'force' });
   }
+
+  /** A reserve that timed out may still commit: settle it at zero so it is released, not reconciled as a crash. */
+  private releaseLate(base: Base): void {
+    const item: SettleItem = { k: 'charge', id: base.id!, cost: '0', force: false, estimated: false, principal: base.principal, buckets: base.buckets, request_id: base.requestId, model: base.model, upstream: null, usage: null };
+    this.o.queue.settle(item).catch(() => {});
+  }
+
+  private lastStoreWarning = 0;
 
   /** The real cost of a finished request, from its usage (aborted streams: the documented estimate). */
   private cost(base: Base, result: Parameters<Admission['settle']>[0]): { cost: bigint; usage: Usage; estimated: boolean } {

@@ -74,15 +74,26 @@ export class SettleQueue implements WriteSource {
   /** Let a shared writer (the audit writer) carry settlements in its transactions; undefined = write alone again. */
   shareWith(kick: (() => void) | undefined): void {
     this.kick = kick;
-    if (!kick && this.pending.length > 0 && !this.flushing) void this.flush();
+    if (!kick && this.pending.length > 0 && !this.flushing) this.flushSafely();
   }
 
   /** Resolves once the item is committed. */
   settle(item: SettleItem): Promise<void> {
-    return new Promise((resolve, reject) => {
+    const p = new Promise<void>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (this.kick) this.kick();
-      else if (!this.flushing) void this.flush();
+      else if (!this.flushing) this.flushSafely();
+    });
+    // Handled from birth: the route awaits it only after relaying the reply, and a store outage
+    // rejecting it before then must not become an unhandled rejection (issue 15). The caller's
+    // await still sees the rejection.
+    p.catch(() => {});
+    return p;
+  }
+
+  private flushSafely(limit = Infinity): void {
+    this.flush(limit).catch((err) => {
+      for (const b of this.pending.splice(0)) b.reject(err);
     });
   }
 
@@ -104,7 +115,7 @@ export class SettleQueue implements WriteSource {
         }
         // The shared transaction failed (perhaps for the other writer's reasons): retry alone.
         this.pending.unshift(...batch);
-        if (!this.flushing) void this.flush(batch.length);
+        if (!this.flushing) this.flushSafely(batch.length);
       },
     };
   }
@@ -129,7 +140,7 @@ export class SettleQueue implements WriteSource {
       // Items queued meanwhile wait for the shared writer, or for us when there is none.
       if (this.pending.length > 0) {
         if (this.kick) this.kick();
-        else void this.flush();
+        else this.flushSafely();
       }
     }
   }
@@ -140,7 +151,7 @@ export class SettleQueue implements WriteSource {
   }
 
   async drain(): Promise<void> {
-    if (this.pending.length > 0 && !this.flushing) void this.flush();
+    if (this.pending.length > 0 && !this.flushing) this.flushSafely();
     while (this.flushing || this.pending.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
 }

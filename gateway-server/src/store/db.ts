@@ -31,6 +31,8 @@ export interface Db extends Queryable {
   /** Cheap liveness probe for /readyz. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
+  /** Reachability as last seen (PostgreSQL only; the embedded store cannot be unreachable). */
+  readonly health?: import('./health').StoreHealth;
   /** Where reads that tolerate seconds of lag go (`store.read_url`); absent: this database. Use `lagTolerant()`. */
   readonly reads?: Queryable;
 }

@@ -5,11 +5,17 @@ import { migrate } from './migrate';
 
 export type StoreLog = (msg: string) => void;
 
-/**
- * Open the configured store and migrate it. A real server gets 3 connection attempts 2 s apart
- * (as the official gateway); boot fails closed after that.
- */
-export async function openStore(config: Config, log: StoreLog = () => {}): Promise<Db> {
+export interface OpenOptions {
+  /**
+   * Keep trying to reach and migrate PostgreSQL, backing off to 10 s, until it works or
+   * `stopped()` says to give up (the server: it answers on its socket meanwhile, issue 15).
+   * Without it: 3 attempts 2 s apart (as the official gateway), then fail.
+   */
+  retryForever?: { stopped(): boolean };
+}
+
+/** Open the configured store and migrate it. */
+export async function openStore(config: Config, log: StoreLog = () => {}, opts: OpenOptions = {}): Promise<Db> {
   const s = config.store;
   let db: Db;
   if (s.postgres_url) {
@@ -20,20 +26,34 @@ export async function openStore(config: Config, log: StoreLog = () => {}): Promi
       password: s.password,
       maxConnections: s.max_connections,
       connectTimeoutSeconds: s.connect_timeout_seconds,
+      log,
     });
     for (let attempt = 1; ; attempt++) {
       try {
         await db.query('SELECT 1');
+        await migrate(db, log);
         break;
       } catch (err) {
-        log(`could not connect to Postgres at boot, attempt ${attempt} of 3: ${(err as Error).message}`);
-        if (attempt >= 3) {
+        const forever = opts.retryForever && !opts.retryForever.stopped();
+        const delay = forever ? Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5)) : 2000;
+        log(
+          forever
+            ? `could not reach or migrate PostgreSQL at boot (attempt ${attempt}, next in ${delay / 1000} s; serving /healthz, /readyz answers 503 meanwhile): ${(err as Error).message}`
+            : `could not connect to Postgres at boot, attempt ${attempt} of 3: ${(err as Error).message}`,
+        );
+        if (!forever && attempt >= 3) {
           await db.close().catch(() => {});
           throw new Error(`cannot reach PostgreSQL (store.postgres_url): ${(err as Error).message}. Check the URL and that the server is running.`);
         }
-        await new Promise((r) => setTimeout(r, 2000));
+        await new Promise((r) => setTimeout(r, delay));
+        if (opts.retryForever?.stopped()) {
+          await db.close().catch(() => {});
+          throw new Error('stopped while waiting for PostgreSQL');
+        }
       }
     }
+    if (s.read_url) return withReadReplica(db, s, log);
+    return db;
   } else {
     log(`using embedded PostgreSQL (PGlite) in ${s.data_dir}; set store.postgres_url for production`);
     // Loaded only for the embedded store: gateways on PostgreSQL never load PGlite (~4.5 MB resident).
