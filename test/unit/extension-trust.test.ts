@@ -35,7 +35,7 @@ describe('extension Workspace Trust', () => {
       assert.equal(wrote, 0);
       await gate.write('VS Code settings', async () => ++wrote, -1);
       assert.deepEqual(gate.withheld(), ['managed settings', 'VS Code settings']);
-      assert.match(untrustedNotice(gate.withheld())!, /not trusted, so Tollgate did not write managed settings, VS Code settings into it/);
+      assert.match(untrustedNotice(gate.withheld())!, /not trusted, so Tollgate did not write managed settings or VS Code settings into it/);
     });
 
     it('runs what waited for trust once it is granted, and writes from then on', async () => {

@@ -53,5 +53,5 @@ export class TrustGate {
 /** The sentence shown while trust withholds something (undefined when nothing is withheld). */
 export function untrustedNotice(held: readonly Withheld[]): string | undefined {
   if (!held.length) return undefined;
-  return `This folder is not trusted, so Tollgate did not write ${held.join(', ')} into it. Trust the folder (Workspaces: Manage Workspace Trust) to route Claude Code here through your gateway.`;
+  return `This folder is not trusted, so Tollgate did not write ${held.join(' or ')} into it. Trust the folder (Workspaces: Manage Workspace Trust) to route Claude Code here through your gateway.`;
 }
