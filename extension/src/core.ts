@@ -16,6 +16,7 @@ import { Controller } from './platform/controller';
 import { TollgateState } from './platform/state';
 import { createLog } from './platform/log';
 import { showGatewayStatus } from './platform/gateway-status';
+import { workspaceTrustGate } from './settings/trust-vscode';
 
 export interface Core {
   commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus', () => Promise<unknown>>;
@@ -33,8 +34,9 @@ export function startCore(context: vscode.ExtensionContext): Core {
   const state = new TollgateState(gatewayUrl());
   const sessions = new SessionManager(context.secrets, { fetch: (...a) => fetch(...a), now: () => Date.now(), timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
   let proxy: LoopbackProxy | undefined;
-  const workspace = new WorkspaceSettings(context, () => [sessions.current?.accessToken, sessions.current?.refreshToken]);
-  const controller = new Controller(state, sessions, workspace, log);
+  const trust = workspaceTrustGate();
+  const workspace = new WorkspaceSettings(context, () => [sessions.current?.accessToken, sessions.current?.refreshToken], trust);
+  const controller = new Controller(state, sessions, workspace, log, trust);
   const sidebar = new SidebarView(context.extensionUri, state, log);
 
   const signIn = async () => {
@@ -57,6 +59,22 @@ export function startCore(context: vscode.ExtensionContext): Core {
     void vscode.window.showInformationMessage(`Signed out of Tollgate${revoked ? ' (session revoked at the gateway)' : ''}.`);
   };
 
+  // The URL is application-scoped (a workspace cannot set it), so only the developer or an
+  // administrator's policy changes it: the session there is set aside, never revoked, and the
+  // change is said out loud.
+  const switchGateway = async (from: string | undefined) => {
+    const to = state.gatewayUrl;
+    const restored = await sessions.switchGateway(to);
+    state.session = sessions.current;
+    state.changed();
+    void controller.refreshHealth();
+    if (!from || from === to) return;
+    const kept = `Your session at ${from} is kept for when you switch back.`;
+    const text = restored ? `Tollgate now uses ${to}, where you are signed in as ${restored.account.label}. ${kept}` : `Tollgate now uses ${to || 'no gateway'}. ${kept}${to ? ' Sign in to continue.' : ''}`;
+    const choice = await vscode.window.showInformationMessage(text, ...(restored || !to ? [] : ['Sign In']));
+    if (choice) await vscode.commands.executeCommand('tollgate.signIn');
+  };
+
   const auth = new TollgateAuthProvider(sessions, signIn);
   const commands: Core['commands'] = {
     // Returns nothing: other extensions may run commands, and must get tokens via getSession.
@@ -75,9 +93,9 @@ export function startCore(context: vscode.ExtensionContext): Core {
     createStatusBar(state),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('tollgate.gatewayUrl')) return;
+      const from = sessions.current?.gatewayUrl;
       state.gatewayUrl = gatewayUrl();
-      if (sessions.current && sessions.current.gatewayUrl !== state.gatewayUrl) void sessions.signOut();
-      void controller.refreshHealth();
+      void switchGateway(from);
     }),
     sessions.onDidChange((c) => {
       state.session = sessions.current;
@@ -108,7 +126,18 @@ export function startCore(context: vscode.ExtensionContext): Core {
     });
     controller.proxy = { url: proxy.url, secret: proxy.secret };
     state.proxyUrl = proxy.url;
-    applyTerminalEnv(context.environmentVariableCollection, proxy);
+    const started = proxy;
+    // Terminals of an untrusted folder get no proxy env (a repository's scripts could read the
+    // secret); trust granted later turns it on and writes what was held back.
+    context.environmentVariableCollection.persistent = false;
+    context.environmentVariableCollection.clear();
+    context.subscriptions.push(
+      trust.whenTrusted(() => {
+        applyTerminalEnv(context.environmentVariableCollection, started);
+        if (state.session) void controller.onTrustGranted();
+      }),
+    );
+    if (!trust.trusted) log.info('workspace not trusted: no managed settings and no terminal proxy environment until it is');
     log.info(`loopback proxy for agents on ${proxy.url}`);
     state.session = await sessions.restore(state.gatewayUrl);
     controller.start();

@@ -48,6 +48,8 @@ export interface CodeServerOptions {
   /** Extra code-server arguments (e.g. `--vscode-option enable-smoke-test-driver`). */
   args?: string[];
   env?: Record<string, string>;
+  /** Leave Workspace Trust on (default off): the folder opens behind VS Code's trust prompt. */
+  workspaceTrust?: boolean;
 }
 
 function runCs(args: string[], env: NodeJS.ProcessEnv): void {
@@ -65,7 +67,9 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   writeFileSync(join(root, 'cs.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
   writeFileSync(
     join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify({ 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'git.enabled': false, 'security.workspace.trust.enabled': false, ...opts.settings }, null, 2),
+    JSON.stringify({ 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'git.enabled': false, 'security.workspace.trust.enabled': !!opts.workspaceTrust,
+      // The DOM renderer: terminal rows readable by the UI tests, no WebGL in headless Chromium.
+      'terminal.integrated.gpuAcceleration': 'off', ...opts.settings }, null, 2),
   );
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', HOME: home, PATH: `${join(NODE24, '..')}:${process.env.PATH}`, ...opts.env };
   for (const v of opts.vsix ?? []) runCs(['--config', join(root, 'cs.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', resolve(v)], env);
@@ -75,7 +79,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   const out = openSync(logFile, 'a');
   const child: ChildProcess = spawn(
     NODE24,
-    [CS_ENTRY, '--config', join(root, 'cs.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', ...(opts.args ?? []), workspace],
+    [CS_ENTRY, '--config', join(root, 'cs.yaml'), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']), ...(opts.args ?? []), workspace],
     // Own process group: the extension host outlives a plain SIGTERM to the parent.
     { env, detached: true, stdio: ['ignore', out, out] },
   );

@@ -1,6 +1,11 @@
 /**
  * Drives the code-server workbench with playwright-core and Debian's Chromium: open a folder,
  * run palette commands, read notifications, the status bar and webview views.
+ *
+ * The workbench gets a Chromium of its own and nothing else runs in it: a second tab in the
+ * same profile (the sign-in page, an `openExternal` tab) was seen to stall the service-worker
+ * bootstrap of webview frames, leaving the sidebar blank. Pages a developer would see in their
+ * own browser open in a separate instance (`openBrowser`), as their default browser would.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,43 +13,84 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
 import { CHROMIUM, type CodeServer } from './code-server';
 
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 export interface Workbench {
   context: BrowserContext;
   page: Page;
   runCommand(title: string): Promise<void>;
   toast(text: RegExp, timeoutMs?: number): Promise<string>;
   webview(): FrameLocator;
+  /** URLs the workbench asked to open externally (only with `recordExternal`). */
+  openedExternally(): Promise<string[]>;
+  /** Opens a terminal and waits for its shell prompt (the DOM renderer's rows, not a delay). */
+  newTerminal(): Promise<void>;
   screenshot(name: string): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function openWorkbench(cs: CodeServer, opts: { query?: string; outDir: string }): Promise<Workbench> {
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tollgate-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+export interface Browser {
+  page: Page;
+  close(): Promise<void>;
+}
+
+async function launch(viewport = { width: 1400, height: 900 }): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tollgate-chromium-')), { executablePath: CHROMIUM, headless: true, viewport, args: ARGS });
+}
+
+/** A separate Chromium instance (own process and profile): the developer's own browser. */
+export async function openBrowser(): Promise<Browser> {
+  const context = await launch({ width: 1100, height: 800 });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return { page, close: () => context.close() };
+}
+
+export async function openWorkbench(cs: CodeServer, opts: { query?: string; outDir: string; recordExternal?: boolean }): Promise<Workbench> {
+  const context = await launch();
+  if (opts.recordExternal) {
+    // VS Code's web opener calls window.open(url, '_blank', 'noopener'), whose result it cannot
+    // read; record the URL instead of opening a tab in the workbench's profile.
+    await context.addInitScript(() => {
+      const w = window as unknown as { open: (u?: string | URL) => null; __tollgateOpened?: string[] };
+      w.open = (u) => {
+        (w.__tollgateOpened ??= []).push(String(u));
+        return null;
+      };
+    });
+  }
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${cs.url}/?folder=${encodeURIComponent(cs.workspace)}${opts.query ?? ''}`);
   await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
+  const runCommand = async (title: string) => {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(`>${title}`);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+  };
   return {
     context,
     page,
-    async runCommand(title) {
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ timeout: 15_000 });
-      await input.fill(`>${title}`);
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
-      await page.keyboard.press('Enter');
-    },
+    runCommand,
     async toast(text, timeoutMs = 30_000) {
       const t = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
       await t.waitFor({ timeout: timeoutMs });
       return (await t.innerText()).trim();
     },
     webview: () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame'),
+    openedExternally: () => page.evaluate(() => [...((window as unknown as { __tollgateOpened?: string[] }).__tollgateOpened ?? [])]),
+    async newTerminal() {
+      const before = await page.locator('.terminal-wrapper').count();
+      await runCommand('Terminal: Create New Terminal');
+      await page.locator('.terminal-wrapper').nth(before).waitFor({ timeout: 30_000 });
+      // The prompt (bash's "$ " or root's "# ") on the active terminal's last non-empty row.
+      await page.waitForFunction(() => {
+        const rows = [...document.querySelectorAll('.terminal-wrapper.active .xterm-rows > div')].map((r) => (r.textContent ?? '').trimEnd()).filter(Boolean);
+        return /[$#]$/.test(rows.at(-1) ?? '');
+      }, undefined, { timeout: 30_000 });
+      await page.locator('.terminal-wrapper.active .xterm-helper-textarea').focus();
+    },
     async screenshot(name) {
       const path = join(opts.outDir, `${name}.png`);
       await page.screenshot({ path });

@@ -133,6 +133,9 @@ describe('extension loopback proxy (real gateway, PGlite)', function () {
     const r = await raw('POST', '/v1/messages', { authorization: `Bearer ${proxy.secret}` }, '{"model":"claude-sonnet-4-6","max_tokens":8,"messages":[]}');
     assert.equal(r.status, 401);
     assert.equal(JSON.parse(r.body).error.type, 'authentication_error');
-    assert.deepEqual(rejected, r.headers['x-should-retry'] === 'false' ? [token] : []);
+    // An invalid session token is final at the gateway (AUTH_INVALID carries noRetry): the
+    // header reaches the agent and the window hears that its bearer is dead.
+    assert.equal(r.headers['x-should-retry'], 'false');
+    assert.deepEqual(rejected, ['not-a-valid-session-token']);
   });
 });

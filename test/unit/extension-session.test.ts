@@ -1,7 +1,7 @@
 /** Session lifecycle: refresh scheduling, single-flight refresh, sign-out on invalid_grant / revocation. */
 import assert from 'node:assert/strict';
 import { refreshDelay, sessionFromTokens } from '../../extension/src/auth/session';
-import { SECRET_KEY, SessionManager, type SessionChange } from '../../extension/src/auth/session-manager';
+import { ASIDE_KEY, SECRET_KEY, SessionManager, type SessionChange } from '../../extension/src/auth/session-manager';
 import { startFakeOAuth, type FakeOAuth } from '../support/fake-oauth';
 
 const jwt = (claims: Record<string, unknown>) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
@@ -108,12 +108,37 @@ describe('extension session lifecycle', () => {
       assert.equal(changes.at(-1)!.reason, 'user');
     });
 
-    it('restores a stored session only for the configured gateway', async () => {
+    it('restores a stored session only for the configured gateway, setting others aside instead of dropping them', async () => {
       await mgr.adopt(srv.url, { access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' });
       const other = new SessionManager(secrets, { fetch, now: () => now });
       assert.equal((await other.restore(srv.url))?.accessToken, 'at-1');
+      // A window configured for another gateway starts signed out there...
       assert.equal(await new SessionManager(secrets).restore('http://elsewhere.test'), undefined);
-      assert.equal(secrets.map.size, 0, 'a session for another gateway is dropped');
+      assert.equal(secrets.map.get(SECRET_KEY), undefined);
+      assert.equal(JSON.parse(secrets.map.get(ASIDE_KEY)!)[srv.url].accessToken, 'at-1', 'the session is set aside, not dropped');
+      // ...and switching back finds the developer still signed in, with nothing revoked.
+      assert.equal((await new SessionManager(secrets).restore(srv.url))?.refreshToken, 'rt-1');
+      assert.equal(JSON.parse(secrets.map.get(SECRET_KEY)!).accessToken, 'at-1');
+      assert.equal(secrets.map.get(ASIDE_KEY), undefined);
+      assert.equal(srv.forms.filter((f) => f.path === '/oauth/revoke').length, 0);
+    });
+
+    it('switching gateways while running sets the session aside (no revocation) and brings it back', async () => {
+      await mgr.adopt(srv.url, { access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' });
+      assert.equal(await mgr.switchGateway('http://elsewhere.test'), undefined);
+      assert.equal(mgr.current?.accessToken, undefined, 'signed out here');
+      assert.deepEqual(changes.map((c) => [c.kind, c.reason]), [['signedIn', undefined], ['signedOut', 'switched']]);
+      assert.equal(srv.forms.filter((f) => f.path === '/oauth/revoke').length, 0, 'nothing revoked');
+      assert.equal((await mgr.switchGateway(srv.url))?.accessToken, 'at-1');
+      assert.equal(mgr.current?.accessToken, 'at-1');
+      assert.deepEqual(changes.at(-1)!.kind, 'signedIn');
+      assert.equal(await mgr.accessToken(), 'at-1');
+    });
+
+    it('ignores a set-aside entry that is not a session for the gateway it is filed under', async () => {
+      secrets.map.set(ASIDE_KEY, JSON.stringify({ 'http://a.test': { junk: true }, 'http://b.test': 'x' }));
+      assert.equal(await mgr.restore('http://a.test'), undefined);
+      assert.equal(mgr.current, undefined);
     });
   });
 });

@@ -18,9 +18,13 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-export type SessionChange = { kind: 'signedIn' | 'refreshed' | 'signedOut'; session?: StoredSession; reason?: 'user' | 'expired' };
+export type SessionChange = { kind: 'signedIn' | 'refreshed' | 'signedOut'; session?: StoredSession; reason?: 'user' | 'expired' | 'switched' };
 
 export const SECRET_KEY = 'tollgate.session';
+/** Sessions for gateways other than the configured one, by gateway URL: kept, never dropped. */
+export const ASIDE_KEY = 'tollgate.sessionsAside';
+
+type Aside = Record<string, StoredSession>;
 
 export class SessionManager {
   private session: StoredSession | undefined;
@@ -46,24 +50,74 @@ export class SessionManager {
     return this.session;
   }
 
-  /** Loads the stored session (if any, and for this gateway) and schedules its refresh. */
-  async restore(gatewayUrl: string): Promise<StoredSession | undefined> {
-    const raw = await this.store.get(SECRET_KEY);
+  private async read(key: string): Promise<unknown> {
+    const raw = await this.store.get(key);
     if (!raw) return undefined;
-    let parsed: StoredSession | undefined;
     try {
-      const r = storedSessionSchema.safeParse(JSON.parse(raw));
-      parsed = r.success ? r.data : undefined;
+      return JSON.parse(raw);
     } catch {
-      parsed = undefined;
+      return undefined;
     }
-    if (!parsed || parsed.gatewayUrl !== gatewayUrl) {
+  }
+
+  private async readAside(): Promise<Aside> {
+    const raw = await this.read(ASIDE_KEY);
+    const out: Aside = {};
+    if (typeof raw !== 'object' || raw === null) return out;
+    for (const [url, v] of Object.entries(raw)) {
+      const r = storedSessionSchema.safeParse(v);
+      if (r.success && r.data.gatewayUrl === url) out[url] = r.data;
+    }
+    return out;
+  }
+
+  private async writeAside(aside: Aside): Promise<void> {
+    if (Object.keys(aside).length) await this.store.store(ASIDE_KEY, JSON.stringify(aside));
+    else await this.store.delete(ASIDE_KEY);
+  }
+
+  /**
+   * Loads the stored session for this gateway and schedules its refresh. A stored session for
+   * another gateway is set aside, not dropped: the URL may have changed by mistake (or been
+   * pointed elsewhere), and switching back must find the developer still signed in there.
+   */
+  async restore(gatewayUrl: string): Promise<StoredSession | undefined> {
+    const r = storedSessionSchema.safeParse(await this.read(SECRET_KEY));
+    const stored = r.success ? r.data : undefined;
+    if (stored && stored.gatewayUrl === gatewayUrl) {
+      this.session = stored;
+      this.schedule();
+      return stored;
+    }
+    const aside = await this.readAside();
+    if (stored) aside[stored.gatewayUrl] = stored;
+    const mine = aside[gatewayUrl];
+    delete aside[gatewayUrl];
+    await this.writeAside(aside);
+    if (!mine) {
       await this.store.delete(SECRET_KEY);
       return undefined;
     }
-    this.session = parsed;
-    this.schedule();
-    return parsed;
+    await this.persist(mine);
+    return mine;
+  }
+
+  /**
+   * The configured gateway changed while running: the current session (if for another gateway)
+   * is set aside without revoking it, and one kept for the new gateway comes back.
+   */
+  async switchGateway(gatewayUrl: string): Promise<StoredSession | undefined> {
+    const s = this.session;
+    if (s?.gatewayUrl === gatewayUrl) return s;
+    if (s) {
+      this.session = undefined;
+      if (this.timer !== undefined) this.deps.timers?.clearTimeout(this.timer);
+      this.timer = undefined;
+      this.emit({ kind: 'signedOut', session: s, reason: 'switched' });
+    }
+    const restored = await this.restore(gatewayUrl);
+    if (restored) this.emit({ kind: 'signedIn', session: restored });
+    return restored;
   }
 
   async adopt(gatewayUrl: string, tokens: TokenResponse): Promise<StoredSession> {

@@ -12,12 +12,14 @@ import type { SessionManager } from '../auth/session-manager';
 import type { WorkspaceSettings } from '../settings/workspace';
 import type { ProxiedRequest } from '../proxy/loopback-proxy';
 import { signalFromHeaders } from '../status/format';
+import { untrustedNotice, type TrustGate } from '../settings/trust';
 
 export class Controller implements vscode.Disposable {
   readonly client: GatewayClient;
   private etag: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private usageSoon: NodeJS.Timeout | undefined;
+  private toldUntrusted = false;
   proxy: { url: string; secret: string } | undefined;
 
   constructor(
@@ -25,6 +27,7 @@ export class Controller implements vscode.Disposable {
     private readonly sessions: SessionManager,
     private readonly workspace: WorkspaceSettings,
     private readonly log: Log,
+    private readonly trust: TrustGate,
   ) {
     this.client = new GatewayClient({
       fetch: (...a) => fetch(...a),
@@ -93,7 +96,7 @@ export class Controller implements vscode.Disposable {
         const { keys, dropped } = await this.workspace.applyClaude(managed, checksum, this.proxy);
         this.etag = settings.kind === 'changed' ? settings.etag : settings.kind === 'none' ? 'none' : this.etag;
         this.state.managed = { checksum: checksum ?? 'none', appliedKeys: keys };
-        summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
+        if (this.trust.trusted) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
         if (dropped.length) this.log.warn(`managed settings: not written to the workspace (credentials): ${dropped.join(', ')}`);
       }
       if (me?.vscode_settings) {
@@ -101,6 +104,7 @@ export class Controller implements vscode.Disposable {
         if (changed.length) summary.push(`VS Code settings changed: ${changed.join(', ')}`);
         if (skipped.length) this.log.warn(`vscode settings not applied: ${skipped.join(', ')}`);
       }
+      this.tellUntrusted();
       if (summary.length || announce) {
         const text = summary.length ? `Tollgate applied your policy. ${summary.join('. ')}.` : 'Tollgate policy is up to date.';
         this.log.info(text);
@@ -111,6 +115,22 @@ export class Controller implements vscode.Disposable {
       if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy: ${(err as Error).message}`);
     }
     this.state.changed();
+  }
+
+  /** Once per window: say why an untrusted folder gets no managed settings, and how to change it. */
+  private tellUntrusted(): void {
+    const notice = untrustedNotice(this.trust.withheld());
+    if (!notice || this.toldUntrusted) return;
+    this.toldUntrusted = true;
+    this.log.info(notice);
+    void vscode.window.showInformationMessage(notice, 'Manage Workspace Trust').then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
+  }
+
+  /** Trust granted: what was withheld is written now (the policy is fetched afresh). */
+  async onTrustGranted(): Promise<void> {
+    this.etag = null;
+    this.state.managed = { checksum: null, appliedKeys: [] };
+    await this.refreshPolicy(false);
   }
 
   /** Sign-out: remove exactly what was applied, in files and workspace settings. */
