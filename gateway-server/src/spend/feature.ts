@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { Feature, FeatureContext } from '../feature';
 import type { AdmitContext } from '../inference/hooks';
 import { AdminAuthenticator } from '../admin/admin-auth';
-import { SpendLimitsStore } from '../admin/spend-limits-store';
-import { spendLimitRoutes } from '../admin/spend-limits-routes';
-import { EffectiveReader } from '../admin/effective';
-import { usageRoute } from '../admin/usage-route';
+import { SpendLimitsStore } from './admin/spend-limits-store';
+import { spendLimitRoutes } from './admin/spend-limits-routes';
+import { EffectiveReader } from './admin/effective';
+import { usageRoute, type SpendStanding } from './admin/usage-route';
 import { ReservingSpendGate } from './gate';
 import { LimitCache } from './limit-cache';
 import { periodWindows } from './periods';
@@ -35,9 +35,7 @@ const retentionEveryMs = () => (Number(process.env.TOLLGATE_RETENTION_EVERY_MS) 
 /** As the official gateway: the cap check gives up after 2 s (then fail-open or fail-closed). */
 const STORE_TIMEOUT_MS = 2_000;
 
-export interface SpendStanding {
-  usage(sub: string, groups: readonly string[]): Promise<ReturnType<typeof usageBody>>;
-}
+export type { SpendStanding } from './admin/usage-route';
 
 /** Run one reconciliation pass: charge and release reservations expired at `nowMs`. */
 export async function reconcileReservations(db: FeatureContext['db'], nowMs: number): Promise<number> {

@@ -3,10 +3,10 @@
  * the same transaction, then NOTIFYs replicas to reload their cached limits.
  */
 import { randomBytes } from 'node:crypto';
-import type { Db, Queryable } from '../store/db';
-import { LIMITS_CHANNEL, type LimitDbRow } from '../spend/limit-cache';
-import type { SpendLimit, SpendScope } from '../protocol/spend-limits';
-import type { Period } from '../spend/periods';
+import type { Db, Queryable } from '../../store/db';
+import { LIMITS_CHANNEL, type LimitDbRow } from '../limit-cache';
+import type { SpendLimit, SpendScope } from '../../protocol/spend-limits';
+import type { Period } from '../periods';
 
 /** Time-ordered, so list pagination by id is creation order. */
 export function newLimitId(nowMs: number): string {

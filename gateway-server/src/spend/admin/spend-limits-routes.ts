@@ -5,11 +5,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { GatewayError } from '../errors';
-import type { AdminAuthenticator } from './admin-auth';
+import { GatewayError } from '../../errors';
+import type { AdminAuthenticator } from '../../admin/admin-auth';
 import type { SpendLimitsStore } from './spend-limits-store';
-import { auditQuery, effectiveQuery, listSpendLimitsQuery, upsertSpendLimitSchema } from '../protocol/spend-limits';
-import type { GatewayEvent } from '../feature';
+import { auditQuery, effectiveQuery, listSpendLimitsQuery, upsertSpendLimitSchema } from '../../protocol/spend-limits';
+import type { GatewayEvent } from '../../feature';
 import type { EffectiveReader } from './effective';
 
 export interface SpendLimitRoutesOptions {

@@ -3,13 +3,13 @@
  * period (the SpendSummary shape). Without user_ids[], only principals with recorded spend in the
  * current periods are listed. Pages with an opaque `next_page` token passed back as `page`.
  */
-import type { Queryable } from '../store/db';
+import type { Queryable } from '../../store/db';
 import type { z } from 'zod';
-import type { effectiveQuery } from '../protocol/spend-limits';
-import { resolveCap, type LimitRow } from '../spend/layering';
-import { periodWindows, type Period } from '../spend/periods';
-import { MICROS_PER_CENT } from '../spend/standing';
-import { GatewayError } from '../errors';
+import type { effectiveQuery } from '../../protocol/spend-limits';
+import { resolveCap, type LimitRow } from '../layering';
+import { periodWindows, type Period } from '../periods';
+import { MICROS_PER_CENT } from '../standing';
+import { GatewayError } from '../../errors';
 
 export interface SpendSummaryRow {
   type: 'spend_summary';
