@@ -173,7 +173,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
       const store = new SpendLimitsStore(db, now);
       // A summary for finance and dashboards: seconds of replica lag are fine (store.read_url).
       const effective = new EffectiveReader(lagTolerant(db), () => limits.rows, admin.group_limit_mode, now);
-      await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit });
+      await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit, limits });
       await app.register(usageRoute, { auth: rctx.auth, standing });
     },
     writes: queue,
