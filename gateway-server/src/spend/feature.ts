@@ -168,6 +168,19 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
 
   return {
     spend: gate,
+    // A sign-in records who holds which email and groups, so a cap keyed by email or group
+    // resolves before the person's first request (spend/admin/spend-limits-routes.ts).
+    async onEvent(e) {
+      if ((e.name !== 'session.mint' && e.name !== 'session.refresh') || e.outcome !== 'ok' || !e.principal) return;
+      const p = e.principal;
+      await db
+        .query(
+          `INSERT INTO spend_principals (sub, email, name, groups, last_seen) VALUES ($1, $2, NULL, $3::jsonb, $4)
+           ON CONFLICT (sub) DO UPDATE SET email = EXCLUDED.email, groups = EXCLUDED.groups, last_seen = EXCLUDED.last_seen`,
+          [p.sub, p.email ?? null, JSON.stringify(p.groups ?? []), new Date(now()).toISOString()],
+        )
+        .catch((err) => log.warn({ err: (err as Error).message }, 'could not record a signed-in principal for spend reports'));
+    },
     routes: async (app, rctx) => {
       const adminAuth = new AdminAuthenticator(rctx.config, rctx.auth, rctx.emit);
       const store = new SpendLimitsStore(db, now);

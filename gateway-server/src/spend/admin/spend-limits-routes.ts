@@ -47,7 +47,7 @@ async function resolveScope(store: SpendLimitsStore, scope: SpendScope): Promise
     if (subs.length === 0) {
       throw new GatewayError(
         'INVALID_REQUEST',
-        `nobody has signed in with the email ${scope.user_id} yet, and caps key on the IdP subject: have them sign in and send one request, then set the cap by email again, or key it by their subject (the user_id that GET /v1/organizations/spend_limits/effective lists)`,
+        `nobody has signed in with the email ${scope.user_id} yet, and caps key on the IdP subject: have them sign in to the gateway once, then set the cap by email again, or key it by their IdP subject (the user_id that GET /v1/organizations/spend_limits/effective lists)`,
       );
     }
     if (subs.length > 1) {
