@@ -72,15 +72,11 @@ export async function spendLimitRoutes(app: FastifyInstance, opts: SpendLimitRou
   // Many HTTP clients send `content-type: application/json` with no body on DELETE and GET;
   // Anthropic's gateway accepts that, so an empty JSON body here is no body (routes that need
   // one say so through zod).
+  const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(Object.assign(new SyntaxError('invalid JSON body'), { statusCode: 400 }), undefined);
-    }
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (String(body).trim() === '') return done(null, undefined);
+    json(req, body as string, done);
   });
 
   const event = (req: FastifyRequest, name: string, actor: string, detail: Record<string, unknown>): GatewayEvent => ({
