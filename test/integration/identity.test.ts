@@ -436,6 +436,27 @@ for (const kind of storeKinds()) {
       assert.equal(status, 431);
     });
 
+    it('a cap keyed by the email someone signed in with binds their subject, before any request', async () => {
+      const cap = (email: string) =>
+        fetch(`${gw.url}/v1/organizations/spend_limits`, {
+          method: 'POST',
+          headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+          body: JSON.stringify({ scope: { type: 'user', user_id: email }, amount: '0', period: 'daily' }),
+        });
+      await tdb.db.query("DELETE FROM spend_principals WHERE sub = 'bob'");
+      assert.equal((await cap('BOB@example.com')).status, 400, 'nobody signed in with it yet');
+      const t = await signIn('bob');
+      const made = await cap('BOB@example.com');
+      const body = (await made.json()) as { id: string; scope: unknown; resolved_from_email: string };
+      assert.equal(made.status, 200, JSON.stringify(body));
+      assert.deepEqual(body.scope, { type: 'user', user_id: 'bob' });
+      const r = await ask(t.access_token);
+      assert.equal(r.status, 429, 'the cap binds bob at his first request');
+      await r.text();
+      const del = await fetch(`${gw.url}/v1/organizations/spend_limits/${body.id}`, { method: 'DELETE', headers: { 'x-api-key': ADMIN_KEY } });
+      assert.equal(del.status, 200);
+    });
+
     it('logged every identity event (with reasons for refusals) and never a token or code', () => {
       const events = logLines.map((l) => JSON.parse(l) as { event?: string; outcome?: string; reason?: string }).filter((l) => l.event);
       const names = new Set(events.map((e) => e.event));

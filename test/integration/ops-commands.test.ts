@@ -51,6 +51,7 @@ describe('tollgate-gateway init', () => {
     assert.equal(config.publicUrl, 'https://gw.corp.internal');
     assert.deepEqual(config.oidc?.allowed_email_domains, ['corp.example']);
     assert.ok(config.admin && config.store.postgres_url);
+    assert.equal(config.admin.blocked_message, 'ask #claude-pilot to raise your limit', 'quoted: not cut at " #"');
     const boot = await checkBootValidation(config);
     assert.deepEqual(boot.filter((l) => l.status !== 'ok'), [], 'the starter compiles without warnings');
     assert.match(c.all, /tollgate-gateway check --config/);
@@ -153,6 +154,22 @@ describe('tollgate-gateway check', function () {
     const bad = captureIo();
     assert.equal(await checkCommand(['--config', configFile({ listen: { host: '127.0.0.1', port: 0, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'ca.key') } } })], bad.io), 1);
     assert.match(bad.text, /^FAIL +tls +listen\.tls: cannot load the certificate .*tls\.crt and key .*ca\.key/m);
+  });
+
+  it('warns when a string value was visibly cut by a " #" comment, and not for quoted ones or real comments', async () => {
+    const path = configFile({});
+    const text = readFileSync(path, 'utf8');
+    writeFileSync(path, `${text}admin:\n  write_keys: [{ id: ops, key: wk-0123456789abcdef0123456789abcdef }]\n  blocked_message: ask #eng-budget to raise it\n`);
+    const c = captureIo();
+    assert.equal(await checkCommand(['--config', path], c.io), 0, c.all);
+    const warns = c.text.split('\n').filter((l) => /^warn +config /.test(l));
+    assert.equal(warns.length, 1, c.text);
+    assert.match(warns[0]!, /admin\.blocked_message \(line \d+\) loads as "ask": the rest of the line, "#eng-budget to raise it", is a YAML comment .* double quotes/);
+    writeFileSync(path, `${text}admin:\n  write_keys: [{ id: ops, key: wk-0123456789abcdef0123456789abcdef }]   # the writer\n  blocked_message: "ask #eng-budget to raise it"   # quoted\n`);
+    const q = captureIo();
+    assert.equal(await checkCommand(['--config', path], q.io), 0, q.all);
+    assert.doesNotMatch(q.text, /^warn +config /m);
+    assert.equal(loadConfigFile(path).admin?.blocked_message, 'ask #eng-budget to raise it');
   });
 
   it('passes with a migrated database, a discoverable IdP and a reachable upstream', async () => {

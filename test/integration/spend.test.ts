@@ -94,13 +94,14 @@ for (const kind of storeKinds()) {
       const del = await admin('DELETE', `/${obj.id}`);
       assert.deepEqual(await del.json(), { type: 'spend_limit_deleted', id: obj.id });
       assert.equal((await admin('GET', `/${obj.id}`, undefined, READ_KEY)).status, 404);
-      const audit = (await (await admin('GET', '/audit?limit=3', undefined, READ_KEY)).json()) as { data: { action: string; actor: string; before: { amount: string | null } | null; after: unknown; id: number }[] };
-      assert.deepEqual(audit.data.map((a) => a.action), ['spend_limit.delete', 'spend_limit.create', 'spend_limit.update']);
+      const audit = (await (await admin('GET', '/audit?limit=3', undefined, READ_KEY)).json()) as { data: { action: string; change: string; actor: string; before: { amount: string | null } | null; after: unknown; id: string }[] };
+      assert.deepEqual(audit.data.map((a) => a.action), ['spend_limit.delete', 'spend_limit.upsert', 'spend_limit.upsert']);
+      assert.deepEqual(audit.data.map((a) => a.change), ['delete', 'create', 'update']);
       assert.equal(audit.data[0]!.actor, 'admin-key:ops');
       assert.equal(audit.data[2]!.before!.amount, '50000');
       assert.equal((audit.data[2]!.after as { amount: null }).amount, null);
-      const older = (await (await admin('GET', `/audit?after_id=${audit.data[2]!.id}`, undefined, READ_KEY)).json()) as { data: { action: string }[] };
-      assert.deepEqual(older.data.map((a) => a.action), ['spend_limit.create']);
+      const older = (await (await admin('GET', `/audit?after_id=${audit.data[2]!.id}`, undefined, READ_KEY)).json()) as { data: { change: string }[] };
+      assert.deepEqual(older.data.map((a) => a.change), ['create']);
     });
 
     it('refuses a read key writing (403), a non-USD currency (400) and malformed bodies, in the Anthropic envelope', async () => {

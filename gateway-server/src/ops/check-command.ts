@@ -5,6 +5,7 @@
  * invalid, 1 when a probe fails, 0 otherwise.
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfigFile, type Config } from '../config/load';
 import { checkConfig, type CheckLine } from './checks';
 import { stdIo, type CommandIo } from './init-command';
@@ -46,7 +47,7 @@ export async function checkCommand(argv: string[], io: CommandIo = stdIo, env: N
   }
   const timeoutMs = Number(values['timeout-ms']) > 0 ? Number(values['timeout-ms']) : 5000;
   let failed = false;
-  await checkConfig(config, { timeoutMs, configPath: values.config }, (line) => {
+  await checkConfig(config, { timeoutMs, configPath: values.config, source: readFileSync(values.config, 'utf8') }, (line) => {
     if (line.status === 'fail') failed = true;
     io.out(`${formatLine(line)}\n`);
   });

@@ -19,6 +19,7 @@ import { PILOT_PLACEHOLDERS } from './pilot-template';
 import { buildUpstreams } from '../routing/build';
 import type { Upstream } from '../routing/upstream';
 import { MIGRATIONS } from '../store/migrations';
+import { commentCutStrings } from '../config/comment-cut';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckLine {
@@ -30,6 +31,8 @@ export interface CheckLine {
 export interface CheckOptions {
   timeoutMs: number;
   configPath?: string;
+  /** The YAML text, to spot values a ` #` comment cut short. */
+  source?: string;
 }
 
 const ANTHROPIC_VERSION = '2023-06-01';
@@ -37,6 +40,13 @@ const ANTHROPIC_VERSION = '2023-06-01';
 export async function checkConfig(config: Config, opts: CheckOptions, emit: (l: CheckLine) => void): Promise<void> {
   emit({ name: 'config', status: 'ok', detail: `${opts.configPath ?? 'configuration'} is valid: ${describe(config)}` });
   for (const l of checkPlaceholders(config)) emit(l);
+  for (const c of opts.source ? commentCutStrings(opts.source) : []) {
+    emit({
+      name: 'config',
+      status: 'warn',
+      detail: `${c.path} (line ${c.line}) loads as "${c.value}": the rest of the line, "${c.cut}", is a YAML comment because " #" starts one; put the whole value in double quotes`,
+    });
+  }
   if (config.listen.tls) emit(checkTls(config));
   for (const l of await checkBootValidation(config)) emit(l);
   for (const l of await checkDatabase(config, opts.timeoutMs)) emit(l);

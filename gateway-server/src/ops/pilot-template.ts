@@ -106,7 +106,7 @@ admin:
     - id: platform-team
       key: \${GATEWAY_ADMIN_WRITE_KEY}
   # admin_groups: [claude-admins]     # IdP group whose members may use the admin API by bearer
-  blocked_message: ask #claude-pilot to raise your limit
+  blocked_message: "ask #claude-pilot to raise your limit"   # quoted: an unquoted " #" starts a YAML comment
 
 enforcement:
   mode: hard                          # Tollgate: reserve before proxying, so caps are never overshot

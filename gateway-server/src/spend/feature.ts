@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { Feature, FeatureContext } from '../feature';
 import type { AdmitContext } from '../inference/hooks';
 import { AdminAuthenticator } from '../admin/admin-auth';
-import { SpendLimitsStore } from '../admin/spend-limits-store';
-import { spendLimitRoutes } from '../admin/spend-limits-routes';
-import { EffectiveReader } from '../admin/effective';
-import { usageRoute } from '../admin/usage-route';
+import { SpendLimitsStore } from './admin/spend-limits-store';
+import { spendLimitRoutes } from './admin/spend-limits-routes';
+import { EffectiveReader } from './admin/effective';
+import { usageRoute, type SpendStanding } from './admin/usage-route';
 import { ReservingSpendGate } from './gate';
 import { LimitCache } from './limit-cache';
 import { periodWindows } from './periods';
@@ -35,9 +35,7 @@ const retentionEveryMs = () => (Number(process.env.TOLLGATE_RETENTION_EVERY_MS) 
 /** As the official gateway: the cap check gives up after 2 s (then fail-open or fail-closed). */
 const STORE_TIMEOUT_MS = 2_000;
 
-export interface SpendStanding {
-  usage(sub: string, groups: readonly string[]): Promise<ReturnType<typeof usageBody>>;
-}
+export type { SpendStanding } from './admin/usage-route';
 
 /** Run one reconciliation pass: charge and release reservations expired at `nowMs`. */
 export async function reconcileReservations(db: FeatureContext['db'], nowMs: number): Promise<number> {
@@ -170,12 +168,25 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
 
   return {
     spend: gate,
+    // A sign-in records who holds which email and groups, so a cap keyed by email or group
+    // resolves before the person's first request (spend/admin/spend-limits-routes.ts).
+    async onEvent(e) {
+      if ((e.name !== 'session.mint' && e.name !== 'session.refresh') || e.outcome !== 'ok' || !e.principal) return;
+      const p = e.principal;
+      await db
+        .query(
+          `INSERT INTO spend_principals (sub, email, name, groups, last_seen) VALUES ($1, $2, NULL, $3::jsonb, $4)
+           ON CONFLICT (sub) DO UPDATE SET email = EXCLUDED.email, groups = EXCLUDED.groups, last_seen = EXCLUDED.last_seen`,
+          [p.sub, p.email ?? null, JSON.stringify(p.groups ?? []), new Date(now()).toISOString()],
+        )
+        .catch((err) => log.warn({ err: (err as Error).message }, 'could not record a signed-in principal for spend reports'));
+    },
     routes: async (app, rctx) => {
       const adminAuth = new AdminAuthenticator(rctx.config, rctx.auth, rctx.emit);
       const store = new SpendLimitsStore(db, now);
       // A summary for finance and dashboards: seconds of replica lag are fine (store.read_url).
       const effective = new EffectiveReader(lagTolerant(db), () => limits.rows, admin.group_limit_mode, now);
-      await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit });
+      await app.register(spendLimitRoutes, { admin: adminAuth, store, effective, emit: rctx.emit, limits });
       await app.register(usageRoute, { auth: rctx.auth, standing });
     },
     writes: queue,

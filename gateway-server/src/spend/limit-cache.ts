@@ -74,6 +74,25 @@ export class LimitCache {
     }
   }
 
+  /**
+   * This replica's own admin change, applied before the Admin API replies: a cap binds the next
+   * request here without waiting for NOTIFY. Reloads already in flight read the table before the
+   * change and are discarded; a fresh one converges with changes made elsewhere meanwhile.
+   */
+  applyLocal(change: { upsert: LimitDbRow } | { deleted: string }): void {
+    this.generation++;
+    let rows: LimitRow[];
+    if ('upsert' in change) {
+      const row = toLimitRow(change.upsert);
+      rows = this.rows.filter((r) => r.id !== row.id && !(r.scopeType === row.scopeType && r.scopeId === row.scopeId && r.period === row.period));
+      rows.push(row);
+    } else rows = this.rows.filter((r) => r.id !== change.deleted);
+    const changed = signature(rows) !== signature(this.rows);
+    this.rows = rows;
+    if (changed) this.onChange();
+    void this.reload();
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.().catch(() => {});

@@ -3,8 +3,13 @@
  * never cached by intermediaries.
  */
 import type { FastifyInstance } from 'fastify';
-import type { BearerAuthenticator } from '../auth/bearer';
-import type { SpendStanding } from '../spend/feature';
+import type { BearerAuthenticator } from '../../auth/bearer';
+import type { usageBody } from '../standing';
+
+/** The caller's standing, supplied by spend/feature.ts (declared here so admin routes never import the feature). */
+export interface SpendStanding {
+  usage(sub: string, groups: readonly string[]): Promise<ReturnType<typeof usageBody>>;
+}
 
 export async function usageRoute(app: FastifyInstance, opts: { auth: BearerAuthenticator; standing: SpendStanding }): Promise<void> {
   app.get('/api/oauth/usage', async (req, reply) => {

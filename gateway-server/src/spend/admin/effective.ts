@@ -2,29 +2,53 @@
  * GET …/spend_limits/effective: each principal's resolved cap and period-to-date spend per
  * period (the SpendSummary shape). Without user_ids[], only principals with recorded spend in the
  * current periods are listed. Pages with an opaque `next_page` token passed back as `page`.
+ * Field names and types are Anthropic's (admin-api-shapes.md); `user_id`, `limit_source`,
+ * `spend_micros`, `reserved_micros`, `period_start` and `resets_at` are ours, kept as extras.
  */
-import type { Queryable } from '../store/db';
+import type { Queryable } from '../../store/db';
 import type { z } from 'zod';
-import type { effectiveQuery } from '../protocol/spend-limits';
-import { resolveCap, type LimitRow } from '../spend/layering';
-import { periodWindows, type Period } from '../spend/periods';
-import { MICROS_PER_CENT } from '../spend/standing';
-import { GatewayError } from '../errors';
+import type { effectiveQuery } from '../../protocol/spend-limits';
+import { resolveCap, type LimitRow } from '../layering';
+import { periodWindows, type Period } from '../periods';
+import { MICROS_PER_CENT } from '../standing';
+import { GatewayError } from '../../errors';
+
+export type CapSource = { type: 'user'; user_id: string } | { type: 'rbac_group'; rbac_group_id: string } | { type: 'organization' };
 
 export interface SpendSummaryRow {
   type: 'spend_summary';
+  scope: { type: 'user'; user_id: string };
   user_id: string;
-  actor: { type: 'user'; user_id: string; name: string | null; email_address: string | null };
+  actor: { type: 'user_actor'; user_id: string; name: string | null; email_address: string | null; deleted: boolean };
   groups: string[];
   period: Period;
   amount: string | null;
+  /** The cap that applies, as a scope; null when unlimited. */
+  source: CapSource | null;
+  spend_limit_id: string | null;
+  /** USD cents as an exact decimal string ("0.21"): sub-cent spend shows. */
+  period_to_date_spend: string;
   limit_source: { id: string; scope_type: string } | null;
-  spend: string;
   spend_micros: string;
   reserved_micros: string;
   currency: 'USD';
   period_start: string;
   resets_at: string;
+}
+
+/** Micro-dollars as USD cents, exactly: 7500 → "0.75", 1_050_000 → "105", 12 → "0.0012". */
+export function microsToCents(micros: bigint): string {
+  const neg = micros < 0n;
+  const m = neg ? -micros : micros;
+  const whole = m / MICROS_PER_CENT;
+  const frac = (m % MICROS_PER_CENT).toString().padStart(4, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+}
+
+export function capSource(r: LimitRow): CapSource {
+  if (r.scopeType === 'user') return { type: 'user', user_id: r.scopeId };
+  if (r.scopeType === 'rbac_group') return { type: 'rbac_group', rbac_group_id: r.scopeId };
+  return { type: 'organization' };
 }
 
 export class EffectiveReader {
@@ -66,13 +90,17 @@ export class EffectiveReader {
         const spent = BigInt(c?.spent_micros ?? 0);
         rows.push({
           type: 'spend_summary',
+          scope: { type: 'user', user_id: sub },
           user_id: sub,
-          actor: { type: 'user', user_id: sub, name: p?.name ?? null, email_address: p?.email ?? null },
+          // Nobody is deleted here: the gateway has no directory, only the IdP's sign-ins.
+          actor: { type: 'user_actor', user_id: sub, name: p?.name ?? null, email_address: p?.email ?? null, deleted: false },
           groups: p?.groups ?? [],
           period: w.period,
           amount: cap.amountCents === null ? null : String(cap.amountCents),
+          source: cap.source ? capSource(cap.source) : null,
+          spend_limit_id: cap.source?.id ?? null,
+          period_to_date_spend: microsToCents(spent),
           limit_source: cap.source ? { id: cap.source.id, scope_type: cap.source.scopeType } : null,
-          spend: String(spent / MICROS_PER_CENT),
           spend_micros: String(spent),
           reserved_micros: String(BigInt(c?.reserved_micros ?? 0)),
           currency: 'USD',

@@ -3,10 +3,10 @@
  * the same transaction, then NOTIFYs replicas to reload their cached limits.
  */
 import { randomBytes } from 'node:crypto';
-import type { Db, Queryable } from '../store/db';
-import { LIMITS_CHANNEL, type LimitDbRow } from '../spend/limit-cache';
-import type { SpendLimit, SpendScope } from '../protocol/spend-limits';
-import type { Period } from '../spend/periods';
+import type { Db, Queryable } from '../../store/db';
+import { LIMITS_CHANNEL, type LimitDbRow } from '../limit-cache';
+import type { SpendLimit, SpendScope } from '../../protocol/spend-limits';
+import type { Period } from '../periods';
 
 /** Time-ordered, so list pagination by id is creation order. */
 export function newLimitId(nowMs: number): string {
@@ -47,6 +47,13 @@ async function audit(tx: Queryable, actor: string, action: string, targetId: str
   ]);
 }
 
+/** Audit snapshots are spend limits without their `type` (admin-api-shapes.md). */
+function withoutType(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const { type: _type, ...rest } = v as Record<string, unknown>;
+  return rest;
+}
+
 export class SpendLimitsStore {
   constructor(
     private readonly db: Db,
@@ -71,11 +78,24 @@ export class SpendLimitsStore {
         [newLimitId(at.getTime()), input.scope.type, scopeId(input.scope), input.period, input.amount, input.isEnabled, actor, at.toISOString()],
       );
       const after = toWire(rows[0]!);
-      await audit(tx, actor, before ? 'spend_limit.update' : 'spend_limit.create', after.id, before, after, requestId, at);
-      return { before, after };
+      await audit(tx, actor, 'spend_limit.upsert', after.id, before, after, requestId, at);
+      return { before, after, row: rows[0]! };
     });
     await this.db.notify(LIMITS_CHANNEL, result.after.id).catch(() => {});
     return result;
+  }
+
+  /** Subjects of the people seen with this email (or whose subject is this very string). */
+  async subjectsFor(email: string): Promise<{ exact: boolean; subs: string[] }> {
+    const { rows } = await this.db.query<{ sub: string }>('SELECT sub FROM spend_principals WHERE sub = $1 OR lower(email) = lower($1) ORDER BY sub', [email]);
+    const subs = rows.map((r) => r.sub);
+    return { exact: subs.includes(email), subs };
+  }
+
+  /** Whether anyone was ever seen with this IdP group. */
+  async groupSeen(group: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM spend_principals WHERE groups @> $1::jsonb LIMIT 1', [JSON.stringify([group])]);
+    return rows.length > 0;
   }
 
   async get(id: string): Promise<SpendLimit | undefined> {
@@ -122,15 +142,20 @@ export class SpendLimitsStore {
     );
     const has_more = rows.length > q.limit;
     const data = rows.slice(0, q.limit).map((r) => ({
-      type: 'spend_limit_audit' as const,
-      id: Number(r.id),
-      actor: r.actor,
-      action: r.action,
-      target_id: r.target_id,
-      before: r.before,
-      after: r.after,
-      request_id: r.request_id,
+      type: 'audit_event' as const,
+      // A string, as Anthropic's: clients must not do arithmetic on it.
+      id: String(r.id),
       created_at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      // Anthropic's action names; rows written before they were adopted said create or update.
+      action: r.action === 'spend_limit.delete' ? r.action : 'spend_limit.upsert',
+      target_id: r.target_id,
+      before: withoutType(r.before),
+      after: withoutType(r.after),
+      // The Admin API takes no reason today; the field is Anthropic's and always present.
+      reason: null,
+      change: r.before === null ? 'create' : r.after === null ? 'delete' : 'update',
+      request_id: r.request_id,
     }));
     return { data, has_more, last_id: data.length ? data[data.length - 1]!.id : null };
   }
