@@ -124,7 +124,6 @@ export function startCore(context: vscode.ExtensionContext): Core {
       onRejected: (t) => void sessions.onRejected(t),
       onRequestDone: (r) => controller.onProxyDone(r),
     });
-    controller.proxy = { url: proxy.url, secret: proxy.secret };
     state.proxyUrl = proxy.url;
     const started = proxy;
     // Terminals of an untrusted folder get no proxy env (a repository's scripts could read the

@@ -20,7 +20,6 @@ export class Controller implements vscode.Disposable {
   private timers: NodeJS.Timeout[] = [];
   private usageSoon: NodeJS.Timeout | undefined;
   private toldUntrusted = false;
-  proxy: { url: string; secret: string } | undefined;
 
   constructor(
     private readonly state: TollgateState,
@@ -93,7 +92,7 @@ export class Controller implements vscode.Disposable {
       if (settings.kind === 'changed' || (settings.kind === 'none' && this.etag !== 'none') || !this.state.managed.checksum) {
         const managed = settings.kind === 'changed' ? settings.envelope.settings : {};
         const checksum = settings.kind === 'changed' ? settings.envelope.checksum : null;
-        const { keys, dropped } = await this.workspace.applyClaude(managed, checksum, this.proxy);
+        const { keys, dropped } = await this.workspace.applyClaude(managed, checksum);
         this.etag = settings.kind === 'changed' ? settings.etag : settings.kind === 'none' ? 'none' : this.etag;
         this.state.managed = { checksum: checksum ?? 'none', appliedKeys: keys };
         if (this.trust.trusted) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
