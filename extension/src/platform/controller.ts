@@ -12,6 +12,7 @@ import type { SessionManager } from '../auth/session-manager';
 import type { WorkspaceSettings } from '../settings/workspace';
 import type { ProxiedRequest } from '../proxy/loopback-proxy';
 import { signalFromHeaders } from '../status/format';
+import { blockFromReply, blockMessage, NoticeLimiter } from '../status/block';
 import { untrustedNotice, type TrustGate } from '../settings/trust';
 
 export class Controller implements vscode.Disposable {
@@ -20,6 +21,7 @@ export class Controller implements vscode.Disposable {
   private timers: NodeJS.Timeout[] = [];
   private usageSoon: NodeJS.Timeout | undefined;
   private toldUntrusted = false;
+  private readonly notices = new NoticeLimiter();
 
   constructor(
     private readonly state: TollgateState,
@@ -141,6 +143,7 @@ export class Controller implements vscode.Disposable {
     this.state.me = undefined;
     this.state.usage = undefined;
     this.state.signal = undefined;
+    this.state.block = undefined;
     if (removed || restored.length) this.log.info(`sign-out: removed ${removed} managed setting(s), restored ${restored.length} VS Code setting(s)`);
   }
 
@@ -154,6 +157,7 @@ export class Controller implements vscode.Disposable {
 
   onProxyDone(r: ProxiedRequest): void {
     if (!r.path.startsWith('/v1/messages')) return;
+    this.noteBlock(r);
     this.state.recent.add({
       at: r.at.toISOString(),
       model: r.model,
@@ -168,6 +172,24 @@ export class Controller implements vscode.Disposable {
     // Spend settles when the reply ends; read the new total a moment later.
     clearTimeout(this.usageSoon);
     this.usageSoon = setTimeout(() => void this.refreshUsage(), 750);
+  }
+
+  /** A refusal becomes the sidebar's block and one (rate-limited) notification; a success clears it. */
+  private noteBlock(r: ProxiedRequest): void {
+    if (r.status < 400) {
+      this.state.block = undefined;
+      return;
+    }
+    const block = blockFromReply(r.status, r.error, r.at, this.state.signal?.status === 'rejected' ? this.state.signal.resetAt : null);
+    if (!block) return;
+    this.state.block = block;
+    if (!this.notices.shouldNotify(block, Date.now())) return;
+    const text = blockMessage(block);
+    this.log.warn(text);
+    void vscode.window.showWarningMessage(text, 'Open Sidebar', 'Copy Message').then((c) => {
+      if (c === 'Open Sidebar') void vscode.commands.executeCommand('tollgate.showSpend');
+      if (c === 'Copy Message') void vscode.env.clipboard.writeText(`${text} (HTTP ${block.status} at ${block.at})`);
+    });
   }
 
   dispose(): void {

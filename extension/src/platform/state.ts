@@ -3,7 +3,8 @@
  * `vscode`. The sidebar snapshot is validated against the webview contract before it is sent.
  */
 import type { UsageResponse } from '../../../gateway-server/src/protocol/usage';
-import type { SidebarState } from '../../../gateway-server/src/protocol/webview';
+import type { BlockView, SidebarState } from '../../../gateway-server/src/protocol/webview';
+import { applyBlock } from '../status/block';
 import type { StoredSession } from '../auth/session';
 import type { Me } from './gateway-client';
 import { meModels, mePolicyName } from './gateway-client';
@@ -19,6 +20,8 @@ export class TollgateState {
   signal: HeaderSignal | undefined;
   proxyUrl: string | null = null;
   managed: SidebarState['managedSettings'] = { checksum: null, appliedKeys: [] };
+  /** The last refused agent request, until a request succeeds, the cap resets or sign-out. */
+  block: BlockView | undefined;
   readonly recent = new RecentRequests();
   private readonly listeners = new Set<() => void>();
 
@@ -38,7 +41,7 @@ export class TollgateState {
     if (this.offlineSince) return offline(this.gatewayUrl, this.offlineSince);
     if (this.usage === undefined) return { text: '…', severity: 'ok', tooltip: 'Tollgate: loading your budget…' };
     const base: StatusView = this.usage === null ? { text: 'no usage data', severity: 'ok', tooltip: 'This gateway does not report spend (/api/oauth/usage is not offered).' } : statusFromUsage(this.usage, now);
-    return this.signal ? applySignal(base, this.signal, now) : base;
+    return applyBlock(this.signal ? applySignal(base, this.signal, now) : base, this.block, now);
   }
 
   sidebar(): SidebarState {
@@ -59,6 +62,7 @@ export class TollgateState {
       health: this.health,
       proxy: { url: this.proxyUrl },
       managedSettings: this.managed,
+      block: this.block && (!this.block.until || new Date(this.block.until) > new Date()) ? this.block : null,
     };
   }
 }

@@ -33,6 +33,17 @@ export const recentRequestSchema = z.object({
 });
 export type RecentRequest = z.infer<typeof recentRequestSchema>;
 
+/** An agent request the gateway just refused: over cap, or blocked with the gateway's reason. */
+export const blockViewSchema = z.object({
+  kind: z.enum(['overCap', 'blocked']),
+  status: z.number().int(),
+  reason: z.string(),
+  at: z.string(),
+  /** When the block lifts (the cap's reset), if the gateway said. */
+  until: z.string().nullable(),
+});
+export type BlockView = z.infer<typeof blockViewSchema>;
+
 export const sidebarStateSchema = z.object({
   gatewayUrl: z.string(),
   signedIn: z.boolean(),
@@ -45,6 +56,7 @@ export const sidebarStateSchema = z.object({
   health: z.object({ reachable: z.boolean(), ready: z.boolean().nullable(), checkedAt: z.string().nullable(), detail: z.string() }),
   proxy: z.object({ url: z.string().nullable() }),
   managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()) }),
+  block: blockViewSchema.nullable(),
 });
 export type SidebarState = z.infer<typeof sidebarStateSchema>;
 
