@@ -12,6 +12,8 @@ import type { SessionManager } from '../auth/session-manager';
 import type { WorkspaceSettings } from '../settings/workspace';
 import type { ProxiedRequest } from '../proxy/loopback-proxy';
 import { signalFromHeaders } from '../status/format';
+import { claudeRules, vscodeRules } from '../settings/policy-rules';
+import { sanitizeManaged } from '../settings/sanitize';
 import { blockFromReply, blockMessage, NoticeLimiter } from '../status/block';
 import { untrustedNotice, type TrustGate } from '../settings/trust';
 
@@ -97,9 +99,12 @@ export class Controller implements vscode.Disposable {
         const { keys, dropped } = await this.workspace.applyClaude(managed, checksum);
         this.etag = settings.kind === 'changed' ? settings.etag : settings.kind === 'none' ? 'none' : this.etag;
         this.state.managed = { checksum: checksum ?? 'none', appliedKeys: keys };
-        if (this.trust.trusted) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
+        this.state.claudeRules = claudeRules(sanitizeManaged(managed).settings);
+        // A gateway without policies has nothing to announce: no "applied your policy".
+        if (this.trust.trusted && keys.length) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
         if (dropped.length) this.log.warn(`managed settings: not written to the workspace (credentials): ${dropped.join(', ')}`);
       }
+      this.state.vscodeRules = vscodeRules(me?.vscode_settings);
       if (me?.vscode_settings) {
         const { changed, skipped } = await this.workspace.applyVscode(me.vscode_settings);
         if (changed.length) summary.push(`VS Code settings changed: ${changed.join(', ')}`);
@@ -140,6 +145,8 @@ export class Controller implements vscode.Disposable {
     const restored = await this.workspace.removeVscode();
     this.etag = null;
     this.state.managed = { checksum: null, appliedKeys: [] };
+    this.state.claudeRules = [];
+    this.state.vscodeRules = [];
     this.state.me = undefined;
     this.state.usage = undefined;
     this.state.signal = undefined;

@@ -3,7 +3,7 @@
  * `vscode`. The sidebar snapshot is validated against the webview contract before it is sent.
  */
 import type { UsageResponse } from '../../../gateway-server/src/protocol/usage';
-import type { BlockView, SidebarState } from '../../../gateway-server/src/protocol/webview';
+import type { BlockView, PolicyRule, SidebarState } from '../../../gateway-server/src/protocol/webview';
 import { applyBlock } from '../status/block';
 import type { StoredSession } from '../auth/session';
 import type { Me } from './gateway-client';
@@ -19,7 +19,10 @@ export class TollgateState {
   offlineSince: Date | undefined;
   signal: HeaderSignal | undefined;
   proxyUrl: string | null = null;
-  managed: SidebarState['managedSettings'] = { checksum: null, appliedKeys: [] };
+  managed: Omit<SidebarState['managedSettings'], 'rules'> = { checksum: null, appliedKeys: [] };
+  /** The policy's rules with their values (Claude Code settings, then VS Code settings). */
+  claudeRules: PolicyRule[] = [];
+  vscodeRules: PolicyRule[] = [];
   /** The last refused agent request, until a request succeeds, the cap resets or sign-out. */
   block: BlockView | undefined;
   readonly recent = new RecentRequests();
@@ -61,7 +64,7 @@ export class TollgateState {
       recent: this.recent.list(),
       health: this.health,
       proxy: { url: this.proxyUrl },
-      managedSettings: this.managed,
+      managedSettings: { ...this.managed, rules: [...this.claudeRules, ...this.vscodeRules] },
       block: this.block && (!this.block.until || new Date(this.block.until) > new Date()) ? this.block : null,
     };
   }

@@ -44,6 +44,10 @@ export const blockViewSchema = z.object({
 });
 export type BlockView = z.infer<typeof blockViewSchema>;
 
+/** One rule of the developer's policy with its value: a Claude Code setting or a VS Code setting. */
+export const policyRuleSchema = z.object({ key: z.string(), value: z.string(), target: z.enum(['claude', 'vscode']) });
+export type PolicyRule = z.infer<typeof policyRuleSchema>;
+
 export const sidebarStateSchema = z.object({
   gatewayUrl: z.string(),
   signedIn: z.boolean(),
@@ -55,7 +59,7 @@ export const sidebarStateSchema = z.object({
   recent: z.array(recentRequestSchema),
   health: z.object({ reachable: z.boolean(), ready: z.boolean().nullable(), checkedAt: z.string().nullable(), detail: z.string() }),
   proxy: z.object({ url: z.string().nullable() }),
-  managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()) }),
+  managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()), rules: z.array(policyRuleSchema) }),
   block: blockViewSchema.nullable(),
 });
 export type SidebarState = z.infer<typeof sidebarStateSchema>;
