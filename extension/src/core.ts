@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { SessionManager } from './auth/session-manager';
 import { normaliseBaseUrl } from './auth/device-flow';
-import { runSignIn, signInErrorMessage } from './auth/sign-in-ui';
+import { runSignIn } from './auth/sign-in-ui';
+import { signInErrorMessage } from './platform/messages';
 import { TollgateAuthProvider } from './auth/provider';
 import { startLoopbackProxy, type LoopbackProxy } from './proxy/loopback-proxy';
 import { applyTerminalEnv } from './proxy/terminal-env';
@@ -48,7 +49,7 @@ export function startCore(context: vscode.ExtensionContext): Core {
       return await runSignIn(sessions, state.gatewayUrl, log);
     } catch (err) {
       log.error('sign-in failed', err);
-      void vscode.window.showErrorMessage(signInErrorMessage(err));
+      void vscode.window.showErrorMessage(signInErrorMessage(err, state.gatewayUrl));
       return undefined;
     }
   };

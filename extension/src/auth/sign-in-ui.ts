@@ -3,10 +3,9 @@
  * cancellable progress notification while polling, then hand the tokens to the manager.
  */
 import * as vscode from 'vscode';
-import { createSignInClient, pollForToken, SignInError, startDeviceAuthorization } from './device-flow';
+import { createSignInClient, pollForToken, startDeviceAuthorization } from './device-flow';
 import type { SessionManager } from './session-manager';
 import type { StoredSession } from './session';
-import { SIGN_IN_MESSAGES } from '../platform/messages';
 import type { Log } from '../platform/log';
 
 export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log): Promise<StoredSession> {
@@ -45,8 +44,4 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
   const session = await manager.adopt(gatewayUrl, tokens);
   log.info(`sign-in: signed in as ${session.account.label}`);
   return session;
-}
-
-export function signInErrorMessage(err: unknown): string {
-  return err instanceof SignInError ? SIGN_IN_MESSAGES[err.code] : `Tollgate sign-in failed: ${(err as Error).message}`;
 }

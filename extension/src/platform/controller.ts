@@ -118,7 +118,7 @@ export class Controller implements vscode.Disposable {
       }
     } catch (err) {
       this.noteError(err);
-      if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy: ${(err as Error).message}`);
+      if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy. ${(err as Error).message}`);
     }
     this.state.changed();
   }

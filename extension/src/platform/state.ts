@@ -15,7 +15,7 @@ export class TollgateState {
   session: StoredSession | undefined;
   usage: UsageResponse | null | undefined;
   me: Me | null | undefined;
-  health: SidebarState['health'] = { reachable: false, ready: null, checkedAt: null, detail: 'not checked yet' };
+  health: SidebarState['health'] = { reachable: false, ready: null, checkedAt: null, detail: 'Not checked yet.' };
   offlineSince: Date | undefined;
   signal: HeaderSignal | undefined;
   proxyUrl: string | null = null;
