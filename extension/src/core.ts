@@ -18,6 +18,7 @@ import { TollgateState } from './platform/state';
 import { createLog } from './platform/log';
 import { showGatewayStatus } from './platform/gateway-status';
 import { workspaceTrustGate } from './settings/trust-vscode';
+import { gatewayUrlProblem, normaliseGatewayInput } from './settings/gateway-url';
 
 export interface Core {
   commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus', () => Promise<unknown>>;
@@ -42,8 +43,18 @@ export function startCore(context: vscode.ExtensionContext): Core {
 
   const signIn = async () => {
     if (!state.gatewayUrl) {
-      void vscode.window.showErrorMessage('Set "tollgate.gatewayUrl" to your gateway\'s URL first.', 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'tollgate.gatewayUrl'));
-      return undefined;
+      // Asked here, like the GitHub Enterprise sign-in: no trip to a settings page first.
+      const typed = await vscode.window.showInputBox({
+        title: 'Tollgate: Sign In',
+        prompt: 'Your organisation\'s Tollgate gateway address',
+        placeHolder: 'https://gateway.example.com',
+        ignoreFocusOut: true,
+        validateInput: (t) => gatewayUrlProblem(t),
+      });
+      if (!typed || gatewayUrlProblem(typed)) return undefined;
+      const url = normaliseGatewayInput(typed);
+      await vscode.workspace.getConfiguration('tollgate').update('gatewayUrl', url, vscode.ConfigurationTarget.Global);
+      state.gatewayUrl = url;
     }
     try {
       return await runSignIn(sessions, state.gatewayUrl, log);

@@ -1,0 +1,33 @@
+/** Issue 19 item 4: the gateway address asked for at sign-in, and no red error on an empty setting. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gatewayUrlProblem, normaliseGatewayInput } from '../../extension/src/settings/gateway-url';
+
+describe('extension gateway URL', () => {
+  it('accepts http(s) base addresses and normalises them', () => {
+    assert.equal(gatewayUrlProblem(' https://gw.example.com/ '), undefined);
+    assert.equal(gatewayUrlProblem('http://127.0.0.1:8080'), undefined);
+    assert.equal(normaliseGatewayInput(' https://GW.example.com/ '), 'https://gw.example.com');
+    assert.equal(normaliseGatewayInput('https://gw.example.com/tollgate/'), 'https://gw.example.com/tollgate');
+  });
+
+  it('says what is wrong in a sentence', () => {
+    assert.match(gatewayUrlProblem('')!, /^Enter your gateway's address/);
+    assert.match(gatewayUrlProblem('gw.example.com')!, /is not an address\. Start it with https:\/\//);
+    assert.match(gatewayUrlProblem('ftp://gw.example.com')!, /must start with https:\/\//);
+    assert.match(gatewayUrlProblem('https://u:p@gw.example.com')!, /user name and password/);
+    assert.match(gatewayUrlProblem('https://gw.example.com/?x=1')!, /without \? or #/);
+  });
+
+  it('the setting\'s schema accepts an empty value (no red "URI expected") and rejects a non-URL', () => {
+    const pkg = JSON.parse(readFileSync('extension/package.json', 'utf8'));
+    const conf = Array.isArray(pkg.contributes.configuration) ? pkg.contributes.configuration[0] : pkg.contributes.configuration;
+    const prop = conf.properties['tollgate.gatewayUrl'];
+    assert.equal(prop.format, undefined, 'format "uri" flags the empty default as an error');
+    const re = new RegExp(prop.pattern);
+    assert.equal(re.test(''), true);
+    assert.equal(re.test('https://gw.example.com'), true);
+    assert.equal(re.test('gw.example.com'), false);
+    assert.match(prop.patternErrorMessage, /https:\/\//);
+  });
+});
