@@ -57,7 +57,10 @@ export function startCore(context: vscode.ExtensionContext): Core {
       state.gatewayUrl = url;
     }
     try {
-      return await runSignIn(sessions, state.gatewayUrl, log);
+      return await runSignIn(sessions, state.gatewayUrl, log, (p) => {
+        state.signingIn = p;
+        state.changed();
+      });
     } catch (err) {
       log.error('sign-in failed', err);
       void vscode.window.showErrorMessage(signInErrorMessage(err, state.gatewayUrl));

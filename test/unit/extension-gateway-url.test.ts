@@ -1,6 +1,8 @@
 /** Issue 19 item 4: the gateway address asked for at sign-in, and no red error on an empty setting. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { TollgateState } from '../../extension/src/platform/state';
+import { sidebarStateSchema, webviewToHostSchema } from '../../gateway-server/src/protocol/webview';
 import { gatewayUrlProblem, normaliseGatewayInput } from '../../extension/src/settings/gateway-url';
 
 describe('extension gateway URL', () => {
@@ -29,5 +31,15 @@ describe('extension gateway URL', () => {
     assert.equal(re.test('https://gw.example.com'), true);
     assert.equal(re.test('gw.example.com'), false);
     assert.match(prop.patternErrorMessage, /https:\/\//);
+  });
+
+  it('a pending sign-in shows as "Signing in…" with the code, and the sidebar may ask to copy it', () => {
+    const state = new TollgateState('https://gw.example.com');
+    assert.equal(state.status().text, 'Sign in');
+    state.signingIn = { userCode: 'WDJB-MJHT', verificationUri: 'https://gw.example.com/device' };
+    assert.equal(state.status().text, 'Signing in…');
+    assert.match(state.status().tooltip, /WDJB-MJHT/);
+    assert.deepEqual(sidebarStateSchema.parse(state.sidebar()).signIn, { userCode: 'WDJB-MJHT', verificationUri: 'https://gw.example.com/device' });
+    assert.ok(webviewToHostSchema.safeParse({ type: 'rpc/request', id: 3, method: 'command/run', params: { command: 'copySignInCode' } }).success);
   });
 });

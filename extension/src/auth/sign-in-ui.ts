@@ -8,7 +8,7 @@ import type { SessionManager } from './session-manager';
 import type { StoredSession } from './session';
 import type { Log } from '../platform/log';
 
-export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log): Promise<StoredSession> {
+export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log, onPending: (p: { userCode: string; verificationUri: string } | undefined) => void = () => {}): Promise<StoredSession> {
   const client = createSignInClient(gatewayUrl);
   const grant = await startDeviceAuthorization(client);
   const target = grant.verification_uri_complete ?? grant.verification_uri;
@@ -16,7 +16,8 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
   // One notification for the whole wait, carrying the code: it closes by itself when sign-in
   // ends (a notification with buttons would stay on screen afterwards). The page opens with the
   // code filled in; only if the browser cannot be opened are Copy/Open buttons offered.
-  const tokens = await vscode.window.withProgress(
+  onPending({ userCode: grant.user_code, verificationUri: grant.verification_uri });
+  const tokens = await Promise.resolve(vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
       title: `Tollgate sign-in code: ${grant.user_code}`,
@@ -40,7 +41,7 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
       });
       return pollForToken(client, grant, { signal: abort.signal });
     },
-  );
+  )).finally(() => onPending(undefined));
   const session = await manager.adopt(gatewayUrl, tokens);
   log.info(`sign-in: signed in as ${session.account.label}`);
   return session;

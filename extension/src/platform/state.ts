@@ -23,6 +23,8 @@ export class TollgateState {
   /** The policy's rules with their values (Claude Code settings, then VS Code settings). */
   claudeRules: PolicyRule[] = [];
   vscodeRules: PolicyRule[] = [];
+  /** A device-flow sign-in waiting for the browser leg. */
+  signingIn: { userCode: string; verificationUri: string } | undefined;
   /** The last refused agent request, until a request succeeds, the cap resets or sign-out. */
   block: BlockView | undefined;
   readonly recent = new RecentRequests();
@@ -40,6 +42,7 @@ export class TollgateState {
   }
 
   status(now = new Date()): StatusView {
+    if (!this.session && this.signingIn) return { text: 'Signing in…', severity: 'signedOut', tooltip: `Tollgate: confirm the code ${this.signingIn.userCode} on the page that opened in your browser.` };
     if (!this.session) return SIGNED_OUT;
     if (this.offlineSince) return offline(this.gatewayUrl, this.offlineSince);
     if (this.usage === undefined) return { text: '…', severity: 'ok', tooltip: 'Tollgate: loading your budget…' };
@@ -65,6 +68,7 @@ export class TollgateState {
       health: this.health,
       proxy: { url: this.proxyUrl },
       managedSettings: { ...this.managed, rules: [...this.claudeRules, ...this.vscodeRules] },
+      signIn: this.session ? null : (this.signingIn ?? null),
       block: this.block && (!this.block.until || new Date(this.block.until) > new Date()) ? this.block : null,
     };
   }

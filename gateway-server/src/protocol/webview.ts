@@ -61,11 +61,13 @@ export const sidebarStateSchema = z.object({
   proxy: z.object({ url: z.string().nullable() }),
   managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()), rules: z.array(policyRuleSchema) }),
   block: blockViewSchema.nullable(),
+  /** A sign-in waiting for the browser: the code to confirm there. */
+  signIn: z.object({ userCode: z.string(), verificationUri: z.string() }).nullable(),
 });
 export type SidebarState = z.infer<typeof sidebarStateSchema>;
 
 /** Commands the webview may ask the host to run; nothing else is reachable from it. */
-export const webviewCommandSchema = z.enum(['signIn', 'signOut', 'refresh', 'openGatewayStatus']);
+export const webviewCommandSchema = z.enum(['signIn', 'signOut', 'refresh', 'openGatewayStatus', 'copySignInCode']);
 export type WebviewCommand = z.infer<typeof webviewCommandSchema>;
 
 const rpcId = z.number().int().nonnegative();
