@@ -1,6 +1,6 @@
 /** Issue 19 item 3: the policy is visible: key and value, no proxy plumbing, VS Code settings listed. */
 import assert from 'node:assert/strict';
-import { claudeRules, vscodeRules } from '../../extension/src/settings/policy-rules';
+import { claudeRules, policyAnnouncement, vscodeRules } from '../../extension/src/settings/policy-rules';
 import { sanitizeManaged } from '../../extension/src/settings/sanitize';
 import { TollgateState } from '../../extension/src/platform/state';
 import { sidebarStateSchema } from '../../gateway-server/src/protocol/webview';
@@ -38,5 +38,12 @@ describe('extension policy view', () => {
     state.vscodeRules = vscodeRules({ 'editor.tabSize': 2 });
     const s = sidebarStateSchema.parse(state.sidebar());
     assert.deepEqual(s.managedSettings.rules.map((r) => `${r.target}:${r.key}=${r.value}`), ['claude:model=claude-sonnet-4-6', 'vscode:editor.tabSize=2']);
+  });
+
+  it('never says "applied your policy" on a gateway without one', () => {
+    assert.equal(policyAnnouncement([], false, false), undefined);
+    assert.equal(policyAnnouncement([], true, false), 'No policy applies to you on this gateway: Tollgate has nothing to apply.');
+    assert.equal(policyAnnouncement([], true, true), 'Tollgate policy is up to date.');
+    assert.equal(policyAnnouncement(['VS Code settings changed: editor.tabSize'], false, true), 'Tollgate applied your policy. VS Code settings changed: editor.tabSize.');
   });
 });

@@ -12,7 +12,7 @@ import type { SessionManager } from '../auth/session-manager';
 import type { WorkspaceSettings } from '../settings/workspace';
 import type { ProxiedRequest } from '../proxy/loopback-proxy';
 import { signalFromHeaders } from '../status/format';
-import { claudeRules, vscodeRules } from '../settings/policy-rules';
+import { claudeRules, policyAnnouncement, vscodeRules } from '../settings/policy-rules';
 import { sanitizeManaged } from '../settings/sanitize';
 import { blockFromReply, blockMessage, NoticeLimiter } from '../status/block';
 import { untrustedNotice, type TrustGate } from '../settings/trust';
@@ -111,8 +111,8 @@ export class Controller implements vscode.Disposable {
         if (skipped.length) this.log.warn(`vscode settings not applied: ${skipped.join(', ')}`);
       }
       this.tellUntrusted();
-      if (summary.length || announce) {
-        const text = summary.length ? `Tollgate applied your policy. ${summary.join('. ')}.` : 'Tollgate policy is up to date.';
+      const text = policyAnnouncement(summary, announce, this.state.claudeRules.length + this.state.vscodeRules.length > 0);
+      if (text) {
         this.log.info(text);
         void vscode.window.showInformationMessage(text);
       }

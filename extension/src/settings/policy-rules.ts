@@ -39,3 +39,14 @@ export function vscodeRules(block: Record<string, unknown> | null | undefined): 
     .filter(([k]) => allowedVscodeKey(k))
     .map(([key, value]) => ({ key, value: showValue(value), target: 'vscode' as const }));
 }
+
+/**
+ * What to tell the developer after a policy refresh, or undefined for nothing. A gateway without
+ * a policy for them never hears "applied your policy" (there is none); `announce` is the Refresh
+ * Policy command, which always answers.
+ */
+export function policyAnnouncement(summary: string[], announce: boolean, hasRules: boolean): string | undefined {
+  if (summary.length) return `Tollgate applied your policy. ${summary.join('. ')}.`;
+  if (!announce) return undefined;
+  return hasRules ? 'Tollgate policy is up to date.' : 'No policy applies to you on this gateway: Tollgate has nothing to apply.';
+}
