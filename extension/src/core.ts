@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { SessionManager } from './auth/session-manager';
 import { normaliseBaseUrl } from './auth/device-flow';
-import { runSignIn, signInErrorMessage } from './auth/sign-in-ui';
+import { runSignIn } from './auth/sign-in-ui';
+import { signInErrorMessage } from './platform/messages';
 import { TollgateAuthProvider } from './auth/provider';
 import { startLoopbackProxy, type LoopbackProxy } from './proxy/loopback-proxy';
 import { applyTerminalEnv } from './proxy/terminal-env';
@@ -17,6 +18,7 @@ import { TollgateState } from './platform/state';
 import { createLog } from './platform/log';
 import { showGatewayStatus } from './platform/gateway-status';
 import { workspaceTrustGate } from './settings/trust-vscode';
+import { gatewayUrlProblem, normaliseGatewayInput } from './settings/gateway-url';
 
 export interface Core {
   commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus', () => Promise<unknown>>;
@@ -41,14 +43,27 @@ export function startCore(context: vscode.ExtensionContext): Core {
 
   const signIn = async () => {
     if (!state.gatewayUrl) {
-      void vscode.window.showErrorMessage('Set "tollgate.gatewayUrl" to your gateway\'s URL first.', 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'tollgate.gatewayUrl'));
-      return undefined;
+      // Asked here, like the GitHub Enterprise sign-in: no trip to a settings page first.
+      const typed = await vscode.window.showInputBox({
+        title: 'Tollgate: Sign In',
+        prompt: 'Your organisation\'s Tollgate gateway address',
+        placeHolder: 'https://gateway.example.com',
+        ignoreFocusOut: true,
+        validateInput: (t) => gatewayUrlProblem(t),
+      });
+      if (!typed || gatewayUrlProblem(typed)) return undefined;
+      const url = normaliseGatewayInput(typed);
+      await vscode.workspace.getConfiguration('tollgate').update('gatewayUrl', url, vscode.ConfigurationTarget.Global);
+      state.gatewayUrl = url;
     }
     try {
-      return await runSignIn(sessions, state.gatewayUrl, log);
+      return await runSignIn(sessions, state.gatewayUrl, log, (p) => {
+        state.signingIn = p;
+        state.changed();
+      });
     } catch (err) {
       log.error('sign-in failed', err);
-      void vscode.window.showErrorMessage(signInErrorMessage(err));
+      void vscode.window.showErrorMessage(signInErrorMessage(err, state.gatewayUrl));
       return undefined;
     }
   };
@@ -124,7 +139,6 @@ export function startCore(context: vscode.ExtensionContext): Core {
       onRejected: (t) => void sessions.onRejected(t),
       onRequestDone: (r) => controller.onProxyDone(r),
     });
-    controller.proxy = { url: proxy.url, secret: proxy.secret };
     state.proxyUrl = proxy.url;
     const started = proxy;
     // Terminals of an untrusted folder get no proxy env (a repository's scripts could read the

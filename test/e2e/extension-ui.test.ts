@@ -131,5 +131,30 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     await view.locator('#recent-table', { hasText: '$0.0002' }).waitFor({ timeout: 30_000 });
     assert.match(await view.locator('#recent-table').innerText(), /claude-sonnet-4-6[\s\S]*25 in \/ 11 out[\s\S]*\$0\.0002[\s\S]*200/);
     await wb.screenshot('06-terminal-request-and-recent');
+
+    // The policy view: each rule with its value, the VS Code settings it changed, no proxy keys.
+    const claudeRules = await view.locator('#claude-rules').innerText();
+    assert.match(claudeRules, /availableModels = \["claude-sonnet-4-6","claude-haiku-4-5"\]/);
+    assert.match(claudeRules, /permissions\.deny = \["Read\(\.\/\.env\)"\]/);
+    assert.match(claudeRules, /From policy engineering, managed by your organisation/);
+    assert.doesNotMatch(claudeRules, /ANTHROPIC_BASE_URL|ANTHROPIC_AUTH_TOKEN/);
+    assert.match(await view.locator('#vscode-rules').innerText(), /files\.exclude = \{"\*\*\/\.env":true\}/);
+    await wb.screenshot('07-policy-rules');
+
+    // An agent's request the gateway refuses (a model the policy does not offer): the window
+    // says so with the gateway's own sentence, and the sidebar shows the block.
+    const refused = join(cs.workspace, 'refused-reply.json');
+    await page.keyboard.type(
+      `curl -s -o ${refused}.part "$ANTHROPIC_BASE_URL/v1/messages" -H "authorization: Bearer $ANTHROPIC_AUTH_TOKEN" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' -d '{"model":"claude-not-offered","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}' && mv ${refused}.part ${refused}\n`,
+    );
+    await waitForFile(refused, 60_000);
+    const gatewaySaid = JSON.parse(readFileSync(refused, 'utf8')).error.message as string;
+    assert.match(gatewaySaid, /claude-not-offered/);
+    const notice = await wb.toast(/Tollgate blocked an agent request/, 30_000);
+    assert.ok(notice.includes(gatewaySaid.slice(1)), `the notification carries the gateway's sentence: ${notice}`);
+    await view.locator('#block', { hasText: 'Blocked:' }).waitFor({ timeout: 30_000 });
+    assert.ok((await view.locator('#block').innerText()).includes(gatewaySaid.slice(1)));
+    await page.waitForFunction((sel) => (document.querySelector(sel)?.textContent ?? '').includes('blocked'), STATUS, { timeout: 30_000 });
+    await wb.screenshot('08-blocked-request');
   });
 });

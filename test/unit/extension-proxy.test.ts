@@ -9,6 +9,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
+import { blockFromReply } from '../../extension/src/status/block';
+import { waitFor } from '../support/wait';
 import { startLoopbackProxy, type LoopbackProxy, type ProxiedRequest } from '../../extension/src/proxy/loopback-proxy';
 
 describe('extension loopback proxy (real gateway, PGlite)', function () {
@@ -137,5 +139,30 @@ describe('extension loopback proxy (real gateway, PGlite)', function () {
     // header reaches the agent and the window hears that its bearer is dead.
     assert.equal(r.headers['x-should-retry'], 'false');
     assert.deepEqual(rejected, ['not-a-valid-session-token']);
+  });
+
+  it('records the gateway\'s refusal (type and sentence) so the window can say why an agent was blocked', async () => {
+    const r = await raw('POST', '/v1/messages', { authorization: `Bearer ${proxy.secret}` }, '{"model":"claude-not-offered-here","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}');
+    assert.equal(r.status, 400);
+    const agentSaw = JSON.parse(r.body).error;
+    await waitFor('the proxied request to finish', () => done.length === 1);
+    assert.deepEqual(done[0]!.error, { type: agentSaw.type, message: agentSaw.message });
+    assert.match(done[0]!.error!.message, /^model claude-not-offered-here is not offered by this gateway; available: .*Ask your gateway administrator to add it\.$/);
+    const block = blockFromReply(done[0]!.status, done[0]!.error, done[0]!.at);
+    assert.equal(block?.kind, 'blocked');
+    assert.equal(block?.reason, `M${agentSaw.message.slice(1)}`);
+  });
+
+  it('reports a gateway it cannot reach as a 502 refusal with a sentence', async () => {
+    const down = await startLoopbackProxy({ target: async () => ({ baseUrl: 'http://127.0.0.1:9', token: 't' }), onRequestDone: (r) => done.push(r) });
+    try {
+      const r = await new Anthropic({ baseURL: down.url, authToken: down.secret, apiKey: null, maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }).then(() => 200, (e: { status?: number }) => e.status);
+      assert.equal(r, 502);
+      await waitFor('the proxied request to finish', () => done.length === 1);
+      assert.equal(done[0]!.status, 502);
+      assert.equal(blockFromReply(502, done[0]!.error, done[0]!.at)?.reason, 'The Tollgate proxy could not reach the gateway at http://127.0.0.1:9.');
+    } finally {
+      await down.close();
+    }
   });
 });

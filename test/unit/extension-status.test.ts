@@ -19,6 +19,11 @@ const capped = (usedDaily: number, pctDaily: number) =>
   });
 
 describe('extension status formatting', () => {
+  // Times show in the developer's local zone, named; pin the zone so the expected text is fixed.
+  const tz = process.env.TZ;
+  before(() => void (process.env.TZ = 'UTC'));
+  after(() => void (tz === undefined ? delete process.env.TZ : (process.env.TZ = tz)));
+
   it('shows the tightest cap as "$12.40 / $50 · day" with every cap in the tooltip', () => {
     const v = statusFromUsage(capped(1240, 24), now);
     assert.equal(v.text, '$12.40 / $50 · day');

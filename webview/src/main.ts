@@ -5,8 +5,11 @@ import { accountView } from './views/account';
 import { policyView } from './views/policy';
 import { sizeBars, spendView } from './views/spend';
 import { healthView, recentView } from './views/activity';
+import { Announcer } from './views/live';
 
 const app = document.getElementById('app')!;
+const live = document.getElementById('live');
+const announcer = new Announcer();
 
 const rpc = new Rpc(render);
 const run = (c: Parameters<Rpc['run']>[0]) => void rpc.run(c).catch(() => {});
@@ -18,6 +21,8 @@ function render(s: SidebarState): void {
   app.replaceChildren(...views);
   sizeBars(app);
   if (focused) document.getElementById(focused)?.focus();
+  const say = announcer.next(s);
+  if (say !== undefined && live) live.textContent = say;
 }
 
 rpc.ready();

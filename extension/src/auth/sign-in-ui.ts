@@ -3,13 +3,12 @@
  * cancellable progress notification while polling, then hand the tokens to the manager.
  */
 import * as vscode from 'vscode';
-import { createSignInClient, pollForToken, SignInError, startDeviceAuthorization } from './device-flow';
+import { createSignInClient, pollForToken, startDeviceAuthorization } from './device-flow';
 import type { SessionManager } from './session-manager';
 import type { StoredSession } from './session';
-import { SIGN_IN_MESSAGES } from '../platform/messages';
 import type { Log } from '../platform/log';
 
-export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log): Promise<StoredSession> {
+export async function runSignIn(manager: SessionManager, gatewayUrl: string, log: Log, onPending: (p: { userCode: string; verificationUri: string } | undefined) => void = () => {}): Promise<StoredSession> {
   const client = createSignInClient(gatewayUrl);
   const grant = await startDeviceAuthorization(client);
   const target = grant.verification_uri_complete ?? grant.verification_uri;
@@ -17,7 +16,8 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
   // One notification for the whole wait, carrying the code: it closes by itself when sign-in
   // ends (a notification with buttons would stay on screen afterwards). The page opens with the
   // code filled in; only if the browser cannot be opened are Copy/Open buttons offered.
-  const tokens = await vscode.window.withProgress(
+  onPending({ userCode: grant.user_code, verificationUri: grant.verification_uri });
+  const tokens = await Promise.resolve(vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
       title: `Tollgate sign-in code: ${grant.user_code}`,
@@ -41,12 +41,8 @@ export async function runSignIn(manager: SessionManager, gatewayUrl: string, log
       });
       return pollForToken(client, grant, { signal: abort.signal });
     },
-  );
+  )).finally(() => onPending(undefined));
   const session = await manager.adopt(gatewayUrl, tokens);
   log.info(`sign-in: signed in as ${session.account.label}`);
   return session;
-}
-
-export function signInErrorMessage(err: unknown): string {
-  return err instanceof SignInError ? SIGN_IN_MESSAGES[err.code] : `Tollgate sign-in failed: ${(err as Error).message}`;
 }

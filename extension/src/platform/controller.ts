@@ -12,6 +12,9 @@ import type { SessionManager } from '../auth/session-manager';
 import type { WorkspaceSettings } from '../settings/workspace';
 import type { ProxiedRequest } from '../proxy/loopback-proxy';
 import { signalFromHeaders } from '../status/format';
+import { claudeRules, policyAnnouncement, vscodeRules } from '../settings/policy-rules';
+import { sanitizeManaged } from '../settings/sanitize';
+import { blockFromReply, blockMessage, NoticeLimiter } from '../status/block';
 import { untrustedNotice, type TrustGate } from '../settings/trust';
 
 export class Controller implements vscode.Disposable {
@@ -20,7 +23,7 @@ export class Controller implements vscode.Disposable {
   private timers: NodeJS.Timeout[] = [];
   private usageSoon: NodeJS.Timeout | undefined;
   private toldUntrusted = false;
-  proxy: { url: string; secret: string } | undefined;
+  private readonly notices = new NoticeLimiter();
 
   constructor(
     private readonly state: TollgateState,
@@ -93,26 +96,29 @@ export class Controller implements vscode.Disposable {
       if (settings.kind === 'changed' || (settings.kind === 'none' && this.etag !== 'none') || !this.state.managed.checksum) {
         const managed = settings.kind === 'changed' ? settings.envelope.settings : {};
         const checksum = settings.kind === 'changed' ? settings.envelope.checksum : null;
-        const { keys, dropped } = await this.workspace.applyClaude(managed, checksum, this.proxy);
+        const { keys, dropped } = await this.workspace.applyClaude(managed, checksum);
         this.etag = settings.kind === 'changed' ? settings.etag : settings.kind === 'none' ? 'none' : this.etag;
         this.state.managed = { checksum: checksum ?? 'none', appliedKeys: keys };
-        if (this.trust.trusted) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
+        this.state.claudeRules = claudeRules(sanitizeManaged(managed).settings);
+        // A gateway without policies has nothing to announce: no "applied your policy".
+        if (this.trust.trusted && keys.length) summary.push(`Claude Code settings: ${keys.length} key(s) managed in .claude/settings.local.json`);
         if (dropped.length) this.log.warn(`managed settings: not written to the workspace (credentials): ${dropped.join(', ')}`);
       }
+      this.state.vscodeRules = vscodeRules(me?.vscode_settings);
       if (me?.vscode_settings) {
         const { changed, skipped } = await this.workspace.applyVscode(me.vscode_settings);
         if (changed.length) summary.push(`VS Code settings changed: ${changed.join(', ')}`);
         if (skipped.length) this.log.warn(`vscode settings not applied: ${skipped.join(', ')}`);
       }
       this.tellUntrusted();
-      if (summary.length || announce) {
-        const text = summary.length ? `Tollgate applied your policy. ${summary.join('. ')}.` : 'Tollgate policy is up to date.';
+      const text = policyAnnouncement(summary, announce, this.state.claudeRules.length + this.state.vscodeRules.length > 0);
+      if (text) {
         this.log.info(text);
         void vscode.window.showInformationMessage(text);
       }
     } catch (err) {
       this.noteError(err);
-      if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy: ${(err as Error).message}`);
+      if (announce) void vscode.window.showWarningMessage(`Tollgate could not refresh the policy. ${(err as Error).message}`);
     }
     this.state.changed();
   }
@@ -139,9 +145,12 @@ export class Controller implements vscode.Disposable {
     const restored = await this.workspace.removeVscode();
     this.etag = null;
     this.state.managed = { checksum: null, appliedKeys: [] };
+    this.state.claudeRules = [];
+    this.state.vscodeRules = [];
     this.state.me = undefined;
     this.state.usage = undefined;
     this.state.signal = undefined;
+    this.state.block = undefined;
     if (removed || restored.length) this.log.info(`sign-out: removed ${removed} managed setting(s), restored ${restored.length} VS Code setting(s)`);
   }
 
@@ -155,6 +164,7 @@ export class Controller implements vscode.Disposable {
 
   onProxyDone(r: ProxiedRequest): void {
     if (!r.path.startsWith('/v1/messages')) return;
+    this.noteBlock(r);
     this.state.recent.add({
       at: r.at.toISOString(),
       model: r.model,
@@ -169,6 +179,24 @@ export class Controller implements vscode.Disposable {
     // Spend settles when the reply ends; read the new total a moment later.
     clearTimeout(this.usageSoon);
     this.usageSoon = setTimeout(() => void this.refreshUsage(), 750);
+  }
+
+  /** A refusal becomes the sidebar's block and one (rate-limited) notification; a success clears it. */
+  private noteBlock(r: ProxiedRequest): void {
+    if (r.status < 400) {
+      this.state.block = undefined;
+      return;
+    }
+    const block = blockFromReply(r.status, r.error, r.at, this.state.signal?.status === 'rejected' ? this.state.signal.resetAt : null);
+    if (!block) return;
+    this.state.block = block;
+    if (!this.notices.shouldNotify(block, Date.now())) return;
+    const text = blockMessage(block);
+    this.log.warn(text);
+    void vscode.window.showWarningMessage(text, 'Open Sidebar', 'Copy Message').then((c) => {
+      if (c === 'Open Sidebar') void vscode.commands.executeCommand('tollgate.showSpend');
+      if (c === 'Copy Message') void vscode.env.clipboard.writeText(`${text} (HTTP ${block.status} at ${block.at})`);
+    });
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@
  * `x-should-retry: false` is reported so the session manager can sign out.
  */
 import { z } from 'zod';
+import { httpSentence, unreachableSentence } from './reach-error';
 import { managedSettingsEnvelopeSchema, type ManagedSettingsEnvelope } from '../../../gateway-server/src/protocol/settings';
 import { usageResponseSchema, type UsageResponse } from '../../../gateway-server/src/protocol/usage';
 import { myRequestsResponseSchema, type MyRequestsResponse } from '../../../gateway-server/src/protocol/me';
@@ -59,7 +60,7 @@ export class GatewayClient {
 
   private async get(path: string, headers: Record<string, string> = {}, auth = true): Promise<Response> {
     const token = auth ? await this.deps.token() : undefined;
-    if (auth && !token) throw new GatewayError('UNAUTHORIZED', 401, 'not signed in');
+    if (auth && !token) throw new GatewayError('UNAUTHORIZED', 401, 'Not signed in. Run "Tollgate: Sign In".');
     let res: Response;
     try {
       res = await this.deps.fetch(this.deps.baseUrl().replace(/\/+$/, '') + path, {
@@ -68,14 +69,14 @@ export class GatewayClient {
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
-      throw new GatewayError('UNREACHABLE', 0, `could not reach the gateway: ${(err as Error).message}`);
+      throw new GatewayError('UNREACHABLE', 0, unreachableSentence(this.deps.baseUrl(), err));
     }
     if (res.status === 401) {
       if (token && res.headers.get('x-should-retry') === 'false') {
         this.deps.onRejected?.(token);
-        throw new GatewayError('REJECTED', 401, 'the gateway ended this session');
+        throw new GatewayError('REJECTED', 401, 'The gateway ended this session. Sign in again to continue.');
       }
-      throw new GatewayError('UNAUTHORIZED', 401, 'the gateway refused the session');
+      throw new GatewayError('UNAUTHORIZED', 401, 'The gateway refused the session. Sign in again to continue.');
     }
     return res;
   }
@@ -83,9 +84,9 @@ export class GatewayClient {
   async usage(): Promise<UsageResponse | null> {
     const res = await this.get('/api/oauth/usage');
     if (res.status === 404) return null;
-    if (!res.ok) throw new GatewayError('HTTP', res.status, `usage answered ${res.status}`);
+    if (!res.ok) throw new GatewayError('HTTP', res.status, httpSentence('your usage', res.status));
     const parsed = usageResponseSchema.safeParse(await res.json().catch(() => null));
-    if (!parsed.success) throw new GatewayError('BAD_RESPONSE', res.status, 'usage response does not match the protocol');
+    if (!parsed.success) throw new GatewayError('BAD_RESPONSE', res.status, 'The gateway\'s usage answer is not in the expected format. Ask your gateway administrator to check its version.');
     return parsed.data;
   }
 
@@ -93,7 +94,7 @@ export class GatewayClient {
   async myRequests(limit = 20): Promise<MyRequestsResponse | null> {
     const res = await this.get(`/v1/me/requests?limit=${limit}`);
     if (res.status === 404) return null;
-    if (!res.ok) throw new GatewayError('HTTP', res.status, `/v1/me/requests answered ${res.status}`);
+    if (!res.ok) throw new GatewayError('HTTP', res.status, httpSentence('your recent requests', res.status));
     const parsed = myRequestsResponseSchema.safeParse(await res.json().catch(() => null));
     return parsed.success ? parsed.data : null;
   }
@@ -101,7 +102,7 @@ export class GatewayClient {
   async me(): Promise<Me | null> {
     const res = await this.get('/v1/me');
     if (res.status === 404) return null;
-    if (!res.ok) throw new GatewayError('HTTP', res.status, `/v1/me answered ${res.status}`);
+    if (!res.ok) throw new GatewayError('HTTP', res.status, httpSentence('your account details', res.status));
     const parsed = meSchema.safeParse(await res.json().catch(() => null));
     return parsed.success ? parsed.data : null;
   }
@@ -111,9 +112,9 @@ export class GatewayClient {
     const res = await this.get('/managed/settings', etag ? { 'if-none-match': etag } : {});
     if (res.status === 304) return { kind: 'unchanged' };
     if (res.status === 404) return { kind: 'none' };
-    if (!res.ok) throw new GatewayError('HTTP', res.status, `managed settings answered ${res.status}`);
+    if (!res.ok) throw new GatewayError('HTTP', res.status, httpSentence('your managed settings', res.status));
     const parsed = managedSettingsEnvelopeSchema.safeParse(await res.json().catch(() => null));
-    if (!parsed.success) throw new GatewayError('BAD_RESPONSE', res.status, 'managed settings response lacks {uuid, checksum, settings}');
+    if (!parsed.success) throw new GatewayError('BAD_RESPONSE', res.status, 'The gateway\'s managed settings are not in the expected format. Ask your gateway administrator to check its version.');
     return { kind: 'changed', envelope: parsed.data, etag: res.headers.get('etag') ?? `"${parsed.data.checksum}"` };
   }
 
@@ -124,7 +125,7 @@ export class GatewayClient {
       return {
         reachable: live.ok,
         ready: ready ? ready.ok : null,
-        detail: ready && !ready.ok ? `not ready (${ready.status}): ${(await ready.text()).slice(0, 200)}` : live.ok ? 'healthy' : `health check answered ${live.status}`,
+        detail: ready && !ready.ok ? `The gateway is up but not ready to serve requests (HTTP ${ready.status}). Tollgate checks again every minute.` : live.ok ? 'Healthy.' : httpSentence('its health check', live.status),
       };
     } catch (err) {
       return { reachable: false, ready: null, detail: (err as Error).message };

@@ -11,7 +11,7 @@ export async function showGatewayStatus(controller: Controller, state: TollgateS
   await controller.refreshHealth();
   const h = state.health;
   const who = state.session ? `signed in as ${state.session.account.label}` : 'not signed in';
-  const text = `Tollgate gateway ${state.gatewayUrl}: ${h.reachable ? (h.ready === false ? 'reachable but not ready' : 'healthy') : 'unreachable'} (${h.detail}); ${who}; proxy ${state.proxyUrl ?? 'not running'}.`;
+  const text = `Tollgate gateway ${state.gatewayUrl}: ${h.detail} You are ${who}; agents in this window use the proxy ${state.proxyUrl ?? '(not running)'}.`;
   const show = h.reachable && h.ready !== false ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
   const choice = await show(text, 'Open Gateway');
   if (choice) await vscode.env.openExternal(vscode.Uri.parse(state.gatewayUrl));

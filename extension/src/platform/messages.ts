@@ -1,5 +1,6 @@
 /** One table from error codes to sentences that say what to do (match on codes, never text). */
-import type { SignInErrorCode } from '../auth/device-flow';
+import { SignInError, type SignInErrorCode } from '../auth/device-flow';
+import { unreachableSentence } from './reach-error';
 
 export const SIGN_IN_MESSAGES: Record<SignInErrorCode, string> = {
   ACCESS_DENIED: 'Sign-in was denied in the browser. Run "Tollgate: Sign In" to try again, or ask your administrator for access.',
@@ -10,3 +11,8 @@ export const SIGN_IN_MESSAGES: Record<SignInErrorCode, string> = {
   UNREACHABLE: 'Could not reach the gateway. Check the "tollgate.gatewayUrl" setting and your network, then try again.',
   BAD_RESPONSE: 'The gateway answered in an unexpected way. Check that "tollgate.gatewayUrl" points at a Tollgate or compatible gateway.',
 };
+
+/** A failed sign-in as a sentence: the known codes above, a network failure in plain words. */
+export function signInErrorMessage(err: unknown, gatewayUrl: string): string {
+  return err instanceof SignInError ? SIGN_IN_MESSAGES[err.code] : `Tollgate sign-in failed. ${unreachableSentence(gatewayUrl, err)}`;
+}

@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ReplyTap } from './reply-tap';
+import { parseErrorBody, type ReplyError } from '../status/block';
 
 export interface ProxyTarget {
   baseUrl: string;
@@ -25,6 +26,8 @@ export interface ProxiedRequest {
   durationMs: number;
   /** The gateway's `request-id` response header. */
   requestId?: string;
+  /** A refused request's error envelope (`{type, message}`), as the agent received it. */
+  error?: ReplyError;
 }
 
 export interface ProxyHooks {
@@ -135,11 +138,17 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
           outputTokens: summary.outputTokens,
           durationMs: Date.now() - started,
           requestId: typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined,
+          ...(status >= 400 ? { error: parseErrorBody(tap.text) } : {}),
         });
       });
       up.on('error', () => res.destroy());
     });
-    upstream.on('error', () => envelope(res, 502, 'api_error', `The Tollgate proxy could not reach the gateway at ${upstreamUrl.origin}.`));
+    upstream.on('error', () => {
+      if (res.headersSent) return res.destroy();
+      const message = `The Tollgate proxy could not reach the gateway at ${upstreamUrl.origin}.`;
+      envelope(res, 502, 'api_error', message);
+      hooks.onRequestDone?.({ at: new Date(started), method: req.method ?? 'GET', path: upstreamUrl.pathname, model: requestModel ?? 'unknown', status: 502, inputTokens: 0, outputTokens: 0, durationMs: Date.now() - started, error: { type: 'api_error', message } });
+    });
     // The agent hung up: stop the upstream stream too, so the gateway settles what was used.
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();

@@ -20,6 +20,11 @@ export class ReplyTap {
     if (this.head.length < 4096) this.head += this.headDecoder.write(chunk.subarray(0, 4096 - this.head.length));
   }
 
+  /** The first 4 KiB of the reply as text (an error reply's envelope fits in it). */
+  get text(): string {
+    return this.head;
+  }
+
   finish(): { model?: string; inputTokens: number; outputTokens: number } {
     const u = this.usage.finish();
     const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(this.head)?.[1];

@@ -21,6 +21,8 @@ export interface AppliedRecord {
   $comment: string;
   checksum: string | null;
   entries: AppliedEntry[];
+  /** The `.claude/` folder did not exist before the first merge: removal takes it away again if empty. */
+  createdDir?: boolean;
 }
 
 export const RECORD_COMMENT = 'Written by the Tollgate VS Code extension: what it merged into settings.local.json. Do not edit.';

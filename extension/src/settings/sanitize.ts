@@ -1,7 +1,7 @@
 /**
  * What the extension writes into the workspace's Claude Code settings: the policy's settings
- * minus anything secret, plus `env` pointing agents at the loopback proxy. The only credential
- * written is this window's local proxy secret, which is useless beyond this editor window.
+ * minus anything secret. The proxy env (this window's port and local secret) goes only to the
+ * window's terminals (terminal-env.ts), never into a file that outlives the window.
  */
 import type { Json } from './merge';
 
@@ -38,7 +38,7 @@ export function sanitizeManaged(settings: Record<string, unknown>): Sanitized {
   return { settings: out, dropped };
 }
 
-/** The env that routes Claude Code in this workspace through the window's loopback proxy. */
+/** The env that routes Claude Code in this window's terminals through its loopback proxy. */
 export function proxyEnv(proxyUrl: string, localSecret: string): Record<string, string> {
   return { ANTHROPIC_BASE_URL: proxyUrl, ANTHROPIC_AUTH_TOKEN: localSecret, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' };
 }

@@ -5,24 +5,14 @@
  * Nothing is read or written in a workspace the developer has not trusted (TrustGate).
  */
 import * as vscode from 'vscode';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { describe, merge, unmerge, type AppliedRecord, type Json } from './merge';
-import { assertNoSecrets, proxyEnv, sanitizeManaged } from './sanitize';
+import { sanitizeManaged } from './sanitize';
 import { applyVscodeBlock, removeVscodeBlock, type VscodeSettingChange } from './vscode-block';
-import { writePrivateFile } from './private-file';
+import { writeClaudeSettings, removeClaudeSettings } from './claude-file';
+import { removeEmptyVscodeFiles, vscodeFilesBefore, type VscodeFilesBefore } from './leftovers';
 import type { TrustGate } from './trust';
 
-type Obj = { [k: string]: Json };
 const VSCODE_RECORD = 'tollgate.vscodeApplied';
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
+const VSCODE_FILES = 'tollgate.vscodeFilesBefore';
 
 function folders(): string[] {
   return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
@@ -40,29 +30,15 @@ export class WorkspaceSettings {
     private readonly trust: TrustGate,
   ) {}
 
-  /** Merge the policy (already sanitised) plus the proxy env; returns the key paths now ours. */
-  applyClaude(managed: Record<string, unknown>, checksum: string | null, proxy: { url: string; secret: string } | undefined): Promise<{ keys: string[]; dropped: string[] }> {
-    return this.trust.write('managed settings', () => this.writeClaude(managed, checksum, proxy), { keys: [], dropped: [] });
+  /** Merge the policy (sanitised here); returns the key paths now ours. No proxy env: see claude-file.ts. */
+  applyClaude(managed: Record<string, unknown>, checksum: string | null): Promise<{ keys: string[]; dropped: string[] }> {
+    return this.trust.write('managed settings', () => this.writeClaude(managed, checksum), { keys: [], dropped: [] });
   }
 
-  private async writeClaude(managed: Record<string, unknown>, checksum: string | null, proxy: { url: string; secret: string } | undefined): Promise<{ keys: string[]; dropped: string[] }> {
+  private async writeClaude(managed: Record<string, unknown>, checksum: string | null): Promise<{ keys: string[]; dropped: string[] }> {
     const { settings, dropped } = sanitizeManaged(managed);
-    if (proxy) settings.env = { ...((settings.env as Obj | undefined) ?? {}), ...proxyEnv(proxy.url, proxy.secret) };
     let keys: string[] = [];
-    for (const root of folders()) {
-      const dir = join(root, '.claude');
-      const file = join(dir, 'settings.local.json');
-      const recordFile = join(dir, 'tollgate-applied.json');
-      const current = (await readJson<Obj>(file)) ?? {};
-      const previous = await readJson<AppliedRecord>(recordFile);
-      const { settings: next, record } = merge(current, settings as Obj, previous, checksum);
-      const text = `${JSON.stringify(next, null, 2)}\n`;
-      assertNoSecrets(text, this.secrets());
-      await mkdir(dir, { recursive: true });
-      await writePrivateFile(file, text);
-      await writePrivateFile(recordFile, `${JSON.stringify(record, null, 2)}\n`);
-      keys = describe(record);
-    }
+    for (const root of folders()) keys = await writeClaudeSettings(root, settings, checksum, this.secrets());
     return { keys, dropped };
   }
 
@@ -73,18 +49,7 @@ export class WorkspaceSettings {
 
   private async unwriteClaude(): Promise<number> {
     let removed = 0;
-    for (const root of folders()) {
-      const file = join(root, '.claude', 'settings.local.json');
-      const recordFile = join(root, '.claude', 'tollgate-applied.json');
-      const record = await readJson<AppliedRecord>(recordFile);
-      if (!record) continue;
-      const current = (await readJson<Obj>(file)) ?? {};
-      const next = unmerge(current, record);
-      if (Object.keys(next).length === 0) await rm(file, { force: true });
-      else await writePrivateFile(file, `${JSON.stringify(next, null, 2)}\n`);
-      await rm(recordFile, { force: true });
-      removed += record.entries.length;
-    }
+    for (const root of folders()) removed += await removeClaudeSettings(root);
     return removed;
   }
 
@@ -95,6 +60,9 @@ export class WorkspaceSettings {
   private async writeVscode(block: Record<string, unknown>): Promise<{ changed: string[]; skipped: string[] }> {
     if (!vscode.workspace.workspaceFolders?.length) return { changed: [], skipped: Object.keys(block) };
     const previous = this.context.workspaceState.get<VscodeSettingChange[]>(VSCODE_RECORD, []);
+    // Before the first change: remember whether .vscode/settings.json existed, so removal can
+    // take away a file (and folder) that only ever held the policy's keys.
+    if (!previous.length && !this.context.workspaceState.get(VSCODE_FILES)) await this.context.workspaceState.update(VSCODE_FILES, await vscodeFilesBefore(folders()));
     const { applied, changed, skipped } = await applyVscodeBlock(block, previous, access);
     await this.context.workspaceState.update(VSCODE_RECORD, applied);
     return { changed, skipped };
@@ -105,6 +73,9 @@ export class WorkspaceSettings {
     const previous = this.context.workspaceState.get<VscodeSettingChange[]>(VSCODE_RECORD, []);
     const restored = await removeVscodeBlock(previous, access);
     await this.context.workspaceState.update(VSCODE_RECORD, undefined);
+    const before = this.context.workspaceState.get<VscodeFilesBefore[]>(VSCODE_FILES);
+    if (before) await removeEmptyVscodeFiles(before);
+    await this.context.workspaceState.update(VSCODE_FILES, undefined);
     return restored;
   }
 }

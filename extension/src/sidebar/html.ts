@@ -21,7 +21,8 @@ export function sidebarHtml(o: { nonce: string; cspSource: string; scriptUri: st
 <title>Tollgate</title>
 </head>
 <body>
-<main id="app" aria-live="polite"><p class="muted">Loading…</p></main>
+<p id="live" class="sr-only" role="status" aria-live="polite" aria-atomic="true"></p>
+<main id="app"><p class="muted">Loading…</p></main>
 <script nonce="${o.nonce}" src="${o.scriptUri}"></script>
 </body>
 </html>`;

@@ -12,7 +12,7 @@ import type { Log } from '../platform/log';
 
 export const SIDEBAR_VIEW_ID = 'tollgate.sidebar';
 
-const COMMANDS: Record<WebviewCommand, string> = {
+const COMMANDS: Record<Exclude<WebviewCommand, 'copySignInCode'>, string> = {
   signIn: 'tollgate.signIn',
   signOut: 'tollgate.signOut',
   refresh: 'tollgate.refreshPolicy',
@@ -76,8 +76,11 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
       return;
     }
     try {
-      if (msg.method === 'command/run') await vscode.commands.executeCommand(COMMANDS[msg.params.command]);
-      else this.push();
+      if (msg.method === 'command/run') {
+        const c = msg.params.command;
+        if (c !== 'copySignInCode') await vscode.commands.executeCommand(COMMANDS[c]);
+        else if (this.state.signingIn) await vscode.env.clipboard.writeText(this.state.signingIn.userCode);
+      } else this.push();
       this.post({ type: 'rpc/result', id: msg.id, ok: true });
     } catch (err) {
       this.post({ type: 'rpc/result', id: msg.id, ok: false, error: (err as Error).message });

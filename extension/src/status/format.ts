@@ -4,6 +4,7 @@
  */
 import type { UsageResponse } from '../../../gateway-server/src/protocol/usage';
 import { USAGE_HEADER_PREFIX } from '../../../gateway-server/src/protocol/usage';
+import { localTime } from './time';
 import type { CapView } from '../../../gateway-server/src/protocol/webview';
 
 export type Severity = 'ok' | 'warning' | 'error' | 'offline' | 'signedOut';
@@ -38,13 +39,7 @@ export function capsFromUsage(usage: UsageResponse): CapView[] {
 }
 
 export function formatReset(iso: string | null, now = new Date()): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const sameDay = d.toDateString() === now.toDateString();
-  const time = d.toLocaleTimeString('en-US', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC', hourCycle: 'h23' });
-  const day = d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
-  return sameDay ? `${time} UTC` : `${day} ${time} UTC`;
+  return localTime(iso, now);
 }
 
 export function severityFor(percent: number | null, blocked = false): Severity {
@@ -69,7 +64,7 @@ export function statusFromUsage(usage: UsageResponse, now = new Date()): StatusV
   const reset = formatReset(tight.resetsAt, now);
   const lines = caps.map((c) => `${PERIOD_WORD[c.period as Period]}: ${dollars(c.usedCents)} of ${dollars(c.limitCents!)} (${c.percent ?? 0}%), resets ${formatReset(c.resetsAt, now)}`);
   return {
-    text: `${dollars(tight.usedCents)} / ${dollars(tight.limitCents!)} · ${PERIOD_WORD[tight.period as Period]}`,
+    text: `${dollars(tight.usedCents)} / ${dollars(tight.limitCents!)} · ${PERIOD_WORD[tight.period as Period]}${blocked ? ' · over cap' : ''}`,
     severity,
     tooltip: [blocked ? `Spend limit reached: requests are blocked until ${reset}.` : `Tollgate spend, tightest cap ${tight.percent ?? 0}% used.`, ...lines, 'Click to open the Tollgate sidebar.'].join('\n'),
   };
@@ -104,7 +99,8 @@ export function signalFromHeaders(headers: Record<string, string | string[] | un
 export function applySignal(view: StatusView, signal: HeaderSignal, now = new Date()): StatusView {
   if (signal.status === 'rejected') {
     const reset = formatReset(signal.resetAt?.toISOString() ?? null, now);
-    return { text: view.text.startsWith('$') ? view.text : 'blocked', severity: 'error', tooltip: `Spend limit reached: requests are blocked${reset ? ` until ${reset}` : ''}.\nClick to open the Tollgate sidebar.` };
+    const text = view.text.endsWith('over cap') ? view.text : view.text.startsWith('$') ? `${view.text} · over cap` : 'over cap';
+    return { text, severity: 'error', tooltip: `Spend limit reached: requests are blocked${reset ? ` until ${reset}` : ''}.\nClick to open the Tollgate sidebar.` };
   }
   const pct = signal.utilization === null ? null : Math.round(signal.utilization * 100);
   const severity = signal.status === 'allowed_warning' ? (pct !== null && pct > 95 ? 'error' : 'warning') : severityFor(pct);
@@ -114,5 +110,5 @@ export function applySignal(view: StatusView, signal: HeaderSignal, now = new Da
 export const SIGNED_OUT: StatusView = { text: 'Sign in', severity: 'signedOut', tooltip: 'Tollgate: not signed in. Click to sign in to your gateway.' };
 
 export function offline(gatewayUrl: string, since: Date): StatusView {
-  return { text: 'offline', severity: 'offline', tooltip: `Tollgate: cannot reach ${gatewayUrl} (since ${since.toISOString().slice(11, 16)} UTC). Retrying in the background.` };
+  return { text: 'offline', severity: 'offline', tooltip: `Tollgate: cannot reach ${gatewayUrl} (since ${localTime(since, new Date())}). Retrying in the background.` };
 }

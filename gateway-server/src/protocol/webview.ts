@@ -33,6 +33,21 @@ export const recentRequestSchema = z.object({
 });
 export type RecentRequest = z.infer<typeof recentRequestSchema>;
 
+/** An agent request the gateway just refused: over cap, or blocked with the gateway's reason. */
+export const blockViewSchema = z.object({
+  kind: z.enum(['overCap', 'blocked']),
+  status: z.number().int(),
+  reason: z.string(),
+  at: z.string(),
+  /** When the block lifts (the cap's reset), if the gateway said. */
+  until: z.string().nullable(),
+});
+export type BlockView = z.infer<typeof blockViewSchema>;
+
+/** One rule of the developer's policy with its value: a Claude Code setting or a VS Code setting. */
+export const policyRuleSchema = z.object({ key: z.string(), value: z.string(), target: z.enum(['claude', 'vscode']) });
+export type PolicyRule = z.infer<typeof policyRuleSchema>;
+
 export const sidebarStateSchema = z.object({
   gatewayUrl: z.string(),
   signedIn: z.boolean(),
@@ -44,12 +59,15 @@ export const sidebarStateSchema = z.object({
   recent: z.array(recentRequestSchema),
   health: z.object({ reachable: z.boolean(), ready: z.boolean().nullable(), checkedAt: z.string().nullable(), detail: z.string() }),
   proxy: z.object({ url: z.string().nullable() }),
-  managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()) }),
+  managedSettings: z.object({ checksum: z.string().nullable(), appliedKeys: z.array(z.string()), rules: z.array(policyRuleSchema) }),
+  block: blockViewSchema.nullable(),
+  /** A sign-in waiting for the browser: the code to confirm there. */
+  signIn: z.object({ userCode: z.string(), verificationUri: z.string() }).nullable(),
 });
 export type SidebarState = z.infer<typeof sidebarStateSchema>;
 
 /** Commands the webview may ask the host to run; nothing else is reachable from it. */
-export const webviewCommandSchema = z.enum(['signIn', 'signOut', 'refresh', 'openGatewayStatus']);
+export const webviewCommandSchema = z.enum(['signIn', 'signOut', 'refresh', 'openGatewayStatus', 'copySignInCode']);
 export type WebviewCommand = z.infer<typeof webviewCommandSchema>;
 
 const rpcId = z.number().int().nonnegative();

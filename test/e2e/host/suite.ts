@@ -18,6 +18,7 @@ const extra = (globalThis as { __tollgateHostResults?: Record<string, unknown> }
 
 describe('Tollgate in the extension host', () => {
   let api: Api;
+  let vscodeBefore = false;
   const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
   const localFile = () => join(ws(), '.claude', 'settings.local.json');
   const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
@@ -34,7 +35,8 @@ describe('Tollgate in the extension host', () => {
     assert.match(api.proxyUrl() ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('signs in with the device flow and writes the proxy env, never the bearer', async () => {
+  it('signs in with the device flow and writes the policy, never the proxy env or the bearer', async () => {
+    vscodeBefore = existsSync(join(ws(), '.vscode', 'settings.json'));
     // The developer's own local settings, which must survive sign-in and sign-out untouched.
     mkdirSync(join(ws(), '.claude'), { recursive: true });
     writeFileSync(localFile(), JSON.stringify({ model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } }, null, 2));
@@ -45,9 +47,11 @@ describe('Tollgate in the extension host', () => {
     const local = JSON.parse(text);
     assert.equal(local.model, 'claude-haiku-4-5');
     assert.equal(local.env.MY_VAR, 'mine');
-    assert.equal(local.env.ANTHROPIC_BASE_URL, api.proxyUrl());
-    assert.match(local.env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
-    assert.equal(local.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1');
+    // The file outlives the window: no loopback port or window secret in it (claude run there
+    // after the editor closed would hang on a dead port).
+    assert.equal(local.env.ANTHROPIC_BASE_URL, undefined);
+    assert.equal(local.env.ANTHROPIC_AUTH_TOKEN, undefined);
+    assert.doesNotMatch(text, /127\.0\.0\.1|tgl-/);
     // The policy (gateway's managed settings for group engineering) merged in.
     assert.deepEqual(local.availableModels, ['claude-sonnet-4-6', 'claude-haiku-4-5']);
     assert.deepEqual(local.permissions, { deny: ['Read(./.env)'] });
@@ -63,7 +67,14 @@ describe('Tollgate in the extension host', () => {
   });
 
   it('proxies a request with the local secret agents get, the bearer swapped in', async () => {
-    const env = JSON.parse(readFileSync(localFile(), 'utf8')).env;
+    // What an agent in this window's terminal sees (environmentVariableCollection).
+    const out = join(ws(), '..', `terminal-env-${process.pid}.json`);
+    const term = vscode.window.createTerminal({ name: 'env probe', shellPath: '/bin/sh', shellArgs: ['-c', `printf '{"ANTHROPIC_BASE_URL":"%s","ANTHROPIC_AUTH_TOKEN":"%s"}' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" > ${out}.part && mv ${out}.part ${out}`] });
+    for (let i = 0; i < 300 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+    term.dispose();
+    const env = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(env.ANTHROPIC_BASE_URL, api.proxyUrl());
+    assert.match(env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
     const res = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${env.ANTHROPIC_AUTH_TOKEN}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
@@ -83,5 +94,6 @@ describe('Tollgate in the extension host', () => {
     assert.deepEqual(JSON.parse(readFileSync(localFile(), 'utf8')), { model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } });
     assert.equal(existsSync(join(ws(), '.claude', 'tollgate-applied.json')), false);
     assert.equal(vscode.workspace.getConfiguration().inspect('files.exclude')?.workspaceValue, undefined, 'workspace setting restored');
+    assert.equal(existsSync(join(ws(), '.vscode', 'settings.json')), vscodeBefore, 'no empty .vscode/settings.json left behind');
   });
 });

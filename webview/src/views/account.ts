@@ -1,7 +1,18 @@
 import type { SidebarState } from '../../../gateway-server/src/protocol/webview';
 import { h, icon, section } from './dom';
 
-export function accountView(s: SidebarState, run: (c: 'signIn' | 'signOut') => void): HTMLElement {
+export function accountView(s: SidebarState, run: (c: 'signIn' | 'signOut' | 'copySignInCode') => void): HTMLElement {
+  if (!s.signedIn && s.signIn) {
+    const copy = h('button', { type: 'button', id: 'copy-code' }, icon('copy'), ' Copy code');
+    copy.addEventListener('click', () => run('copySignInCode'));
+    return section(
+      'Account',
+      'account',
+      h('p', { id: 'signing-in' }, icon('loading'), ' Signing in to ', s.gatewayUrl, '…'),
+      h('p', {}, 'Confirm the code ', h('code', { id: 'user-code' }, s.signIn.userCode), ' on the page that opened in your browser (or open ', h('code', {}, s.signIn.verificationUri), ' and enter it).'),
+      copy,
+    );
+  }
   if (!s.signedIn || !s.account) {
     const btn = h('button', { type: 'button', id: 'sign-in' }, icon('sign-in'), ' Sign in');
     btn.addEventListener('click', () => run('signIn'));

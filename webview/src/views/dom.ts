@@ -1,3 +1,4 @@
+import { localTime } from '../../../extension/src/status/time';
 /** A tiny element builder: text always goes through textContent, never innerHTML. */
 export type Child = Node | string | null | undefined | false;
 
@@ -19,8 +20,5 @@ export const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 /** A request's charge: cents precision from a cent up, four decimals below (a short reply costs fractions of a cent). */
 export const microDollars = (micros: number) => (micros >= 10_000 ? `$${(micros / 1_000_000).toFixed(2)}` : micros === 0 ? '$0' : `$${(micros / 1_000_000).toFixed(4)}`);
 
-export function when(iso: string | null): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-}
+/** The same local-time-with-zone format as the status bar and notifications. */
+export const when = (iso: string | null): string => localTime(iso);

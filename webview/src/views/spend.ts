@@ -9,6 +9,16 @@ export function spendView(s: SidebarState): HTMLElement {
     'Spend',
     'spend',
     h('p', { id: 'status-text', class: `status-${s.status.severity}` }, s.status.text),
+    s.block
+      ? h(
+          'div',
+          { id: 'block', class: 'block' },
+          h('strong', {}, s.block.kind === 'overCap' ? 'Over cap: ' : 'Blocked: '),
+          s.block.reason,
+          s.block.until ? ` Lifts at ${when(s.block.until)}.` : '',
+          h('div', { class: 'muted' }, `Last refused request: ${when(s.block.at)} (HTTP ${s.block.status}).`),
+        )
+      : null,
     caps.length === 0
       ? h('p', { class: 'muted', id: 'no-cap' }, s.spend ? `No spend cap. Spent today: ${dollars(s.spend.usedCents)}.` : 'No spend cap applies.')
       : h(
@@ -21,7 +31,7 @@ export function spendView(s: SidebarState): HTMLElement {
               'li',
               {},
               h('div', { class: 'cap-head' }, h('span', {}, WORD[c.period]), h('span', {}, `${dollars(c.usedCents)} / ${dollars(c.limitCents!)}`)),
-              h('div', { class: cls, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct), 'aria-label': `${WORD[c.period]} spend ${pct}%` }, h('div', { class: 'fill', style: '' })),
+              h('div', { class: cls, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct), 'aria-label': `${WORD[c.period]} spend ${pct}%` }, h('div', { class: 'fill' })),
               h('div', { class: 'muted' }, `${c.percent ?? 0}% · resets ${when(c.resetsAt)}`),
             );
           }),
