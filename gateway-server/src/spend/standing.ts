@@ -84,7 +84,8 @@ export function rejection(refused: readonly CapStanding[], nowMs: number, blocke
   const retryAfter = Math.max(1, Math.ceil((s.window.resetsAt.getTime() - nowMs) / 1000));
   const tail = blockedMessage.trim() || 'ask your gateway administrator to raise your spend limit, or wait for the reset';
   return {
-    message: `spend limit reached (${s.window.period}; resets ${formatReset(s.window.resetsAt)})${detail ? `: ${detail};` : ''} ${tail}`,
+    // The official shape first (clients and scripts may read it), then why, near a hard cap.
+    message: `spend limit reached (${s.window.period}; resets ${formatReset(s.window.resetsAt)}) ${tail}${detail ? ` (${detail})` : ''}`,
     headers: {
       [USAGE_HEADERS.status]: 'rejected',
       [USAGE_HEADERS.utilization]: '1',
