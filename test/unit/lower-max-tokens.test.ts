@@ -3,7 +3,7 @@
  * budget stays valid (lowered with it, or a sentence why not); the lowered worst case fits the budget.
  */
 import assert from 'node:assert/strict';
-import { lowerMaxTokens } from '../../gateway-server/src/spend/lower-max-tokens';
+import { lowerMaxTokens } from '../../gateway-server/src/spend/near-cap';
 import { topLevelValueSpan } from '../../gateway-server/src/edge/json-scan';
 import { PriceBook } from '../../gateway-server/src/spend/pricing';
 

@@ -18,10 +18,10 @@ import { resolveCap } from './layering';
 import type { LimitCache } from './limit-cache';
 import { periodWindows, type PeriodWindow } from './periods';
 import { abortedUsage, type PriceBook, type WorstCase } from './pricing';
-import { lowerMaxTokens } from './lower-max-tokens';
+import { DEFAULT_MIN_OUTPUT_TOKENS, headroom, nearCapDetail, planLowering, type Counter } from './near-cap';
 import type { SettleItem, SettleQueue } from './settle-queue';
 import { LeaseBook, type GrantResult, type Lease } from './leases';
-import { allowedHeaders, FETCH_ERROR_HEADERS, formatUsd, MICROS_PER_CENT, rejection, type CapStanding } from './standing';
+import { allowedHeaders, FETCH_ERROR_HEADERS, MICROS_PER_CENT, rejection, type CapStanding } from './standing';
 
 export interface GateOptions {
   db: Db;
@@ -183,33 +183,15 @@ export class ReservingSpendGate implements SpendGate {
     return res.rows;
   }
 
-  /**
-   * Near the cap: the same request with `max_tokens` lowered to what `budget` (µ$ this request may
-   * still reserve) pays for, or why not. The reservation is the lowered request's exact worst case,
-   * input side included, so what it can cost never passes what is left.
-   */
-  private lower(ctx: AdmitContext, wc: WorstCase, budget: bigint): { need: bigint; forward: Forward } | { reason?: string } {
-    const floor = this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS;
-    if (!wc.explicitMaxTokens || !ctx.rawBody) return {};
-    const m = this.o.prices.affordableMaxTokens(wc, budget);
-    if (m >= wc.maxTokens || m < floor) return {};
-    const lowered = lowerMaxTokens(ctx.rawBody, ctx.body, m);
-    if (!lowered.ok) return { reason: lowered.reason };
-    const need = this.o.prices.reserveFor(this.o.prices.withBodyBytes(wc, ctx.rawBodyBytes, lowered.rawBody.length), m);
-    if (need > budget) return {};
-    return { need, forward: { rawBody: lowered.rawBody, body: lowered.body } };
+  private lower(ctx: AdmitContext, wc: WorstCase, budget: bigint) {
+    return planLowering(this.o.prices, ctx, wc, budget, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS);
   }
 
   /** The 429 near a cap: what is left, what the request needed at least and as sent, when it resets. */
   private nearCapRefusal(windows: PeriodWindow[], caps: (bigint | null)[], rows: Counter[], wc: WorstCase, left: bigint, now: number, reason?: string): GatewayError {
-    const floor = this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS;
     const standings = this.standings(windows, caps, rows).filter((s) => s.capCents !== null);
     const capped = standings.filter((s) => s.spentMicros + s.reserved >= s.capCents! * MICROS_PER_CENT - left);
-    const least = this.o.prices.reserveFor(wc, Math.min(floor, wc.maxTokens));
-    const detail =
-      `${formatUsd(left < 0n ? 0n : left)} left; this request needs up to ${formatUsd(wc.reserve)} at max_tokens ${wc.maxTokens}` +
-      (wc.maxTokens > floor ? ` and at least ${formatUsd(least)} with max_tokens lowered to ${floor}` : '') +
-      (reason ? ` (not lowered: ${reason})` : '');
+    const detail = nearCapDetail(this.o.prices, wc, left, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, reason);
     const r = rejection(capped.length ? capped : standings, now, this.o.blockedMessage, detail);
     return new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
   }
@@ -387,26 +369,9 @@ export class ReservingSpendGate implements SpendGate {
   }
 }
 
-/** Below this many output tokens a lowered request is refused (enforcement.min_output_tokens). */
-export const DEFAULT_MIN_OUTPUT_TOKENS = 1024;
-
 type Forward = NonNullable<Admission['forward']>;
-type Counter = { bucket: string; spent: bigint; reserved: bigint };
 
 const counters = (rows: CounterRow[]): Counter[] => rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) }));
-
-/** What the caller may still reserve: the least room any cap has (µ$), never negative. */
-function headroom(rows: readonly Counter[], capMicros: readonly (bigint | null)[], buckets: readonly string[]): bigint {
-  let least: bigint | undefined;
-  buckets.forEach((b, i) => {
-    const cap = capMicros[i];
-    if (cap === null || cap === undefined) return;
-    const row = rows.find((r) => r.bucket === b);
-    const room = cap - (row?.spent ?? 0n) - (row?.reserved ?? 0n);
-    if (least === undefined || room < least) least = room;
-  });
-  return least === undefined || least < 0n ? 0n : least;
-}
 
 interface Base {
   /** The per-request reservation's id (request mode), also its ledger id. */
