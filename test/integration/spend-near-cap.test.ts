@@ -8,6 +8,7 @@
  * $6.25, cache read $0.50 per million tokens), written out here, not taken from the gateway.
  */
 import assert from 'node:assert/strict';
+import Anthropic from '@anthropic-ai/sdk';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { waitFor } from '../support/wait';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -75,6 +76,27 @@ for (const reservation of ['lease', 'request'] as const) {
       await gw?.close();
       await tdb?.drop();
       await mock?.close();
+    });
+
+    it('the Anthropic SDK near the cap: a lowered answer that runs long is a message with stop_reason max_tokens', async function () {
+      const r = await fetch(`${gw.url}/v1/organizations/spend_limits`, {
+        method: 'POST',
+        headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ scope: { type: 'user', user_id: 'sdk-dev' }, amount: '100', period: 'daily' }),
+      });
+      assert.equal(r.status, 200, await r.clone().text());
+      await waitFor("sdk-dev's $1 cap is in force", async () => {
+        const e = await fetch(`${gw.url}/v1/organizations/spend_limits/effective?user_ids[]=sdk-dev&period[]=daily`, { headers: { 'x-api-key': WRITE_KEY } });
+        return ((await e.json()) as { data: { amount: string | null }[] }).data[0]?.amount === '100';
+      });
+      // $1 cannot cover 64 000 Opus output tokens ($1.60): the request goes out with fewer, and the answer stops there.
+      mock.queue = [{ reply: { inputTokens: 20, outputTokens: 60_000 }, honourMaxTokens: true }];
+      const client = new Anthropic({ baseURL: gw.url, authToken: gw.mint({ sub: 'sdk-dev', groups: [] }), apiKey: null, maxRetries: 0 });
+      const msg = await client.messages.stream({ model: 'claude-opus-4-8', max_tokens: 64000, messages: [{ role: 'user', content: 'write the whole module' }] }).finalMessage();
+      const sent = (mock.requests.at(-1)!.json as { max_tokens: number }).max_tokens;
+      assert.ok(sent >= MIN_OUTPUT && sent < 40_000, `forwarded max_tokens ${sent}`);
+      assert.equal(msg.stop_reason, 'max_tokens');
+      assert.equal(msg.usage.output_tokens, sent);
     });
 
     it('spends the cap down to what one more minimal request could cost; the upstream gets the lowered max_tokens; never over the cap', async function () {
