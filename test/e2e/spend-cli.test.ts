@@ -42,6 +42,8 @@ describe('Claude Code CLI against a capped user', function () {
     const run = await runClaude({ baseUrl: gw.url, token: gw.mint({ sub: 'capped-dev' }), prompt: 'say hi' });
     const out = run.stdout + run.stderr;
     assert.match(out, /spend limit reached \(daily; resets \d{4}-\d{2}-\d{2} 00:00 UTC\) ask #eng-budget to raise it/, out);
+    // What is left and what the request needed (issue 16): the CLI prints the whole message.
+    assert.match(out, /\(\$0\.0000 left; this request needs up to \$\d+\.\d+ at max_tokens \d+/, out);
     assert.notEqual(run.code, 0);
     assert.equal(mock.requests.filter((q) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens')).length, 0);
   });

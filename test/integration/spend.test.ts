@@ -137,7 +137,7 @@ for (const kind of storeKinds()) {
       assert.equal(r.headers.get('anthropic-ratelimit-unified-overage-utilization'), '1');
       const body = (await r.json()) as { type: string; error: { type: string; message: string } };
       assert.equal(body.error.type, 'billing_error');
-      assert.equal(body.error.message, 'spend limit reached (daily; resets 2026-08-08 00:00 UTC) ask #eng-budget to raise it');
+      assert.equal(body.error.message, 'spend limit reached (daily; resets 2026-08-08 00:00 UTC) ask #eng-budget to raise it ($0.0000 left; this request needs up to $0.0036 at max_tokens 20)');
       assert.equal(mock.requests.filter((q) => q.url.startsWith('/v1/messages') && !q.url.includes('count')).length, 0);
       const count = await ask('zero-user', ['engineering'], {}, '/v1/messages/count_tokens');
       assert.equal(count.status, 200);

@@ -33,6 +33,8 @@ export interface Behaviour {
   holdAfterEvents?: number;
   release?: Promise<unknown>;
   reply?: Partial<ScriptedReply>;
+  /** Answer at most the `max_tokens` received (stop_reason max_tokens), as the real API does. */
+  honourMaxTokens?: boolean;
   /** Pad the JSON reply's text so the whole body is at least this many bytes (usage stays last). */
   jsonBytes?: number;
   /** JSON replies: send this many bytes of the body, then stay silent with the socket open. */
@@ -127,6 +129,9 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
       return;
     }
     const reply: ScriptedReply = { ...DEFAULT_REPLY, model: typeof json?.model === 'string' ? json.model : DEFAULT_REPLY.model, ...b.reply };
+    // As the real API: never more output than the max_tokens received, and then stop_reason max_tokens.
+    const maxTokens = json?.max_tokens;
+    if (b.honourMaxTokens && typeof maxTokens === 'number' && maxTokens > 0 && reply.outputTokens > maxTokens) Object.assign(reply, { outputTokens: Math.floor(maxTokens), stopReason: 'max_tokens' });
     if (json?.stream === true) {
       res.writeHead(200, { ...common, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
       const sent: Buffer[] = [];

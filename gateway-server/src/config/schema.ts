@@ -279,6 +279,11 @@ export const enforcementSchema = z
      * request's worst case in PostgreSQL before proxying. Both keep recorded spend under the cap.
      */
     reservation: z.enum(['lease', 'request']).default('lease'),
+    /**
+     * Tollgate extension, hard mode only: near a cap a request is forwarded with `max_tokens`
+     * lowered to what the budget left pays for; below this many output tokens it is refused.
+     */
+    min_output_tokens: z.number().int().min(1).default(1024),
   })
   .strict();
 
@@ -335,7 +340,7 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease' }),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024 }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),

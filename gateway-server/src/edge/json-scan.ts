@@ -74,3 +74,63 @@ export function scanJson(buf: Buffer, maxDepth = MAX_JSON_DEPTH): JsonScanResult
   }
   return { ok: true };
 }
+
+const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** End (exclusive) of the JSON value starting at `i`, or -1 when the bytes end first. */
+function valueEnd(buf: Buffer, i: number): number {
+  const c = buf[i];
+  if (c === QUOTE) {
+    const e = stringEnd(buf, i);
+    return e < 0 ? -1 : e + 1;
+  }
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j < buf.length; j++) {
+      const d = buf[j];
+      if (d === QUOTE) {
+        j = stringEnd(buf, j);
+        if (j < 0) return -1;
+      } else if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    return -1;
+  }
+  let j = i;
+  while (j < buf.length && buf[j] !== 0x2c && buf[j] !== 0x7d && buf[j] !== 0x5d && !isSpace(buf[j])) j++;
+  return j;
+}
+
+/**
+ * Byte span [start, end) of the value of top-level key `key` in a JSON object body (keys compared
+ * after unescaping), for splicing one value without re-serialising the rest. Undefined when the
+ * key is absent or the body is not a well-formed object.
+ */
+export function topLevelValueSpan(buf: Buffer, key: string): { start: number; end: number } | undefined {
+  let i = 0;
+  while (isSpace(buf[i])) i++;
+  if (buf[i] !== 0x7b) return undefined;
+  i++;
+  for (;;) {
+    while (isSpace(buf[i])) i++;
+    if (buf[i] !== QUOTE) return undefined;
+    const kEnd = stringEnd(buf, i);
+    if (kEnd < 0) return undefined;
+    const k = keyText(buf, i, kEnd);
+    i = kEnd + 1;
+    while (isSpace(buf[i])) i++;
+    if (buf[i] !== 0x3a) return undefined;
+    i++;
+    while (isSpace(buf[i])) i++;
+    const end = valueEnd(buf, i);
+    if (end < 0 || end === i) return undefined;
+    if (k === key) return { start: i, end };
+    i = end;
+    while (isSpace(buf[i])) i++;
+    if (buf[i] !== 0x2c) return undefined;
+    i++;
+  }
+}

@@ -30,6 +30,11 @@ export interface Admission {
   /** Usage-limit headers for a successful response (empty for uncapped callers). */
   headers: Record<string, string>;
   /**
+   * Near a hard cap: forward this body instead of the client's (its `max_tokens` lowered to what
+   * the budget left pays for; every other byte unchanged). Absent = forward the client's bytes.
+   */
+  forward?: { rawBody: Buffer; body: Record<string, unknown> };
+  /**
    * Charge the real cost and release the rest of any reservation. Returns the cost charged in
    * micro-dollars. `aborted` marks a stream cut before message_stop.
    */

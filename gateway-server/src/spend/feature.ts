@@ -112,6 +112,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     groupLimitMode: admin.group_limit_mode,
     failClosed: ctx.config.enforcement.fail_closed_on_error,
     blockedMessage: admin.blocked_message,
+    minOutputTokens: ctx.config.enforcement.min_output_tokens,
     reservationTtlMs: RESERVATION_TTL_MS,
     storeTimeoutMs: STORE_TIMEOUT_MS,
     log,

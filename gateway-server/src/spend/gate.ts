@@ -17,7 +17,8 @@ import type { Clock } from '../feature';
 import { resolveCap } from './layering';
 import type { LimitCache } from './limit-cache';
 import { periodWindows, type PeriodWindow } from './periods';
-import { abortedUsage, type PriceBook } from './pricing';
+import { abortedUsage, type PriceBook, type WorstCase } from './pricing';
+import { DEFAULT_MIN_OUTPUT_TOKENS, headroom, nearCapDetail, planLowering, type Counter } from './near-cap';
 import type { SettleItem, SettleQueue } from './settle-queue';
 import { LeaseBook, type GrantResult, type Lease } from './leases';
 import { allowedHeaders, FETCH_ERROR_HEADERS, MICROS_PER_CENT, rejection, type CapStanding } from './standing';
@@ -37,6 +38,8 @@ export interface GateOptions {
   groupLimitMode: 'min' | 'max';
   failClosed: boolean;
   blockedMessage: string;
+  /** Near a cap, a request whose lowered `max_tokens` would fall below this is refused (enforcement.min_output_tokens). */
+  minOutputTokens?: number;
   /** How long a reservation may live before any replica reconciles it as crashed. */
   reservationTtlMs: number;
   storeTimeoutMs: number;
@@ -87,77 +90,110 @@ export class ReservingSpendGate implements SpendGate {
     const buckets = windows.map((w) => w.bucket);
     const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
-    const { reserve, promptEstimate } = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
+    const wc = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
+    const { reserve, promptEstimate } = wc;
     // fail_closed_on_error refuses everything while the store is known to be down, leased slices included.
     if (o.failClosed && o.db.health && !o.db.health.reachable) return this.storeFailed(ctx, base, new Error('store unreachable'));
+    const capMicros = caps.map((c) => (c === null ? null : c * MICROS_PER_CENT));
 
     if (o.mode === 'hard' && o.reservation === 'lease') {
-      let res;
-      try {
-        res = await this.leases.admit(ctx.principal.sub, buckets, caps.map((c) => (c === null ? null : c * MICROS_PER_CENT)), reserve, now);
-      } catch (err) {
-        return this.storeFailed(ctx, base, err);
-      }
-      if (!res.ok) {
-        const standings = this.standings(windows, caps, res.rows).filter((s) => s.capCents !== null);
-        const over = standings.filter((s) => s.spentMicros + s.reserved + reserve > s.capCents! * MICROS_PER_CENT);
-        throw this.refusal(over.length ? over : standings, now);
-      }
-      const lease = res.lease;
-      const spent = lease.spentNow();
-      const standings: CapStanding[] = windows.map((w, i) => ({ window: w, capCents: caps[i]!, spentMicros: spent[i] ?? 0n }));
-      return this.charged(base, allowedHeaders(standings), { k: 'lease', lease, need: reserve });
+      const leaseAdmit = async (need: bigint, forward?: Forward): Promise<Admission | { left: bigint; rows: Counter[] }> => {
+        let res;
+        try {
+          res = await this.leases.admit(ctx.principal.sub, buckets, capMicros, need, now);
+        } catch (err) {
+          return this.storeFailed(ctx, base, err);
+        }
+        // What this request may still take: the rest of this replica's slice and the pool's room.
+        if (!res.ok) return { left: res.available + headroom(res.rows, capMicros, buckets), rows: res.rows };
+        const spent = res.lease.spentNow();
+        const standings: CapStanding[] = windows.map((w, i) => ({ window: w, capCents: caps[i]!, spentMicros: spent[i] ?? 0n }));
+        return this.charged(base, allowedHeaders(standings), { k: 'lease', lease: res.lease, need }, forward);
+      };
+      const first = await leaseAdmit(reserve);
+      if (!('left' in first)) return first;
+      const low = this.lower(ctx, wc, first.left);
+      const second = 'need' in low ? await leaseAdmit(low.need, low.forward) : first;
+      if (!('left' in second)) return second;
+      throw this.nearCapRefusal(windows, caps, second.rows, wc, second.left, now, 'reason' in low ? low.reason : undefined);
     }
 
-    const id = `rsv_${randomUUID()}`;
+    if (o.mode === 'hard') {
+      const reserveOnce = async (need: bigint, forward?: Forward): Promise<Admission | { rows: CounterRow[] }> => {
+        const id = `rsv_${randomUUID()}`;
+        let rows: CounterRow[];
+        try {
+          rows = await this.reserveRequest(ctx, id, buckets, capMicros, need, promptEstimate, now);
+        } catch (err) {
+          // If the reserve did commit after the timeout, the forced settlement releases it.
+          return this.storeFailed(ctx, { ...base, id }, err);
+        }
+        if (rows.length > 0 && rows[0]!.ok === false) return { rows };
+        const standings = this.standings(windows, caps, counters(rows));
+        return this.charged({ ...base, id }, allowedHeaders(standings), { k: 'reservation' }, forward);
+      };
+      const first = await reserveOnce(reserve);
+      if (!('rows' in first)) return first;
+      let rows = first.rows;
+      const low = this.lower(ctx, wc, headroom(counters(rows), capMicros, buckets));
+      if ('need' in low) {
+        const second = await reserveOnce(low.need, low.forward);
+        if (!('rows' in second)) return second;
+        rows = second.rows;
+      }
+      throw this.nearCapRefusal(windows, caps, counters(rows), wc, headroom(counters(rows), capMicros, buckets), now, 'reason' in low ? low.reason : undefined);
+    }
+
     let rows: CounterRow[];
     try {
-      if (o.mode === 'hard') {
-        const res = await withTimeout(
-          o.db.query<CounterRow>('SELECT * FROM tollgate_spend_reserve($1, $2, $3::text[], $4::bigint[], $5::bigint, $6::bigint, $7, $8, $9::timestamptz, $10::timestamptz)', [
-            ctx.principal.sub,
-            id,
-            buckets,
-            caps.map((c) => (c === null ? null : String(c * MICROS_PER_CENT))),
-            String(reserve),
-            String(promptEstimate),
-            ctx.model,
-            ctx.requestId,
-            new Date(now).toISOString(),
-            new Date(now + o.reservationTtlMs).toISOString(),
-          ]),
-          o.storeTimeoutMs,
-        );
-        rows = res.rows;
-      } else {
-        const res = await withTimeout(
-          o.db.query<CounterRow>('SELECT bucket, spent_micros AS spent, reserved_micros AS reserved FROM spend_counters WHERE principal = $1 AND bucket = ANY($2::text[])', [
-            ctx.principal.sub,
-            buckets,
-          ]),
-          o.storeTimeoutMs,
-        );
-        rows = res.rows;
-      }
+      const res = await withTimeout(
+        o.db.query<CounterRow>('SELECT bucket, spent_micros AS spent, reserved_micros AS reserved FROM spend_counters WHERE principal = $1 AND bucket = ANY($2::text[])', [
+          ctx.principal.sub,
+          buckets,
+        ]),
+        o.storeTimeoutMs,
+      );
+      rows = res.rows;
     } catch (err) {
-      // If the reserve did commit after the timeout, the forced settlement releases it.
-      return this.storeFailed(ctx, { ...base, id }, err);
+      return this.storeFailed(ctx, base, err);
     }
-
-    const standings = this.standings(
-      windows,
-      caps,
-      rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) })),
-    );
-    if (o.mode === 'hard') {
-      if (rows.length > 0 && rows[0]!.ok === false) {
-        throw this.refusal(standings.filter((s) => s.capCents !== null && s.spentMicros + s.reserved + reserve > s.capCents * MICROS_PER_CENT), now);
-      }
-      return this.charged({ ...base, id }, allowedHeaders(standings), { k: 'reservation' });
-    }
+    const standings = this.standings(windows, caps, counters(rows));
     const reached = standings.filter((s) => s.capCents !== null && s.spentMicros >= s.capCents * MICROS_PER_CENT);
     if (reached.length) throw this.refusal(reached, now);
     return this.charged(base, allowedHeaders(standings), { k: 'force' });
+  }
+
+  private async reserveRequest(ctx: AdmitContext, id: string, buckets: string[], capMicros: (bigint | null)[], amount: bigint, estimate: bigint, now: number): Promise<CounterRow[]> {
+    const o = this.o;
+    const res = await withTimeout(
+      o.db.query<CounterRow>('SELECT * FROM tollgate_spend_reserve($1, $2, $3::text[], $4::bigint[], $5::bigint, $6::bigint, $7, $8, $9::timestamptz, $10::timestamptz)', [
+        ctx.principal.sub,
+        id,
+        buckets,
+        capMicros.map((c) => (c === null ? null : String(c))),
+        String(amount),
+        String(estimate),
+        ctx.model,
+        ctx.requestId,
+        new Date(now).toISOString(),
+        new Date(now + o.reservationTtlMs).toISOString(),
+      ]),
+      o.storeTimeoutMs,
+    );
+    return res.rows;
+  }
+
+  private lower(ctx: AdmitContext, wc: WorstCase, budget: bigint) {
+    return planLowering(this.o.prices, ctx, wc, budget, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS);
+  }
+
+  /** The 429 near a cap: what is left, what the request needed at least and as sent, when it resets. */
+  private nearCapRefusal(windows: PeriodWindow[], caps: (bigint | null)[], rows: Counter[], wc: WorstCase, left: bigint, now: number, reason?: string): GatewayError {
+    const standings = this.standings(windows, caps, rows).filter((s) => s.capCents !== null);
+    const capped = standings.filter((s) => s.spentMicros + s.reserved >= s.capCents! * MICROS_PER_CENT - left);
+    const detail = nearCapDetail(this.o.prices, wc, left, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, reason);
+    const r = rejection(capped.length ? capped : standings, now, this.o.blockedMessage, detail);
+    return new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
   }
 
   /** Close idle and retired leases (their rest goes back to the pool); `idleMs` 0 closes every idle lease. */
@@ -232,7 +268,7 @@ export class ReservingSpendGate implements SpendGate {
     };
   }
 
-  private standings(windows: PeriodWindow[], caps: (bigint | null)[], rows: { bucket: string; spent: bigint; reserved: bigint }[]) {
+  private standings(windows: PeriodWindow[], caps: (bigint | null)[], rows: Counter[]) {
     return windows.map((w, i) => {
       const row = rows.find((r) => r.bucket === w.bucket);
       return { window: w, capCents: caps[i]!, spentMicros: row?.spent ?? 0n, reserved: row?.reserved ?? 0n };
@@ -302,11 +338,13 @@ export class ReservingSpendGate implements SpendGate {
     headers: Record<string, string>,
     /** reservation: settle a per-request reservation; lease: from a lease; force: charge with nothing reserved. */
     how: { k: 'reservation' } | { k: 'force' } | { k: 'lease'; lease: Lease; need: bigint },
+    forward?: Forward,
   ): Admission {
     const o = this.o;
     let committed: Promise<void> | undefined;
     return {
       headers,
+      ...(forward ? { forward } : {}),
       committed: () => committed ?? Promise.resolve(),
       settle: async (result) => {
         const { cost, usage, estimated } = this.cost(base, result);
@@ -330,6 +368,10 @@ export class ReservingSpendGate implements SpendGate {
     };
   }
 }
+
+type Forward = NonNullable<Admission['forward']>;
+
+const counters = (rows: CounterRow[]): Counter[] => rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) }));
 
 interface Base {
   /** The per-request reservation's id (request mode), also its ledger id. */

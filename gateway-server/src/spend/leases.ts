@@ -66,7 +66,7 @@ export class Lease {
 
 export type LeaseAdmit =
   | { ok: true; lease: Lease }
-  | { ok: false; forfeited: false; rows: GrantResult['rows'] };
+  | { ok: false; forfeited: false; rows: GrantResult['rows']; available: bigint };
 
 export class LeaseBook {
   private readonly current = new Map<string, Lease>();
@@ -116,7 +116,7 @@ export class LeaseBook {
         if (result.granted === -1n) {
           // Forfeited by another replica (this one looked dead): start a fresh lease, once.
           this.retire(lease);
-          if (rotated) return { ok: false, forfeited: false, rows: result.rows };
+          if (rotated) return { ok: false, forfeited: false, rows: result.rows, available: 0n };
           rotated = true;
           lease.waitingNeed -= need;
           waiting = false;
@@ -125,7 +125,7 @@ export class LeaseBook {
         if (result.granted === 0n) {
           lease.waitingNeed -= need;
           waiting = false;
-          return { ok: false, forfeited: false, rows: result.rows };
+          return { ok: false, forfeited: false, rows: result.rows, available: lease.available() };
         }
         lease.held += result.granted;
         lease.spentAtGrant = result.rows.map((r) => r.spent);

@@ -99,7 +99,7 @@ export class PriceBook {
    * tool prompt, at the dearest input-side rate the body asks for; `max_tokens` of output; and
    * each web-search tool's `max_uses` (25 when unset).
    */
-  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer): { reserve: bigint; promptEstimate: bigint } {
+  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer): WorstCase {
     const r = this.worstRates(model);
     // Scan the bytes as received: re-serialising a large prompt would cost more than the rest. A
     // body with \u escapes is normalised first, so an escaped key cannot hide from the scan.
@@ -109,7 +109,8 @@ export class PriceBook {
       inputRate = r.cacheWrite5m > inputRate ? r.cacheWrite5m : inputRate;
       if (raw.includes('"1h"') && /"ttl"\s*:\s*"1h"/.test(raw.toString())) inputRate = r.cacheWrite1h > inputRate ? r.cacheWrite1h : inputRate;
     }
-    const maxTokens = typeof body.max_tokens === 'number' && Number.isFinite(body.max_tokens) && body.max_tokens > 0 ? Math.ceil(body.max_tokens) : 128_000;
+    const explicit = typeof body.max_tokens === 'number' && Number.isFinite(body.max_tokens) && body.max_tokens > 0;
+    const maxTokens = explicit ? Math.ceil(body.max_tokens as number) : 128_000;
     let searches = 0n;
     if (Array.isArray(body.tools)) {
       for (const t of body.tools as Record<string, unknown>[]) {
@@ -117,8 +118,33 @@ export class PriceBook {
       }
     }
     const inputTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
-    const reserve = this.finish(inputTokens * inputRate + BigInt(maxTokens) * r.output + searches * r.webSearch * PER_MTOK);
-    return { reserve, promptEstimate: this.promptEstimate(model, rawBodyBytes) };
+    const fixed = inputTokens * inputRate + searches * r.webSearch * PER_MTOK;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
+    wc.reserve = this.reserveFor(wc, maxTokens);
+    return wc;
+  }
+
+  /** The worst case of the same request with `max_tokens` set to `maxTokens`. */
+  reserveFor(wc: WorstCase, maxTokens: number): bigint {
+    return this.finish(wc.fixed + BigInt(maxTokens) * wc.outputRate);
+  }
+
+  /** The worst case of the same request re-sent as `bytes` bytes (the input side is per byte). */
+  withBodyBytes(wc: WorstCase, oldBytes: number, bytes: number): WorstCase {
+    return { ...wc, fixed: wc.fixed + BigInt(bytes - oldBytes) * wc.inputRate };
+  }
+
+  /** The largest `max_tokens` (≤ the request's) whose worst case fits in `budget` µ$; 0 when none does. */
+  affordableMaxTokens(wc: WorstCase, budget: bigint): number {
+    if (budget <= 0n || this.reserveFor(wc, 1) > budget) return 0;
+    let lo = 1;
+    let hi = wc.maxTokens;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (this.reserveFor(wc, mid) <= budget) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** What a request whose usage was never reported is charged: ~4 bytes per prompt token at the input rate. */
@@ -126,6 +152,22 @@ export class PriceBook {
     const r = this.rates(model, upstream, upstreamModel);
     return this.finish(BigInt(Math.ceil(rawBodyBytes / 4)) * r.input);
   }
+}
+
+/** The most a request can cost, and its parts (micro-dollar-tokens, before pricing.multiplier). */
+export interface WorstCase {
+  /** µ$ to reserve for the request as sent. */
+  reserve: bigint;
+  promptEstimate: bigint;
+  /** Input side (every byte a token, plus the margin, at the dearest input rate) and web searches. */
+  fixed: bigint;
+  inputRate: bigint;
+  /** Dearest output rate, µ$ per million tokens. */
+  outputRate: bigint;
+  /** `max_tokens` the reservation assumed (128000 when the body has none). */
+  maxTokens: number;
+  /** The body carries a numeric `max_tokens` (only then can the gateway lower it). */
+  explicitMaxTokens: boolean;
 }
 
 /** Tokens the upstream adds around the client's prompt (tool-use system prompt and the like). */

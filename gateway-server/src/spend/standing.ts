@@ -79,12 +79,13 @@ export function allowedHeaders(standings: readonly CapStanding[]): Record<string
 }
 
 /** Headers and message of the 429 for the caps that refused (the one resetting last is named). */
-export function rejection(refused: readonly CapStanding[], nowMs: number, blockedMessage: string): { message: string; headers: Record<string, string> } {
+export function rejection(refused: readonly CapStanding[], nowMs: number, blockedMessage: string, detail?: string): { message: string; headers: Record<string, string> } {
   const s = [...refused].sort((a, b) => b.window.resetsAt.getTime() - a.window.resetsAt.getTime())[0]!;
   const retryAfter = Math.max(1, Math.ceil((s.window.resetsAt.getTime() - nowMs) / 1000));
   const tail = blockedMessage.trim() || 'ask your gateway administrator to raise your spend limit, or wait for the reset';
   return {
-    message: `spend limit reached (${s.window.period}; resets ${formatReset(s.window.resetsAt)}) ${tail}`,
+    // The official shape first (clients and scripts may read it), then why, near a hard cap.
+    message: `spend limit reached (${s.window.period}; resets ${formatReset(s.window.resetsAt)}) ${tail}${detail ? ` (${detail})` : ''}`,
     headers: {
       [USAGE_HEADERS.status]: 'rejected',
       [USAGE_HEADERS.utilization]: '1',
@@ -96,6 +97,12 @@ export function rejection(refused: readonly CapStanding[], nowMs: number, blocke
       'retry-after': String(retryAfter),
     },
   };
+}
+
+/** Micro-dollars as dollars for people: cents, or a tenth of a cent below a dollar's tenth. */
+export function formatUsd(micros: bigint): string {
+  const v = Number(micros) / 1_000_000;
+  return `$${v < 0.1 ? v.toFixed(4) : v.toFixed(2)}`;
 }
 
 export const FETCH_ERROR_HEADERS: Record<string, string> = { [USAGE_HEADERS.disabledReason]: 'fetch_error' };
