@@ -98,8 +98,9 @@ for (const kind of storeKinds()) {
         body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 200, messages: [{ role: 'user', content: 'hi' }], ...extra }),
       });
 
-    it('the first cap after start binds the very next request (max_tokens 1e12 is refused)', async () => {
-      const created = await admin('POST', '', { scope: { type: 'user', user_id: 'first' }, amount: '100000', period: 'daily' });
+    it('the first cap after start binds the very next request (refused even at the lowered max_tokens floor)', async () => {
+      // 1 cent: a request lowered to enforcement.min_output_tokens (1024 x $15/M = 1.536 cents) still does not fit.
+      const created = await admin('POST', '', { scope: { type: 'user', user_id: 'first' }, amount: '1', period: 'daily' });
       assert.equal(created.status, 200, await created.clone().text());
       const r = await ask('first', { max_tokens: 1e12 });
       assert.equal(r.status, 429, await r.text());

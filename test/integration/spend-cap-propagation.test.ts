@@ -2,7 +2,8 @@
  * When a new cap binds, across three replicas sharing one PostgreSQL (PGlite is embedded in one
  * process, so it has no other replicas): on the replica that accepted the POST, the very next
  * request; on the others, as soon as the NOTIFY arrives. The propagation time is measured by
- * polling with requests the cap must refuse (max_tokens 1e12 against a $1,000 cap) and printed;
+ * polling with requests the cap must refuse (a 1-cent cap: even lowered to enforcement.min_output_tokens,
+ * 1024 output tokens cost more) and printed;
  * docs/spend.md states the bound. No wall-clock assertion: speed belongs in `npm run bench`.
  */
 import assert from 'node:assert/strict';
@@ -62,7 +63,7 @@ describe('a new cap binds on every replica (postgres, three replicas)', function
       const r = await fetch(`${via.url}/v1/organizations/spend_limits`, {
         method: 'POST',
         headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify({ scope: { type: 'user', user_id: sub }, amount: '100000', period: 'daily' }),
+        body: JSON.stringify({ scope: { type: 'user', user_id: sub }, amount: '1', period: 'daily' }),
       });
       assert.equal(r.status, 200, await r.text());
       const posted = performance.now();
