@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../store/db';
+import { pidAlive } from '../store/pid-alive';
 
 export interface SpoolRecord {
   /** Unique per record: the replay's exactly-once key. */
@@ -51,15 +52,6 @@ function ownerOf(file: string): { host: string; pid: number } | undefined {
   const parts = chain.split('/');
   if (parts.length < 3) return undefined;
   return { host: parts.slice(0, -2).join('/'), pid: Number(parts[parts.length - 2]) };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class AuditSpool {

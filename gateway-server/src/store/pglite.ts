@@ -11,15 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db';
 import { quoteIdent, withTimeout } from './postgres';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { pidAlive } from './pid-alive';
 
 /** Take `<dataDir>.lock` exclusively; a lock left by a dead process is taken over. */
 export function acquireDataDirLock(dataDir: string): () => void {
