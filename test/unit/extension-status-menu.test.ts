@@ -8,8 +8,8 @@ import { SIGNED_OUT } from '../../extension/src/status/format';
 const NOW = new Date('2026-03-02T10:00:00Z');
 const status = { text: '$12.40 / $50 · day', severity: 'ok' as const, tooltip: 't' };
 const caps = [
-  { period: 'daily', limitCents: 5000, usedCents: 1240, percent: 25, resetsAt: '2026-03-03T00:00:00Z', active: true },
-  { period: 'monthly', limitCents: null, usedCents: 0, percent: null, resetsAt: null, active: false },
+  { period: 'daily' as const, limitCents: 5000, usedCents: 1240, percent: 25, resetsAt: '2026-03-03T00:00:00Z', active: true },
+  { period: 'monthly' as const, limitCents: null, usedCents: 0, percent: null, resetsAt: null, active: false },
 ];
 
 describe('extension status-bar menu', () => {
