@@ -255,6 +255,8 @@ export const adminSchema = z
     write_keys: z.array(keyEntry).default([]),
     read_keys: z.array(keyEntry).default([]),
     admin_groups: z.array(z.string()).default([]),
+    /** Tollgate extension: IdP groups with read-only admin access (reports, audit, listings; no changes). */
+    viewer_groups: z.array(z.string()).default([]),
     blocked_message: z.string().default(''),
     audit_retention_days: z.number().int().min(1).default(365),
     spend_retention_months: z.number().int().min(1).default(13),
@@ -340,6 +342,8 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
+    /** Tollgate extension: the admin console at /console, the Reports API and the hourly rollups behind both. */
+    console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
     enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024 }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
