@@ -206,6 +206,8 @@ for (const kind of storeKinds()) {
       const err = ((await res.json()) as { error: { type: string; code: string; message: string } }).error;
       assert.equal(err.code, 'insufficient_quota');
       assert.equal(err.type, 'insufficient_quota');
+      assert.ok(Number(res.headers.get('retry-after')) > 0, 'retry-after says when the cap resets');
+      assert.ok(res.headers.get('anthropic-ratelimit-unified-reset'), 'the usage headers of a capped response');
       assert.match(err.message, /^spend limit reached \(daily; resets .+\).*\$0\.50 left; this request needs up to \$1\.28\d* at max_output_tokens 128000/);
       assert.equal(openai.requests.length, 0);
     });
