@@ -24,6 +24,8 @@ export interface AdmitContext {
   /** The body as received, for byte scans that must not re-serialise it. */
   rawBody?: Buffer;
   requestId: string;
+  /** Ask the upstreams that would serve the request for its prompt's token count (undefined when they cannot say). */
+  countPromptTokens?: () => Promise<number | undefined>;
 }
 
 export interface Admission {

@@ -15,6 +15,7 @@ import { forwardableHeaders, isUpstreamIdleTimeout, type UpstreamOperation } fro
 import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
 import { emptyUsage, UsageTap } from './usage-tap';
 import { scanJson } from '../edge/json-scan';
+import { promptCounter } from '../spend/prompt-count';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -183,7 +184,8 @@ export async function messagesRoutes(app: FastifyInstance, opts: MessagesRouteOp
     let admission: Admission | undefined;
     if (operation === 'messages') {
       try {
-        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId });
+        const countPromptTokens = promptCounter(candidates, { url: req.url, headers: forwardableHeaders(req.headers), body, model, principal, requestId });
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, countPromptTokens });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');
         throw err;
