@@ -17,6 +17,8 @@ import { startGatewayProcess, type GatewayProcess } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
+/** Messages requests the upstream received (near a cap the gateway also asks count_tokens). */
+const isMessages = (q: { url: string }) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens');
 
 for (const reservation of ['lease', 'request'] as const) describe(`spend caps across three gateway processes (PostgreSQL, reservation: ${reservation})`, function () {
   let mock: MockAnthropic;
@@ -140,7 +142,9 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     assert.equal(admitted.length + refused.length, 200, `unexpected statuses: ${results.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.status + r.text).join(' | ')}`);
     for (const r of refused) assert.equal((JSON.parse(r.text) as { error: { type: string } }).error.type, 'billing_error');
     assert.ok(admitted.length > 0 && refused.length > 0, 'caps at the edge: some admitted, some refused');
-    assert.equal(mock.requests.length - before, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+    const forwarded = mock.requests.slice(before).filter(isMessages);
+    assert.equal(forwarded.length, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+    const counts = mock.requests.slice(before).length - forwarded.length;
 
     // Leases go back when a replica stops (or idles): stop all three gracefully, then audit the books.
     if (reservation === 'lease') {
@@ -152,8 +156,9 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     const { rows: ledger } = await db.query<{ principal: string; cost_micros: string; request_id: string }>('SELECT principal, cost_micros, request_id FROM spend_ledger');
     assert.equal(ledger.length, admitted.length, 'one ledger row per admitted request');
     assert.equal(new Set(ledger.map((l) => l.request_id)).size, ledger.length, 'no request charged twice');
+    assert.deepEqual(mock.overCount, [], 'the upstream never reported more prompt tokens than its count_tokens said');
     // What each request cost, from what the upstream received: 25 input + min(300, max_tokens) output of Sonnet.
-    const sent = mock.requests.slice(before).map((q) => (q.json as { max_tokens: number }).max_tokens);
+    const sent = forwarded.map((q) => (q.json as { max_tokens: number }).max_tokens);
     const lowered = sent.filter((m) => m !== 400);
     for (const m of lowered) assert.ok(m >= 100 && m < 400, `lowered max_tokens ${m} within [100, 400)`);
     const priced = (m: number) => 25n * 3n + BigInt(Math.min(300, m)) * 15n;
@@ -180,7 +185,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     const total = ledger.reduce((s, l) => s + BigInt(l.cost_micros), 0n);
     const fraction = Number(total) / Number(capTotal);
     console.log(
-      `      concurrency (${reservation}): 200 requests, 3 replicas: admitted ${admitted.length} (${lowered.length} with max_tokens lowered), refused ${refused.length}, charged ${total} µ$ of ${capTotal} µ$ of daily caps (${(fraction * 100).toFixed(1)}%), overshoot 0\n        ${report.join('\n        ')}`,
+      `      concurrency (${reservation}): 200 requests, 3 replicas: admitted ${admitted.length} (${lowered.length} with max_tokens lowered; ${counts} prompt counts asked), refused ${refused.length}, charged ${total} µ$ of ${capTotal} µ$ of daily caps (${(fraction * 100).toFixed(1)}%), overshoot 0\n        ${report.join('\n        ')}`,
     );
     assert.ok(lowered.length > 0, 'near the caps, requests were forwarded with a lowered max_tokens');
     assert.ok(fraction >= BURST_MIN_SPENT, `spent ${(fraction * 100).toFixed(1)}% of the daily caps; at least ${BURST_MIN_SPENT * 100}% expected`);
@@ -225,7 +230,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     }
     const report: string[] = [];
     // Near the cap max_tokens may be lowered: each request costs 25 in + min(300, max_tokens received) out.
-    const sent = mock.requests.slice(before).map((q) => BigInt(25 * 3 + Math.min(300, (q.json as { max_tokens: number }).max_tokens) * 15));
+    const sent = mock.requests.slice(before).filter(isMessages).map((q) => BigInt(25 * 3 + Math.min(300, (q.json as { max_tokens: number }).max_tokens) * 15));
     const { rows: all } = await db.query<{ c: string }>("SELECT cost_micros::text AS c FROM spend_ledger WHERE principal LIKE 'roomy-%'");
     const sortBig = (a: bigint[]) => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     assert.deepEqual(sortBig(all.map((r) => BigInt(r.c))), sortBig(sent), 'ledger = upstream usage × price');

@@ -321,6 +321,11 @@ export const enforcementSchema = z
      * lowered to what the budget left pays for; below this many output tokens it is refused.
      */
     min_output_tokens: z.number().int().min(1).default(1024),
+    /**
+     * Tollgate extension, hard mode only: near a cap (only there), bound the prompt by the
+     * upstream's count_tokens answer (plus a margin) instead of one token per body byte.
+     */
+    count_tokens_near_cap: z.boolean().default(true),
   })
   .strict();
 
@@ -379,7 +384,7 @@ export const configSchema = z
     admin: adminSchema.optional(),
     /** Tollgate extension: the admin console at /console, the Reports API and the hourly rollups behind both. */
     console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024 }),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),
