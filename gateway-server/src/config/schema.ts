@@ -319,6 +319,12 @@ export const enforcementSchema = z
      * lowered to what the budget left pays for; below this many output tokens it is refused.
      */
     min_output_tokens: z.number().int().min(1).default(1024),
+    /**
+     * Tollgate extension, hard mode: output tokens an OpenAI Responses request reserves when it sets
+     * no `max_output_tokens` (Codex never does) and the price file knows no output ceiling for its
+     * model (default 128000).
+     */
+    default_max_output_tokens: z.number().int().min(1).optional(),
   })
   .strict();
 
