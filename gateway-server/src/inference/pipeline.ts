@@ -172,7 +172,7 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
     let admission: Admission | undefined;
     if (family.charged(operation)) {
       try {
-        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, ...(family.name === 'anthropic' ? {} : { family: family.name }) });
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, family: family.name });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');
         throw err;
