@@ -18,7 +18,7 @@ export function formBody(req: FastifyRequest): Record<string, string> {
   return out;
 }
 
-function sameOrigin(c: ConsoleCtx, req: FastifyRequest): boolean {
+export function sameOrigin(c: ConsoleCtx, req: FastifyRequest): boolean {
   const site = req.headers['sec-fetch-site'];
   if (typeof site === 'string') return site === 'same-origin';
   return req.headers.origin === c.origin;
@@ -29,8 +29,12 @@ export async function checkForm(c: ConsoleCtx, req: FastifyRequest, reply: Fasti
   const want = Buffer.from(s.csrf);
   const tokenOk = given.length === want.length && timingSafeEqual(given, want);
   if (sameOrigin(c, req) && tokenOk) return true;
-  const reason = !sameOrigin(c, req) ? 'cross-site form POST' : 'missing or wrong CSRF token';
-  await c.fctx.emit({ name: 'console.denied', at: new Date(c.fctx.clock.now()), requestId: req.id, outcome: 'denied', reason, surface: 'console', actor: `oidc:${s.sub}`, principal: { sub: s.sub, groups: s.groups }, detail: { path: req.url.split('?')[0] } });
-  sendHtml(reply, 'Request refused', html`<p>This form was not sent from the console page itself (${reason}), so nothing was changed. Go back to the <a href="/console">console</a> and try again there.</p>`, { status: 403 });
+  await refuseForm(c, req, reply, s, !sameOrigin(c, req) ? 'cross-site form POST' : 'missing or wrong CSRF token');
   return false;
+}
+
+export async function refuseForm(c: ConsoleCtx, req: FastifyRequest, reply: FastifyReply, s: ConsoleSession | undefined, reason: string): Promise<FastifyReply> {
+  const who = s ? { actor: `oidc:${s.sub}`, principal: { sub: s.sub, groups: s.groups } } : {};
+  await c.fctx.emit({ name: 'console.denied', at: new Date(c.fctx.clock.now()), requestId: req.id, outcome: 'denied', reason, surface: 'console', ...who, detail: { path: req.url.split('?')[0] } });
+  return sendHtml(reply, 'Request refused', html`<p>This form was not sent from the console page itself (${reason}), so nothing was changed. Go back to the <a href="/console">console</a> and try again there.</p>`, { status: 403 });
 }

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { html, type SafeHtml } from './html';
 import { sendHtml, NAV, type PageId } from './layout';
 import { adminApi, errorOf, signedIn, type ConsoleCtx, type PageRender, type Signed } from './context';
-import { checkForm, formBody } from './forms';
+import { checkForm, formBody, refuseForm, sameOrigin } from './forms';
 import { overviewPage, usersPage } from './pages-main';
 import { auditPage, auditParams, capEffect, capsBody, capsPage, groupsPage, setupPage, upstreamsPage, type CapDraft } from './pages-more';
 import { verifyAudit } from '../../audit/verify';
@@ -50,6 +50,8 @@ export async function consolePageRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
   /** An action: signed in, same origin, CSRF token; then `run` replies. */
   const action = (path: string, run: (s: Signed, body: Record<string, string>, reply: FastifyReply) => Promise<FastifyReply>) =>
     app.post(path, async (req, reply) => {
+      // A cross-site POST carries no Lax cookie: refuse it as such rather than asking to sign in.
+      if (!sameOrigin(c, req)) return refuseForm(c, req, reply, undefined, 'cross-site form POST');
       const s = await signedIn(c, req, reply);
       if (!s || !(await checkForm(c, req, reply, s.session))) return reply;
       return run(s, formBody(req), reply);
