@@ -4,8 +4,9 @@
  * price of the upstream model ID, the list price of the client's model ID, else the unknown-model
  * tier with a warning. The sum is taken in micro-dollar-tokens (exact) and rounded up once.
  */
-import { PRICE_ROWS, UNKNOWN_MODEL_RATES, type Rates } from './prices';
+import { DEFAULT_MAX_OUTPUT_TOKENS, PRICE_ROWS, UNKNOWN_MODEL_RATES, type Rates } from './prices';
 import type { Usage } from '../inference/usage-tap';
+import type { ApiFamilyName } from '../routing/upstream';
 
 export interface PriceOverride {
   upstream?: string;
@@ -19,12 +20,27 @@ export interface PriceOverride {
 }
 
 const BY_ID = new Map<string, Rates>();
-for (const row of PRICE_ROWS) for (const id of row.ids) BY_ID.set(id.toLowerCase(), row.rates);
+const CEILING = new Map<string, number>();
+for (const row of PRICE_ROWS) {
+  for (const id of row.ids) {
+    BY_ID.set(id.toLowerCase(), row.rates);
+    if (row.maxOutputTokens) CEILING.set(id.toLowerCase(), row.maxOutputTokens);
+  }
+}
+
+/** Dated OpenAI snapshots (`gpt-5-2025-08-07`) price as their model. */
+const bareOpenAI = (k: string) => k.replace(/-\d{4}-\d{2}-\d{2}$/, '');
+
+/** The model's output ceiling from the price file, or the default (what an uncapped reply can reach). */
+export function outputCeiling(id: string): number {
+  const k = id.toLowerCase();
+  return CEILING.get(k) ?? CEILING.get(bareOpenAI(k)) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+}
 
 /** List price by ID, tolerating region prefixes (`eu.anthropic.…`) and Vertex `@date` suffixes. */
 export function listPrice(id: string): Rates | undefined {
   const k = id.toLowerCase();
-  const direct = BY_ID.get(k);
+  const direct = BY_ID.get(k) ?? BY_ID.get(bareOpenAI(k));
   if (direct) return direct;
   const bare = k.replace(/^(?:[a-z]{2,6}\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '').replace(/@\d{8}$/, '');
   return BY_ID.get(bare) ?? BY_ID.get(bare.replace(/-\d{8}$/, ''));
@@ -99,8 +115,9 @@ export class PriceBook {
    * tool prompt, at the dearest input-side rate the body asks for; `max_tokens` of output; and
    * each web-search tool's `max_uses` (25 when unset).
    */
-  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer): WorstCase {
+  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer, family: ApiFamilyName = 'anthropic'): WorstCase {
     const r = this.worstRates(model);
+    if (family === 'openai') return this.openaiWorstCase(model, body, rawBodyBytes, r);
     // Scan the bytes as received: re-serialising a large prompt would cost more than the rest. A
     // body with \u escapes is normalised first, so an escaped key cannot hide from the scan.
     const raw = rawBody && !rawBody.includes('\\u') ? rawBody : JSON.stringify(body);
@@ -117,9 +134,27 @@ export class PriceBook {
         if (t && typeof t.type === 'string' && t.type.startsWith('web_search')) searches += BigInt(typeof t.max_uses === 'number' ? Math.ceil(t.max_uses) : 25);
       }
     }
-    const inputTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
-    const fixed = inputTokens * inputRate + searches * r.webSearch * PER_MTOK;
-    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
+    const promptTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
+    const searchCost = searches * r.webSearch * PER_MTOK;
+    const fixed = promptTokens * inputRate + searchCost;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, searchCost, promptTokens, counted: false, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
+    wc.reserve = this.reserveFor(wc, maxTokens);
+    return wc;
+  }
+
+  /**
+   * OpenAI Responses: every body byte a prompt token at the input rate (cached input is cheaper,
+   * never dearer), plus `max_output_tokens` or, when absent (Codex never sends it), the model's
+   * output ceiling from the price file (else 128000). Reasoning tokens are part of the output
+   * count. The gateway never rewrites a Responses body, so the request is not lowered near a cap.
+   */
+  private openaiWorstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, r: Rates): WorstCase {
+    const limit = body.max_output_tokens;
+    const explicit = typeof limit === 'number' && Number.isFinite(limit) && limit > 0;
+    const maxTokens = explicit ? Math.ceil(limit) : outputCeiling(model);
+    const promptTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
+    const fixed = promptTokens * r.input;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, searchCost: 0n, promptTokens, counted: false, outputRate: r.output, maxTokens, explicitMaxTokens: false, inputRate: r.input, outputKey: 'max_output_tokens' };
     wc.reserve = this.reserveFor(wc, maxTokens);
     return wc;
   }
@@ -129,9 +164,29 @@ export class PriceBook {
     return this.finish(wc.fixed + BigInt(maxTokens) * wc.outputRate);
   }
 
-  /** The worst case of the same request re-sent as `bytes` bytes (the input side is per byte). */
+  /** The worst case of the same request re-sent as `bytes` bytes (the byte bound is per byte; a counted prompt does not change). */
   withBodyBytes(wc: WorstCase, oldBytes: number, bytes: number): WorstCase {
-    return { ...wc, fixed: wc.fixed + BigInt(bytes - oldBytes) * wc.inputRate };
+    if (wc.counted) return wc;
+    const promptTokens = wc.promptTokens + BigInt(bytes - oldBytes);
+    return { ...wc, promptTokens, fixed: promptTokens * wc.inputRate + wc.searchCost };
+  }
+
+  /**
+   * The same worst case with the prompt bounded by the upstream's own count (count_tokens) plus
+   * COUNT_MARGIN, instead of the body's bytes: the tighter of the two. Output, searches and the
+   * dearest input-side rate are unchanged, so only the prompt's token count is taken on trust.
+   */
+  withPromptCount(wc: WorstCase, count: number): WorstCase {
+    const bound = countedPromptBound(count);
+    if (bound >= wc.promptTokens) return wc;
+    const counted: WorstCase = { ...wc, promptTokens: bound, counted: true, fixed: bound * wc.inputRate + wc.searchCost };
+    counted.reserve = this.reserveFor(counted, wc.maxTokens);
+    return counted;
+  }
+
+  /** The least any prompt count could make this request need at `maxTokens` of output (is counting worth a round trip?). */
+  leastWithCount(wc: WorstCase, maxTokens: number): bigint {
+    return this.reserveFor({ ...wc, fixed: countedPromptBound(0) * wc.inputRate + wc.searchCost }, maxTokens);
   }
 
   /** The largest `max_tokens` (≤ the request's) whose worst case fits in `budget` µ$; 0 when none does. */
@@ -159,8 +214,14 @@ export interface WorstCase {
   /** µ$ to reserve for the request as sent. */
   reserve: bigint;
   promptEstimate: bigint;
-  /** Input side (every byte a token, plus the margin, at the dearest input rate) and web searches. */
+  /** Input side (promptTokens at the dearest input rate) and web searches, µ$-tokens. */
   fixed: bigint;
+  /** Web searches' part of `fixed`. */
+  searchCost: bigint;
+  /** Prompt tokens assumed: every body byte plus PROMPT_MARGIN_TOKENS, or the upstream's count plus COUNT_MARGIN. */
+  promptTokens: bigint;
+  /** promptTokens comes from the upstream's count_tokens. */
+  counted: boolean;
   inputRate: bigint;
   /** Dearest output rate, µ$ per million tokens. */
   outputRate: bigint;
@@ -168,10 +229,22 @@ export interface WorstCase {
   maxTokens: number;
   /** The body carries a numeric `max_tokens` (only then can the gateway lower it). */
   explicitMaxTokens: boolean;
+  /** The body key that limits output, for messages (default `max_tokens`). */
+  outputKey?: 'max_tokens' | 'max_output_tokens';
 }
 
 /** Tokens the upstream adds around the client's prompt (tool-use system prompt and the like). */
 export const PROMPT_MARGIN_TOKENS = 1_000;
+
+/**
+ * Margin over an upstream's count_tokens answer: Anthropic documents the count as an estimate
+ * that may differ from the billed prompt "by a small amount", so 2% and 100 tokens more are
+ * assumed (about $0.003 on a 20 000-token Opus prompt at the cache-write rate).
+ */
+export function countedPromptBound(count: number): bigint {
+  const c = BigInt(Math.max(0, Math.ceil(count)));
+  return c + (c + 49n) / 50n + 100n;
+}
 
 /**
  * Usage to charge for a stream cut before message_stop: what message_start/message_delta
