@@ -38,7 +38,7 @@ async function seed(url: string): Promise<void> {
     await db.query(`INSERT INTO audit_log (chain, seq, at, event, request_id, sub, email, groups, model, upstream, status, outcome, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_micros, latency_ms, prev_hash, hash)
       SELECT 'bench', g, now() - (g % 2592000) * interval '1 second', 'inference', 'req_' || g, 'user' || (g % ${USERS}), 'user' || (g % ${USERS}) || '@example.com',
         jsonb_build_array('team' || (g % 50)), (ARRAY['claude-sonnet-4-6','claude-opus-4-5','claude-haiku-4-5'])[1 + g % 3], (ARRAY['anthropic','bedrock'])[1 + g % 2],
-        200, CASE WHEN g % 97 = 0 THEN 'upstream_error' ELSE 'ok' END, 1000 + g % 5000, 200 + g % 900, g % 20000, g % 3000, 100 + (g * 7919) % 90000, 500, 'x', 'x'
+        200, CASE WHEN g % 97 = 0 THEN 'upstream_error' ELSE 'ok' END, 1000 + g % 5000, 200 + g % 900, g % 20000, g % 3000, 100 + (g::bigint * 7919) % 90000, 500, 'x', 'x'
       FROM generate_series(${start}, ${end}) AS g`);
   }
   await db.query(`INSERT INTO spend_principals (sub, email, name, groups, last_seen)
