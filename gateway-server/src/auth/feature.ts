@@ -86,7 +86,7 @@ async function startConfiguredDevIdp(ctx: FeatureContext): Promise<DevIdp> {
     host: issuer.hostname,
     clientId: o.client_id,
     clientSecret: o.client_secret ?? '',
-    redirectUris: [`${config.publicUrl}/oauth/callback`],
+    redirectUris: [`${config.publicUrl}/oauth/callback`, `${config.publicUrl}/console/callback`],
     log: (line) => ctx.log.warn(line),
   });
   return idp;

@@ -9,6 +9,10 @@ import type { Feature, FeatureContext } from '../feature';
 import { AdminAuthenticator } from '../admin/admin-auth';
 import { REBUILD_SQL, rollupSql } from './rollup';
 import { reportRoutes } from './reports-routes';
+import { registerFormParser } from '../auth/oauth-routes';
+import { CookieSigner } from './web/session';
+import { consoleAuthRoutes } from './web/auth-routes';
+import { consolePageRoutes } from './web/routes';
 
 export async function createConsoleFeature(ctx: FeatureContext): Promise<Feature> {
   const enabled = ctx.config.console?.enabled !== false;
@@ -31,6 +35,11 @@ export async function createConsoleFeature(ctx: FeatureContext): Promise<Feature
     async routes(app, rctx) {
       const admin = new AdminAuthenticator(rctx.config, rctx.auth, (e) => rctx.emit(e));
       await reportRoutes(app, { admin, db: rctx.db });
+      const origin = new URL(rctx.config.publicUrl).origin;
+      const c = { app, fctx: rctx, origin, cookies: new CookieSigner(rctx.config.session.jwt_secret[0]!, origin.startsWith('https:')) };
+      registerFormParser(app);
+      await consoleAuthRoutes(app, c);
+      await consolePageRoutes(app, c);
     },
   };
 }

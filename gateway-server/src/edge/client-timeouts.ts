@@ -41,6 +41,8 @@ export function guardBodyIdle(req: FastifyRequest, reply: FastifyReply, idleMs: 
   const raw = req.raw;
   if (!expectsBody(req) || raw.complete) return;
   const socket = raw.socket;
+  // In-process requests (app.inject: the console's Admin API calls) have no network socket to stall.
+  if (typeof socket?.setTimeout !== 'function') return;
   const disarm = () => {
     socket.setTimeout(0);
     raw.off('timeout', onIdle);
