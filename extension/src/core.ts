@@ -19,15 +19,19 @@ import { createLog } from './platform/log';
 import { showGatewayStatus } from './platform/gateway-status';
 import { workspaceTrustGate } from './settings/trust-vscode';
 import { gatewayUrlProblem, normaliseGatewayInput } from './settings/gateway-url';
+import { setUpCodex } from './codex/setup-codex-command';
 
 export interface Core {
-  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus', () => Promise<unknown>>;
+  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'setUpCodex', () => Promise<unknown>>;
   auth: TollgateAuthProvider;
   sidebar: SidebarView;
   log: ReturnType<typeof createLog>;
   proxyUrl(): string | undefined;
   ready: Promise<void>;
 }
+
+/** The proxy's last port: reused when free, so a Codex profile written by "Set Up Codex" outlives a restart. */
+const PROXY_PORT_KEY = 'tollgate.proxyPort';
 
 const gatewayUrl = () => normaliseBaseUrl(vscode.workspace.getConfiguration('tollgate').get<string>('gatewayUrl') ?? '');
 
@@ -98,6 +102,7 @@ export function startCore(context: vscode.ExtensionContext): Core {
     showSpend: () => Promise.resolve(vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
     refreshPolicy: () => controller.refreshAll().then(() => controller.refreshPolicy(true)),
     openGatewayStatus: () => showGatewayStatus(controller, state),
+    setUpCodex: () => setUpCodex({ proxyUrl: () => proxy?.url, gatewayUrl: () => state.gatewayUrl, accessToken: () => sessions.accessToken(), log }),
   };
 
   context.subscriptions.push(
@@ -138,7 +143,8 @@ export function startCore(context: vscode.ExtensionContext): Core {
       onResponseHeaders: (h) => controller.onProxyHeaders(h),
       onRejected: (t) => void sessions.onRejected(t),
       onRequestDone: (r) => controller.onProxyDone(r),
-    });
+    }, { preferredPort: context.globalState.get<number>(PROXY_PORT_KEY) });
+    await context.globalState.update(PROXY_PORT_KEY, proxy.port);
     state.proxyUrl = proxy.url;
     const started = proxy;
     // Terminals of an untrusted folder get no proxy env (a repository's scripts could read the

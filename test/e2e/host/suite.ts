@@ -31,7 +31,7 @@ describe('Tollgate in the extension host', () => {
     extra.activationMs = api.activationMs;
     extra.readyMs = (api as Api & { readyMs(): number | undefined }).readyMs();
     const commands = await vscode.commands.getCommands(true);
-    for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus']) assert.ok(commands.includes(c), c);
+    for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus', 'tollgate.setUpCodex']) assert.ok(commands.includes(c), c);
     assert.match(api.proxyUrl() ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 

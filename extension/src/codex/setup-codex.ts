@@ -1,0 +1,82 @@
+/**
+ * "Tollgate: Set Up Codex" without the editor: writes a Codex profile pointing at this window's
+ * loopback proxy, with the window's local secret as the key (`env_key`: Codex reads it from the
+ * environment the window's terminals carry). No gateway credential ever reaches a file: the
+ * proxy swaps the session in. The provider table is the one `tollgate setup codex` writes
+ * (client/src/core/codex-profile.ts). Pure Node: no `vscode`.
+ *
+ * Codex 0.171 keeps each profile in its own file, `$CODEX_HOME/<name>.config.toml`, selected with
+ * `--profile <name>`; it refuses `profile = "…"` and `[profiles.<name>]` in config.toml (measured).
+ * The profile file is ours and rewritten whole; config.toml is only touched when the developer
+ * asks for the default, and then merged.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'smol-toml';
+import { parseCodexConfig, providerTable, type CodexProfileInput } from '../../../client/src/core/codex-profile';
+import type { ManagedCodex } from '../../../client/src/core/managed-codex';
+
+/** Provider and profile name in config.toml; `codex --profile tollgate-vscode` selects it. */
+export const CODEX_PROFILE = 'tollgate-vscode';
+/** The environment variable that carries the window's local secret to Codex. */
+export const PROXY_KEY_ENV = 'TOLLGATE_PROXY_KEY';
+
+export interface ProxyProfileInput {
+  codexHome: string;
+  /** The loopback proxy, e.g. http://127.0.0.1:41234 (Codex gets `<url>/v1`). */
+  proxyUrl: string;
+  /** The policy's Codex block, when signed in and the gateway serves one. */
+  managed?: ManagedCodex;
+  makeDefault?: boolean;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+type Table = Record<string, unknown>;
+
+/** `<name>.config.toml`: the policy's Codex keys, then the provider, which the policy cannot override. */
+export function profileFileText(input: CodexProfileInput, policyConfig: Record<string, unknown> = {}): string {
+  const { model_provider: _p, model_providers: _ps, profile: _s, profiles: _pr, ...policy } = policyConfig;
+  const doc: Table = { ...policy, model_provider: input.name, model_providers: { [input.name]: providerTable(input) } };
+  return `# Written by Tollgate ("Tollgate: Set Up Codex"); run again to update. Used by \`codex --profile ${input.name}\`.\n${stringify(doc)}\n`;
+}
+
+/** config.toml with the provider made Codex's default, everything else kept. */
+export function withDefaultProvider(existing: string, input: CodexProfileInput, path: string): string {
+  const doc = (existing.trim() ? parseCodexConfig(existing, path) : {}) as Table;
+  const providers = (typeof doc.model_providers === 'object' && doc.model_providers !== null ? doc.model_providers : {}) as Table;
+  providers[input.name] = providerTable(input);
+  doc.model_providers = providers;
+  doc.model_provider = input.name;
+  return stringify(doc) + '\n';
+}
+
+/** Writes the profile file (and, when asked, the default into config.toml); returns the paths written. */
+export async function writeProxyProfile(o: ProxyProfileInput): Promise<string[]> {
+  const input: CodexProfileInput = {
+    baseUrl: `${o.proxyUrl.replace(/\/+$/, '')}/v1`,
+    auth: { kind: 'env', envKey: PROXY_KEY_ENV },
+    name: CODEX_PROFILE,
+    makeDefault: o.makeDefault ?? false,
+  };
+  await mkdir(o.codexHome, { recursive: true });
+  const written: string[] = [];
+  if (input.makeDefault) {
+    // Parsed before anything is written: a config.toml that is not TOML leaves both files as they were.
+    const configPath = join(o.codexHome, 'config.toml');
+    const text = withDefaultProvider(await readText(configPath), input, configPath);
+    await writeFile(configPath, text, 'utf8');
+    written.push(configPath);
+  }
+  const profilePath = join(o.codexHome, `${CODEX_PROFILE}.config.toml`);
+  await writeFile(profilePath, profileFileText(input, o.managed?.config), 'utf8');
+  written.unshift(profilePath);
+  return written;
+}
