@@ -5,7 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
-import { mergeCodexConfig } from './core/codex-profile';
+import { profileFileText, withDefaultProvider, type CodexProfileInput } from './core/codex-profile';
 import { fetchManagedCodex, requirementsToml } from './core/managed-codex';
 import { writePrivateFile } from '../../extension/src/settings/private-file';
 
@@ -60,25 +60,26 @@ export interface SetupCodexOptions {
 export async function setupCodex(o: SetupCodexOptions): Promise<string[]> {
   const notes: string[] = [];
   const managed = await fetchManagedCodex(o.gatewayUrl, o.token, o.fetch);
-  const path = join(o.codexHome, 'config.toml');
-  const before = await readText(path);
-  const text = mergeCodexConfig(
-    before,
-    {
-      baseUrl: `${o.gatewayUrl}/v1`,
-      auth: { kind: 'command', command: o.self.command, args: [...o.self.args, 'token', '--gateway', o.gatewayUrl] },
-      name: o.name,
-      makeDefault: o.makeDefault,
-      ...(o.model ? { model: o.model } : {}),
-      ...(managed?.config ? { policyConfig: managed.config } : {}),
-    },
-    path,
-  );
+  const input: CodexProfileInput = {
+    baseUrl: `${o.gatewayUrl}/v1`,
+    auth: { kind: 'command', command: o.self.command, args: [...o.self.args, 'token', '--gateway', o.gatewayUrl] },
+    name: o.name,
+    makeDefault: o.makeDefault,
+    ...(o.model ? { model: o.model } : {}),
+  };
+  const configPath = join(o.codexHome, 'config.toml');
+  const profilePath = join(o.codexHome, `${o.name}.config.toml`);
+  // Everything is computed before anything is written: a config.toml that is not TOML changes nothing.
+  const before = o.makeDefault ? await readText(configPath) : '';
+  const config = o.makeDefault ? withDefaultProvider(before, input, configPath, managed?.config) : undefined;
   await mkdir(o.codexHome, { recursive: true });
-  const backup = await backupOnce(path, before);
-  if (backup) notes.push(`Your previous Codex configuration is kept in ${backup}.`);
-  await writeFile(path, text, 'utf8');
-  notes.push(`Wrote the "${o.name}" provider and profile to ${path}${o.makeDefault ? ' and made it the default' : `; start Codex with \`codex --profile ${o.name}\``}.`);
+  await writeFile(profilePath, profileFileText(input, managed?.config), 'utf8');
+  notes.push(`Wrote the Codex profile ${profilePath}: \`codex --profile ${o.name}\` goes through ${o.gatewayUrl}.`);
+  if (config !== undefined) {
+    const backup = await backupOnce(configPath, before);
+    await writeFile(configPath, config, 'utf8');
+    notes.push(`Made it Codex's default provider in ${configPath}${backup ? ` (your previous file is kept in ${backup})` : ''}.`);
+  }
   if (managed?.availableModels?.length) notes.push(`Models your policy allows: ${managed.availableModels.join(', ')}.`);
   if (managed?.requirements && Object.keys(managed.requirements).length) {
     const req = requirementsToml(managed.requirements);

@@ -147,13 +147,19 @@ for (const kind of storeKinds()) {
       assert.equal(doc.approval_policy, 'on-request');
       assert.deepEqual({ ...doc.mcp_servers.docs }, { command: 'docs-mcp', args: ['--port', '3'] });
       assert.equal(doc.model_providers.other.base_url, 'https://other.example/v1');
+      const profile = parse(readFileSync(join(codexHome, 'tollgate.config.toml'), 'utf8')) as Record<string, any>;
+      assert.equal(profile.model_provider, 'tollgate');
+      assert.equal(profile.model, 'gpt-5.5');
+      assert.deepEqual({ ...profile.model_providers.tollgate }, { ...doc.model_providers.tollgate });
       const p = doc.model_providers.tollgate;
       assert.equal(p.base_url, `${gw.url}/v1`);
       assert.equal(p.wire_api, 'responses');
       assert.equal(p.supports_websockets, false);
       assert.deepEqual(p.auth.args.slice(-3), ['token', '--gateway', gw.url]);
-      assert.equal(doc.profile, 'tollgate');
-      assert.deepEqual({ ...doc.profiles.tollgate }, { model_provider: 'tollgate', model: 'gpt-5.5' });
+      assert.equal(doc.model_provider, 'tollgate');
+      // Codex 0.171 refuses legacy profile keys in config.toml.
+      assert.equal(doc.profile, undefined);
+      assert.equal(doc.profiles, undefined);
       assert.equal(readFileSync(join(codexHome, 'config.toml.before-tollgate'), 'utf8'), mine);
       // The auth command as written prints a bearer the gateway takes.
       const bearer = await run(p.auth.command, p.auth.args, home.env);

@@ -1,9 +1,9 @@
 /**
  * The Codex profile `tollgate setup codex` (and the extension's "Set Up Codex") writes into
- * `$CODEX_HOME/config.toml` (codex-client.md): a model provider pointing at the gateway's
- * OpenAI-compatible root with the Responses wire API and a per-user credential, plus a
- * `[profiles.<name>]` table carrying the policy's Codex keys. Everything else in the file is
- * kept; only the provider and profile tables this writes are replaced. Pure: text in, text out.
+ * `$CODEX_HOME` (codex-client.md): a model provider pointing at the gateway's OpenAI-compatible
+ * root with the Responses wire API and a per-user credential, in a profile file of its own with
+ * the policy's Codex keys, and optionally as the default in config.toml, where everything else
+ * the developer has is kept. Pure: text in, text out.
  */
 import { parse, stringify } from 'smol-toml';
 
@@ -19,8 +19,8 @@ export interface CodexProfileInput {
   auth: CodexAuth;
   /** Provider and profile table name. */
   name: string;
-  /** Also make it the default (`profile = "<name>"` at the top level). */
-  makeDefault: boolean;
+  /** Also make it Codex's default provider in config.toml (else only `codex --profile <name>` uses it). */
+  makeDefault?: boolean;
   model?: string;
   /** The policy's `codex.config` keys (GET /managed/codex), written into the profile. */
   policyConfig?: Record<string, unknown>;
@@ -55,19 +55,44 @@ export function providerTable(input: CodexProfileInput): Table {
   return provider;
 }
 
-/** Returns the new file text. Throws (with nothing written) when the existing text is not TOML. */
-export function mergeCodexConfig(existing: string, input: CodexProfileInput, path = 'config.toml'): string {
+/**
+ * `$CODEX_HOME/<name>.config.toml`, the profile `codex --profile <name>` reads (Codex 0.171 keeps
+ * each profile in its own file and refuses `profile = …` / `[profiles.<name>]` in config.toml):
+ * the policy's Codex keys, then the model and the provider, which the policy cannot override.
+ */
+export function profileFileText(input: CodexProfileInput, policyConfig: Record<string, unknown> = {}, writer = 'tollgate setup codex'): string {
+  const { model_provider: _p, model_providers: _ps, profile: _s, profiles: _pr, ...policy } = policyConfig;
+  const doc: Table = {
+    ...policy,
+    ...(input.model ? { model: input.model } : {}),
+    model_provider: input.name,
+    model_providers: { [input.name]: providerTable(input) },
+  };
+  return `# Written by Tollgate (${writer}); run it again to update. Used by \`codex --profile ${input.name}\`.\n${stringify(doc)}\n`;
+}
+
+/**
+ * config.toml with the provider made Codex's default (`model_provider` plus its table, and the
+ * model when given, and the policy's keys the developer has not set); everything else the
+ * developer has is kept. Throws, with nothing written,
+ * when the existing text is not TOML.
+ */
+export function withDefaultProvider(existing: string, input: CodexProfileInput, path = 'config.toml', policyConfig: Record<string, unknown> = {}): string {
   const doc = existing.trim() ? parseCodexConfig(existing, path) : {};
+  // The policy's keys are defaults here: what the developer set stays (the profile file and
+  // requirements.toml are where a policy's values win).
+  const { model_provider: _p, model_providers: _ps, profile: _s, profiles: _pr, ...policy } = policyConfig;
+  for (const [k, v] of Object.entries(policy)) if (!(k in doc)) doc[k] = v;
   const providers = isTable(doc.model_providers) ? doc.model_providers : {};
   providers[input.name] = providerTable(input);
   doc.model_providers = providers;
-  const profiles = isTable(doc.profiles) ? doc.profiles : {};
-  profiles[input.name] = {
-    ...(input.policyConfig ?? {}),
-    model_provider: input.name,
-    ...(input.model ? { model: input.model } : {}),
-  };
-  doc.profiles = profiles;
-  if (input.makeDefault) doc.profile = input.name;
+  doc.model_provider = input.name;
+  if (input.model) doc.model = input.model;
+  // Codex 0.171 refuses to start with legacy profile keys; drop the ones an older setup wrote.
+  if (doc.profile === input.name) delete doc.profile;
+  if (isTable(doc.profiles)) {
+    delete doc.profiles[input.name];
+    if (!Object.keys(doc.profiles).length) delete doc.profiles;
+  }
   return stringify(doc) + '\n';
 }
