@@ -12,10 +12,12 @@ import type { Db } from './store/db';
 import { GatewayError } from './errors';
 import { BearerAuthenticator, type RevocationCheck } from './auth/bearer';
 import { SessionTokens } from './auth/session-token';
-import type { Upstream } from './routing/upstream';
+import { familyOf, type Upstream } from './routing/upstream';
 import { buildUpstreams } from './routing/build';
 import type { RouteObserver } from './routing/failover';
-import { messagesRoutes } from './inference/messages-route';
+import { inferenceRoutes } from './inference/pipeline';
+import { anthropicMessages } from './inference/families/anthropic-messages';
+import { openaiResponses } from './inference/families/openai-responses';
 import { admitEverything, type InferenceHooks, type InferenceObserver, type ModelAccess, type SpendGate } from './inference/hooks';
 import type { Clock, Feature, FeatureContext, FeatureName } from './feature';
 import { createIdentityFeature } from './auth/feature';
@@ -343,13 +345,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     spend: deps.spend ?? ctx.features.spend?.spend ?? admitEverything,
     observers: deps.observers ?? features.flatMap((f) => f.observers ?? []),
   };
-  // The inference routes live in their own encapsulated context (raw-body parsers, bearer hook).
-  await app.register(messagesRoutes, {
-    auth,
-    hooks,
-    maxRequestBytes: config.limits.max_request_bytes,
-    routeObserver: deps.routeObserver ?? ctx.features.routing?.routeObserver,
-    now: clock.now,
+  // Each API family's inference routes live in their own encapsulated context (raw-body parsers, bearer hook).
+  for (const family of [anthropicMessages, openaiResponses]) {
+    await app.register(inferenceRoutes, {
+      family,
+      auth,
+      hooks,
+      maxRequestBytes: config.limits.max_request_bytes,
+      routeObserver: deps.routeObserver ?? ctx.features.routing?.routeObserver,
+      now: clock.now,
+    });
+  }
+  // Codex with supports_websockets tries a WebSocket first: 426 makes it fall back to HTTP at once
+  // (404/405 cost it seven retries). Node answers an unhandled Upgrade as a plain request.
+  app.get('/v1/responses', async () => {
+    throw new GatewayError('WEBSOCKET_NOT_SUPPORTED');
   });
   for (const f of features) {
     if (f.routes) {
@@ -363,7 +373,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 /** Without a model catalogue: every upstream serves every model under the client's ID. */
 export function passThroughAccess(upstreams: Upstream[]): ModelAccess {
-  return { resolve: (_p, model) => upstreams.map((upstream) => ({ upstream, upstreamModel: model })) };
+  const byFamily = (openai: boolean) => upstreams.filter((u) => (familyOf(u) === 'openai') === openai);
+  const claude = byFamily(false);
+  const openai = byFamily(true);
+  return { resolve: (_p, model, operation) => (operation === 'responses' ? openai : claude).map((upstream) => ({ upstream, upstreamModel: model })) };
 }
 
 export function escapeHtml(s: string): string {

@@ -67,6 +67,12 @@ export const ERRORS = {
   EXPECTATION_FAILED: { status: 417, type: 'invalid_request_error', message: 'unsupported Expect header: send the body without Expect, or use Expect: 100-continue', noRetry: true },
   REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', message: 'the request was not received in time: send headers and body without pausing' },
   URI_TOO_LONG: { status: 414, type: 'invalid_request_error', message: 'request URL too long (limits.max_url_length)', noRetry: true },
+  WEBSOCKET_NOT_SUPPORTED: {
+    status: 426,
+    type: 'invalid_request_error',
+    message: 'this gateway serves the Responses API over HTTP only: set supports_websockets = false for this provider',
+    noRetry: true,
+  },
   INTERNAL: { status: 500, type: 'api_error', message: 'internal error' },
 } as const satisfies Record<string, CatalogueEntry>;
 
@@ -115,6 +121,43 @@ export function renderAnthropicError(err: GatewayError, requestId?: string) {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
   if (err.noRetry) headers['x-should-retry'] = 'false';
   return { status: err.status, headers, body: anthropicErrorBody(err.type, err.message, requestId) };
+}
+
+/**
+ * The OpenAI error envelope `{error: {message, type, param, code}}` for OpenAI-family routes
+ * (/v1/responses), chosen for how Codex 0.171 treats each answer (docs/agents.md):
+ *   - 401 `invalid_api_key`: Codex re-runs its auth command once and retries with the new token.
+ *   - 400: never retried and printed raw, so a policy denial's sentence reaches the developer.
+ *   - a cap: 429 `insufficient_quota` stops Codex at once (a plain 429 is retried five times and
+ *     the message lost); the message says what is left and when the cap resets, for SDK callers
+ *     and for the raw body Codex logs.
+ */
+const OPENAI_SHAPE: Partial<Record<ErrorCode, { type: string; code: string; message?: string }>> = {
+  AUTH_MISSING: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'missing bearer token: sign in to the gateway (tollgate login)' },
+  AUTH_INVALID: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'invalid token: sign in to the gateway again (tollgate login)' },
+  AUTH_EXPIRED: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'session expired: sign in to the gateway again (tollgate login)' },
+  AUTH_REVOKED: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'session revoked: sign in to the gateway again (tollgate login)' },
+  SPEND_LIMIT_REACHED: { type: 'insufficient_quota', code: 'insufficient_quota' },
+  SPEND_UNAVAILABLE: { type: 'insufficient_quota', code: 'insufficient_quota' },
+  MODEL_NOT_ALLOWED: { type: 'invalid_request_error', code: 'model_not_allowed' },
+  MODEL_NOT_CONFIGURED: { type: 'invalid_request_error', code: 'model_not_found' },
+  RATE_LIMITED: { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' },
+};
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: null; code: string };
+}
+
+/** Status, headers and body for an error on an OpenAI-family route. */
+export function renderOpenAIError(err: GatewayError) {
+  const shape = OPENAI_SHAPE[err.code];
+  const type = shape?.type ?? (err.status >= 500 ? 'server_error' : 'invalid_request_error');
+  // The catalogue's default text names Claude Code's sign-in; a custom message is kept as is.
+  const message = shape?.message && err.message === ERRORS[err.code].message ? shape.message : err.message;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
+  if (err.noRetry) headers['x-should-retry'] = 'false';
+  const body: OpenAIErrorBody = { error: { message, type, param: null, code: shape?.code ?? err.code.toLowerCase() } };
+  return { status: err.status, headers, body };
 }
 
 export type OAuthErrorCode =

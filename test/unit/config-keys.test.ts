@@ -183,6 +183,27 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['store.readiness_grace_seconds', 'test/integration/store-outage.test.ts'],
   ['store.spool_dir', 'test/integration/store-outage.test.ts'],
   ['store.spool_max_bytes', 'test/integration/store-outage.test.ts'],
+  ['upstreams[openai].name', 'test/integration/responses.test.ts'],
+  ['upstreams[openai].provider', 'test/integration/responses.test.ts'],
+  ['upstreams[openai].base_url', 'test/integration/responses.test.ts'],
+  ['upstreams[openai].auth', 'test/integration/responses.test.ts'],
+  ['upstreams[openai].auth.api_key', 'test/integration/responses.test.ts'],
+  ['upstreams[openai].headers', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].name', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].provider', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].endpoint', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].api_version', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].deployments', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].auth', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].auth.api_key', 'test/integration/responses.test.ts'],
+  ['upstreams[azure_openai].headers', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.availableModels', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.config', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.requirements', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.requirements.allowed_approval_policies', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.requirements.allowed_sandbox_modes', 'test/integration/responses.test.ts'],
+  ['managed.policies[].codex.requirements.mcp_servers', 'test/integration/responses.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */
@@ -243,7 +264,7 @@ describe('config keys: every key works or refuses to boot', () => {
         assert.ok(err instanceof ConfigError);
         problems = err.problems;
       }
-      const concrete = path.replace('upstreams[anthropic]', 'upstreams.0');
+      const concrete = path.replace(/^upstreams\[\w+\]/, 'upstreams.0');
       assert.ok(
         problems.some((p) => p.startsWith(`${concrete}: is not supported: `)),
         `${path} did not refuse boot: ${JSON.stringify(problems)}`,
@@ -294,8 +315,10 @@ function minimalWith(path: string): Record<string, unknown> {
   };
   if (!path) return raw;
   const segs = path.split('.');
-  let obj: Record<string, unknown> = segs[0] === 'upstreams[anthropic]' ? upstream : raw;
-  if (segs[0] === 'upstreams[anthropic]') segs.shift();
+  const provider = /^upstreams\[(\w+)\]$/.exec(segs[0]!)?.[1];
+  if (provider === 'azure_openai') Object.assign(upstream, { provider, endpoint: 'https://r.openai.azure.com', deployments: { 'gpt-5-codex': 'd' }, auth: {} });
+  let obj: Record<string, unknown> = provider ? upstream : raw;
+  if (provider) segs.shift();
   for (const s of segs.slice(0, -1)) obj = (obj[s] ??= {}) as Record<string, unknown>;
   const last = segs.at(-1)!;
   obj[last] = last === 'google_groups' ? { service_account_json_path: '/sa.json', admin_email: 'a@example.com' } : 'value';

@@ -167,6 +167,8 @@ export function inferenceContent(e: InferenceEvent): AuditContent {
   if (e.ttfbMs !== undefined) detail.ttfb_ms = Math.round(e.ttfbMs);
   if (u?.web_search_requests) detail.web_search_requests = u.web_search_requests;
   if (u?.cache_creation_1h_input_tokens) detail.cache_creation_1h_tokens = u.cache_creation_1h_input_tokens;
+  if (u?.reasoning_output_tokens !== undefined) detail.reasoning_tokens = u.reasoning_output_tokens;
+  if (e.clientDetail) Object.assign(detail, e.clientDetail);
   return storableContent({
     at: ms(e.at),
     event: 'inference',

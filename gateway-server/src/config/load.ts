@@ -102,7 +102,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
       if (!names.has(key)) problems.push(`models.${i}.upstream_model: "${key}" is not the name of a configured upstream.`);
     }
   }
-  const reserved = /^(authorization|x-api-key|host|content-type|user-agent|anthropic-.*|x-goog-.*|x-amz-.*|x-amzn-.*)$/i;
+  const reserved = /^(authorization|x-api-key|host|content-type|user-agent|anthropic-.*|x-goog-.*|x-amz-.*|x-amzn-.*|api-key)$/i;
   for (const [i, u] of upstreams.entries()) {
     if ('headers' in u && u.headers) {
       for (const [h, v] of Object.entries(u.headers)) {

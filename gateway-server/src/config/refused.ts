@@ -24,6 +24,10 @@ export const REFUSED_KEYS: readonly RefusedKey[] = [
   { path: 'upstreams[anthropic].auth.workspace_id', instead: WIF },
   { path: 'upstreams[anthropic].auth.service_account_id', instead: WIF },
   {
+    path: 'upstreams[azure_openai].auth.entra_id',
+    instead: 'Tollgate does not yet obtain Entra ID tokens for Azure OpenAI; set upstreams[].auth.api_key to the resource key instead',
+  },
+  {
     path: 'admin.billing_group_tag',
     instead: 'Tollgate does not tag sessions with a billing group; remove the key and report spend per group with the Admin API usage endpoint',
   },

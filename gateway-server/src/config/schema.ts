@@ -7,6 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { isCidr } from '../access/network-gate';
+import { codexPolicySchema } from '../protocol/codex';
 
 const port = z.number().int().min(0).max(65535);
 const url = z.string().url();
@@ -191,6 +192,36 @@ const vertexUpstream = z
   })
   .strict();
 
+/** Tollgate extension: the OpenAI API (Responses), passed through for Codex and OpenAI SDK clients. */
+const openaiUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('openai'),
+    /** Including `/v1`, as OpenAI SDKs take it. */
+    base_url: url.default('https://api.openai.com/v1'),
+    auth: z.object({ api_key: secretString }).strict(),
+    headers: upstreamHeaders,
+  })
+  .strict();
+
+/** Tollgate extension: an Azure OpenAI resource (Responses API), one deployment per model. */
+const azureOpenaiUpstream = z
+  .object({
+    name: z.string().optional(),
+    provider: z.literal('azure_openai'),
+    /** The resource endpoint, e.g. https://my-resource.openai.azure.com */
+    endpoint: url,
+    api_version: z.string().min(1).default('2025-04-01-preview'),
+    /** Model ID clients send → the deployment that serves it; a model without a deployment is not served here. */
+    deployments: z.record(z.string(), z.string().min(1)).refine((d) => Object.keys(d).length > 0, 'name at least one model: deployment'),
+    auth: z
+      .object({ api_key: secretString.optional(), entra_id: z.unknown().optional() })
+      .strict()
+      .refine((a) => a.api_key !== undefined || a.entra_id !== undefined, 'set auth.api_key'),
+    headers: upstreamHeaders,
+  })
+  .strict();
+
 /** Tollgate extension: an in-process simulated model, for trying the gateway offline. Never for production. */
 const simulatedUpstream = z
   .object({
@@ -205,6 +236,8 @@ export const upstreamSchema = z.discriminatedUnion('provider', [
   bedrockUpstream,
   vertexUpstream,
   simulatedUpstream,
+  openaiUpstream,
+  azureOpenaiUpstream,
 ]);
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 
@@ -237,6 +270,8 @@ const policySchema = z
     desktop: z.record(z.string(), z.unknown()).optional(),
     /** Tollgate extension: VS Code settings the extension applies to the workspace. */
     vscode: z.record(z.string(), z.unknown()).optional(),
+    /** Tollgate extension: OpenAI Codex: model allow-list, profile keys, requirements.toml (protocol/codex.ts). */
+    codex: codexPolicySchema.optional(),
   })
   .strict();
 

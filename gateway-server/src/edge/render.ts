@@ -1,11 +1,12 @@
 /**
- * One error, three protocol shapes, chosen by route family: the Anthropic envelope for agents
- * (/v1/*, /api/* and everything else), RFC 6749's `{error, error_description}` on /oauth/*, and
+ * One error, four protocol shapes, chosen by route family: the Anthropic envelope for agents
+ * (/v1/*, /api/* and everything else), OpenAI's `{error: {message, type, param, code}}` on the
+ * OpenAI-family routes (/v1/responses), RFC 6749's `{error, error_description}` on /oauth/*, and
  * a page a person can read on /device. Pure: returns status, headers and body text.
  */
-import { GatewayError, OAuthError, renderAnthropicError, renderOAuthError, type OAuthErrorCode } from '../errors';
+import { GatewayError, OAuthError, renderAnthropicError, renderOAuthError, renderOpenAIError, type OAuthErrorCode } from '../errors';
 
-export type RouteFamily = 'anthropic' | 'oauth' | 'page';
+export type RouteFamily = 'anthropic' | 'openai' | 'oauth' | 'page';
 
 export interface RenderedError {
   status: number;
@@ -18,6 +19,7 @@ export function routeFamily(url: string | undefined): RouteFamily {
   const path = (url ?? '').split('?')[0]!;
   if (path.startsWith('/oauth/')) return 'oauth';
   if (path === '/device' || path.startsWith('/device/')) return 'page';
+  if (path === '/v1/responses' || path.startsWith('/v1/responses/')) return 'openai';
   return 'anthropic';
 }
 
@@ -58,6 +60,10 @@ export function renderError(err: GatewayError | OAuthError, family: RouteFamily,
     return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
   }
   if (family === 'page') return page(err.status, err.message);
+  if (family === 'openai') {
+    const r = renderOpenAIError(err);
+    return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
+  }
   const r = renderAnthropicError(err, requestId);
   return { status: r.status, headers: r.headers, body: JSON.stringify(r.body) };
 }

@@ -1,11 +1,11 @@
 /**
  * The seams of the inference path. Each feature (policy, spend, audit, telemetry) supplies one
- * object; the route in messages-route.ts calls them in protocol order. Defaults admit everything,
+ * object; the pipeline (pipeline.ts) calls them in protocol order. Defaults admit everything,
  * so the path works with any subset of features configured.
  */
 import type { Principal } from '../auth/session-token';
 import type { RouteCandidate } from '../routing/failover';
-import type { UpstreamOperation } from '../routing/upstream';
+import type { ApiFamilyName, UpstreamOperation } from '../routing/upstream';
 import type { Usage } from './usage-tap';
 
 export interface ModelAccess {
@@ -24,6 +24,8 @@ export interface AdmitContext {
   /** The body as received, for byte scans that must not re-serialise it. */
   rawBody?: Buffer;
   requestId: string;
+  /** The client API (absent = Anthropic Messages): how the body states its output limit. */
+  family?: ApiFamilyName;
 }
 
 export interface Admission {
@@ -81,6 +83,8 @@ export interface InferenceEvent {
   /** `surface` header or user-agent family, and Claude Code's session id header. */
   clientSurface?: string;
   clientSessionId?: string;
+  /** Client request metadata for the audit row's detail (e.g. Codex thread_id, request_kind); never prompt text. */
+  clientDetail?: Record<string, string>;
   attempts?: number;
 }
 

@@ -17,6 +17,21 @@ export interface Usage {
   cache_creation_1h_input_tokens: number;
   cache_read_input_tokens: number;
   web_search_requests: number;
+  /** OpenAI: `output_tokens_details.reasoning_tokens`, already part of output_tokens (recorded, never charged twice). */
+  reasoning_output_tokens?: number;
+}
+
+/** What the inference pipeline reads while a reply passes (one implementation per API family). */
+export interface UsageReader {
+  readonly usage: Usage;
+  /** Characters of delta payload seen: the basis of the estimate for an aborted stream. */
+  readonly outputChars: number;
+  /** The reply reached its documented end (message_stop, response.completed, a closed JSON object). */
+  readonly sawMessageStop: boolean;
+  /** The upstream ended the stream with an error event. */
+  readonly sawError: boolean;
+  write(chunk: Uint8Array): void;
+  finish(): Usage;
 }
 
 export function emptyUsage(): Usage {
@@ -46,7 +61,7 @@ export function mergeUsage(into: Usage, raw: unknown): void {
   if (stu && typeof stu === 'object') into.web_search_requests = num(stu.web_search_requests) ?? into.web_search_requests;
 }
 
-export class UsageTap {
+export class UsageTap implements UsageReader {
   readonly usage = emptyUsage();
   /** Characters of delta payload seen: the basis of the estimate for an aborted stream. */
   outputChars = 0;

@@ -325,6 +325,10 @@ export async function checkUpstream(u: ResolvedUpstream, timeoutMs: number): Pro
       const host = u.region === 'global' ? 'aiplatform.googleapis.com' : `${u.region}-aiplatform.googleapis.com`;
       return tcpLine(name, u.base_url ?? `https://${host}`, timeoutMs, 'credentials are resolved at the first request');
     }
+    case 'openai':
+      return tcpLine(name, u.base_url, timeoutMs, 'the API key is checked at the first request');
+    case 'azure_openai':
+      return tcpLine(name, u.endpoint, timeoutMs, 'the API key is checked at the first request');
   }
 }
 

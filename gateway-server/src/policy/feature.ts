@@ -47,7 +47,9 @@ export async function createPolicyFeature(ctx: FeatureContext): Promise<Feature>
       `policy ${p.label} after merge`,
     );
   }
-  const access: ModelAccess = { resolve: (principal, model) => policies.resolve(principal, model) };
+  const access: ModelAccess = {
+    resolve: (principal, model, operation) => (operation === 'responses' ? policies.resolveOpenAI(principal, model) : policies.resolve(principal, model)),
+  };
   return {
     access,
     routes: (app, c) =>

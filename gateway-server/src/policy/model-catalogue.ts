@@ -5,7 +5,7 @@
  *   - A custom ID is served only by the upstreams named in its `upstream_model` map.
  *   - A built-in ID is served by every upstream, under the provider's ID unless the map overrides.
  */
-import type { Upstream } from '../routing/upstream';
+import { familyOf, type Upstream } from '../routing/upstream';
 import type { RouteCandidate } from '../routing/failover';
 import { BUILTIN_MODELS, findBuiltinModel, providerModelId } from './builtin-models';
 
@@ -35,7 +35,12 @@ export class ModelCatalogue {
   private readonly byName = new Map<string, CatalogueEntry>();
   readonly warnings: string[] = [];
 
-  constructor(rows: readonly ModelRow[], autoIncludeBuiltins: boolean, upstreams: readonly Upstream[]) {
+  /** OpenAI-family upstreams in failover order: they serve `codex.availableModels`, never Claude models. */
+  private readonly openai: readonly Upstream[];
+
+  constructor(rows: readonly ModelRow[], autoIncludeBuiltins: boolean, allUpstreams: readonly Upstream[]) {
+    const upstreams = allUpstreams.filter((u) => familyOf(u) === 'anthropic');
+    this.openai = allUpstreams.filter((u) => familyOf(u) === 'openai');
     const entries: CatalogueEntry[] = [];
     const seen = new Set<string>();
     const add = (row: ModelRow | undefined, builtinId: string | undefined) => {
@@ -76,6 +81,20 @@ export class ModelCatalogue {
       for (const b of BUILTIN_MODELS) if (!seen.has(b.id)) add(undefined, b.id);
     }
     this.entries = entries;
+  }
+
+  /** OpenAI-family upstreams that serve `model`, each with the ID it knows it by, in failover order. */
+  openaiCandidates(model: string): RouteCandidate[] {
+    const out: RouteCandidate[] = [];
+    for (const upstream of this.openai) {
+      const id = upstream.modelId ? upstream.modelId(model) : model;
+      if (id) out.push({ upstream, upstreamModel: id });
+    }
+    return out;
+  }
+
+  get hasOpenAI(): boolean {
+    return this.openai.length > 0;
   }
 
   /** The entry for an ID or alias a client sent. */

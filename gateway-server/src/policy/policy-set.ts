@@ -14,6 +14,7 @@ import type { CatalogueEntry, ModelCatalogue } from './model-catalogue';
 import { entryMatches } from './model-match';
 import { isReservedAttribute, telemetryEnv, type TelemetryConfig } from './telemetry-env';
 import { DESKTOP_DERIVED_KEYS } from '../protocol/desktop';
+import { codexModelAllowed, type CodexPolicy } from '../protocol/codex';
 
 type Doc = Record<string, unknown>;
 
@@ -24,6 +25,7 @@ export interface PolicyInput {
   settings?: Doc;
   vscode?: Doc;
   desktop?: Doc;
+  codex?: CodexPolicy;
 }
 
 export interface EffectivePolicy {
@@ -45,6 +47,8 @@ export interface EffectivePolicy {
   availableModels?: readonly string[];
   deniedModels?: readonly string[];
   exact: boolean;
+  /** The merged `codex:` block (catch-all first); no availableModels = no OpenAI-family model. */
+  codex: { availableModels: readonly string[]; config: Doc; requirements: Doc; checksum: string };
 }
 
 export function checksumOf(settings: unknown): string {
@@ -118,7 +122,8 @@ export class PolicySet {
       if (env) settings = { ...settings, env: { ...env, ...((settings.env as Doc | undefined) ?? {}) } };
       if (opts.modelPricing && settings.modelPricing === undefined) settings = { ...settings, modelPricing: opts.modelPricing };
       const synthesised = inputs !== policies;
-      return this.effective(synthesised ? -1 : i, p, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i), desktop);
+      const codex = base >= 0 && base !== i && !isCatchAll(p.match) ? mergeCodex(inputs[base]!.codex, p.codex) : p.codex;
+      return this.effective(synthesised ? -1 : i, { ...p, codex }, p.name ?? `managed.policies[${i}]`, settings, vscode, label(i), desktop);
     });
     this.unmatched = this.effective(-2, { match: {} }, 'none', {}, {}, 'none');
   }
@@ -154,6 +159,7 @@ export class PolicySet {
       availableModels: available,
       deniedModels: denied,
       exact,
+      codex: effectiveCodex(p.codex),
     };
   }
 
@@ -176,6 +182,32 @@ export class PolicySet {
       return entry.candidates as RouteCandidate[];
     }
     throw this.refusal(eff, model);
+  }
+
+  /** The caller's OpenAI-family models an upstream serves (exact `codex.availableModels` entries). */
+  openaiModels(caller: Caller & object): string[] {
+    const eff = this.select(caller) ?? this.unmatched;
+    return eff.codex.availableModels.filter((m) => !m.endsWith('*') && this.catalogue.openaiCandidates(m).length > 0);
+  }
+
+  /** OpenAI-family failover candidates for `model` (codex.availableModels), or a GatewayError saying what to do. */
+  resolveOpenAI(caller: Caller & object, model: string): RouteCandidate[] {
+    const eff = this.select(caller) ?? this.unmatched;
+    const allowed = eff.codex.availableModels;
+    if (!codexModelAllowed(allowed, model)) {
+      const list = allowed.length ? allowed.join(', ') : 'none';
+      return throwError(
+        new GatewayError(
+          'MODEL_NOT_ALLOWED',
+          `model ${model} is not in your policy's codex.availableModels allowlist; allowed: ${list}. Pick an allowed model (codex -m <model>) or ask your gateway administrator for access.`,
+        ),
+      );
+    }
+    const candidates = this.catalogue.openaiCandidates(model);
+    if (candidates.length === 0) {
+      throw new GatewayError('MODEL_NOT_CONFIGURED', `model ${model} is not served by any OpenAI upstream of this gateway. Ask your gateway administrator to add it.`);
+    }
+    return candidates;
   }
 
   private refusal(eff: EffectivePolicy, model: string): GatewayError {
@@ -204,4 +236,23 @@ function notConfigured(model: string, available?: string): GatewayError {
     'MODEL_NOT_CONFIGURED',
     `model ${model} is not offered by this gateway${available ? `; available: ${available}` : ' (no upstream is configured for it)'}. Ask your gateway administrator to add it.`,
   );
+}
+
+function throwError(err: GatewayError): never {
+  throw err;
+}
+
+function mergeCodex(base: CodexPolicy | undefined, own: CodexPolicy | undefined): CodexPolicy | undefined {
+  if (!base) return own;
+  if (!own) return base;
+  return {
+    availableModels: own.availableModels ?? base.availableModels,
+    config: { ...base.config, ...own.config },
+    requirements: { ...base.requirements, ...own.requirements },
+  };
+}
+
+function effectiveCodex(c: CodexPolicy | undefined): EffectivePolicy['codex'] {
+  const out = { availableModels: c?.availableModels ?? [], config: (c?.config ?? {}) as Doc, requirements: (c?.requirements ?? {}) as Doc };
+  return { ...out, checksum: checksumOf(out) };
 }

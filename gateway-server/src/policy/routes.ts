@@ -1,6 +1,6 @@
 /**
  * Bearer routes of the policy feature: GET /managed/settings (gateway-protocol.md §2.7),
- * GET /v1/models (§2.8), GET /user/bootstrap (Claude Desktop, spec §3) and GET /v1/me (ours,
+ * GET /v1/models (§2.8), GET /managed/codex (ours, for Codex), GET /user/bootstrap (Claude Desktop, spec §3) and GET /v1/me (ours,
  * docs/policy.md).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -9,12 +9,15 @@ import type { BearerAuthenticator } from '../auth/bearer';
 import type { Principal } from '../auth/session-token';
 import { GatewayError } from '../errors';
 import type { ManagedSettingsEnvelope } from '../protocol/settings';
+import type { ManagedCodex } from '../protocol/codex';
 import { modelsQuerySchema, type ModelsList } from '../protocol/models';
 import type { MeResponse } from '../protocol/me';
 import type { PolicySet } from './policy-set';
 import { ifNoneMatchTags, paginate } from './http-helpers';
 import type { GatewayEvent } from '../feature';
 import { desktopBootstrap } from './desktop-bootstrap';
+
+const EPOCH = '1970-01-01T00:00:00Z';
 
 export interface PolicyRouteOptions {
   publicUrl: string;
@@ -55,25 +58,55 @@ export async function policyRoutes(app: FastifyInstance, opts: { auth: BearerAut
     return reply.type('application/json').send(body);
   });
 
+  /**
+   * One body for every client: Anthropic's list fields (Claude Code, unchanged), OpenAI's
+   * `object: "list"` with `object`/`created`/`owned_by` on each entry (OpenAI SDKs), and Codex's
+   * `models: []`, which keeps Codex on its bundled catalogue without an error line. The caller's
+   * OpenAI-family models (codex.availableModels served by an OpenAI upstream) are listed only to
+   * clients that are not Anthropic's (no `anthropic-version` header), so Claude Code never sees them.
+   */
   app.get('/v1/models', async (req, reply) => {
     const principal = authenticate(auth, req);
     const q = modelsQuerySchema.safeParse(req.query ?? {});
     if (!q.success) throw new GatewayError('INVALID_REQUEST', `invalid query: ${q.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-    const models = (policies.select(principal) ?? policies.unmatched).models;
-    const { page, hasMore } = paginate(models, q.data);
-    const body: ModelsList = {
-      data: page.map((m) => ({
-        type: 'model' as const,
-        id: m.id,
-        display_name: m.displayName,
-        created_at: m.createdAt,
-        ...(m.maxInputTokens ? { max_input_tokens: m.maxInputTokens } : {}),
-      })),
+    const policy = policies.select(principal) ?? policies.unmatched;
+    const { page, hasMore } = paginate(policy.models, q.data);
+    const data: ModelsList['data'] = page.map((m) => ({
+      type: 'model' as const,
+      id: m.id,
+      display_name: m.displayName,
+      created_at: m.createdAt,
+      ...(m.maxInputTokens ? { max_input_tokens: m.maxInputTokens } : {}),
+      object: 'model',
+      created: Math.floor(Date.parse(m.createdAt) / 1000),
+      owned_by: 'anthropic',
+    }));
+    if (req.headers['anthropic-version'] === undefined) {
+      for (const id of policies.openaiModels(principal)) data.push({ type: 'model', id, display_name: id, created_at: EPOCH, object: 'model', created: 0, owned_by: 'openai' });
+    }
+    const body: ModelsList & { object: 'list'; models: [] } = {
+      object: 'list',
+      data,
       has_more: hasMore,
       first_id: page[0]?.id ?? null,
       last_id: page.at(-1)?.id ?? null,
+      models: [],
     };
     return reply.send(body);
+  });
+
+  /** The caller's `codex:` block (GET /managed/codex), with the same ETag/304 rules as /managed/settings. */
+  app.get('/managed/codex', async (req, reply) => {
+    const principal = authenticate(auth, req);
+    reply.header('vary', 'Authorization');
+    const policy = policies.select(principal) ?? policies.unmatched;
+    const c = policy.codex;
+    reply.header('etag', `"${c.checksum}"`);
+    const notModified = ifNoneMatchTags(req.headers['if-none-match']).includes(c.checksum);
+    await record(req, principal, { name: 'managed.codex.serve', outcome: 'ok', detail: { policy: policy.label, checksum: c.checksum, not_modified: notModified } });
+    if (notModified) return reply.code(304).send();
+    const body: ManagedCodex = { checksum: c.checksum, availableModels: [...c.availableModels], config: c.config, requirements: c.requirements };
+    return reply.header('cache-control', 'no-cache').type('application/json').send(body);
   });
 
   app.get('/user/bootstrap', async (req, reply) => {

@@ -9,3 +9,4 @@ export * from './me';
 export * from './desktop';
 export * from './audit';
 export * from './upstreams';
+export * from './codex';

@@ -1,6 +1,7 @@
 import type { Config } from '../config/load';
 import { AnthropicUpstream } from './anthropic';
 import { SimulatedUpstream } from './simulated';
+import { OpenAIUpstream } from './openai';
 import type { Upstream } from './upstream';
 
 /**
@@ -28,6 +29,9 @@ export async function buildUpstreams(config: Config): Promise<Upstream[]> {
         return new vertex!.VertexUpstream(u, { ttfbMs, idleMs });
       case 'simulated':
         return new SimulatedUpstream(u);
+      case 'openai':
+      case 'azure_openai':
+        return new OpenAIUpstream(u, ttfbMs, idleMs);
     }
   });
 }

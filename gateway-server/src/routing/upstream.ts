@@ -1,12 +1,16 @@
 /**
- * The small interface every upstream kind implements (anthropic, bedrock, vertex, simulated).
- * Adapters translate one request and never retry: failover (failover.ts) owns retries.
- * A response is returned as soon as its status and headers are known; the body is always
- * Anthropic wire format (SSE for streams, JSON otherwise), whatever the provider speaks.
+ * The small interface every upstream kind implements (anthropic, bedrock, vertex, simulated,
+ * openai, azure_openai). Adapters translate one request and never retry: failover (failover.ts)
+ * owns retries. A response is returned as soon as its status and headers are known; the body is
+ * always the wire format of the upstream's API family (Anthropic Messages for the Claude family,
+ * whatever the provider speaks; OpenAI Responses, passed through, for the OpenAI family).
  */
 import type { Principal } from '../auth/session-token';
 
-export type UpstreamOperation = 'messages' | 'count_tokens';
+export type UpstreamOperation = 'messages' | 'count_tokens' | 'responses';
+
+/** The client API an upstream speaks: failover only ever moves between upstreams of one family. */
+export type ApiFamilyName = 'anthropic' | 'openai';
 
 export interface UpstreamRequest {
   operation: UpstreamOperation;
@@ -40,6 +44,13 @@ export interface UpstreamResponse {
 export interface Upstream {
   readonly name: string;
   readonly provider: string;
+  /** Absent = 'anthropic' (every Claude provider). */
+  readonly family?: ApiFamilyName;
+  /**
+   * OpenAI family: the ID this upstream serves `model` under (an Azure deployment), or undefined
+   * when it does not serve it. Absent = the client's ID, unchanged.
+   */
+  modelId?(model: string): string | undefined;
   /** Resolves at response start. Rejects with UpstreamConnectError / UpstreamTimeoutError on transport failure. */
   send(req: UpstreamRequest): Promise<UpstreamResponse>;
   close(): Promise<void>;
@@ -57,6 +68,10 @@ export class UpstreamTimeoutError extends Error {
     super(`upstream ${upstream} sent no response within ${ms} ms`);
     this.name = 'UpstreamTimeoutError';
   }
+}
+
+export function familyOf(u: Upstream): ApiFamilyName {
+  return u.family ?? 'anthropic';
 }
 
 /**
@@ -89,7 +104,8 @@ export function cleanResponseHeaders(raw: Record<string, string | string[] | und
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;
     const k = name.toLowerCase();
-    if (HOP_BY_HOP.has(k) || k.startsWith('anthropic-ratelimit-') || k === 'request-id' || k === 'x-request-id') continue;
+    // Rate-limit and organisation headers describe the gateway's upstream account, not the caller's.
+    if (HOP_BY_HOP.has(k) || k.startsWith('anthropic-ratelimit-') || k.startsWith('x-ratelimit-') || k === 'openai-organization' || k === 'openai-project' || k === 'request-id' || k === 'x-request-id') continue;
     out[k] = value;
   }
   return out;

@@ -90,7 +90,7 @@ export class ReservingSpendGate implements SpendGate {
     const buckets = windows.map((w) => w.bucket);
     const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
-    const wc = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody);
+    const wc = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody, ctx.family);
     const { reserve, promptEstimate } = wc;
     // fail_closed_on_error refuses everything while the store is known to be down, leased slices included.
     if (o.failClosed && o.db.health && !o.db.health.reachable) return this.storeFailed(ctx, base, new Error('store unreachable'));

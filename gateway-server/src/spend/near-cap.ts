@@ -48,9 +48,10 @@ export function planLowering(prices: PriceBook, ctx: AdmitContext, wc: WorstCase
 /** The 429's explanation: what is left, what the request needs as sent and at the floor. */
 export function nearCapDetail(prices: PriceBook, wc: WorstCase, left: bigint, floor: number, reason?: string): string {
   const least = prices.reserveFor(wc, Math.min(floor, wc.maxTokens));
+  const key = wc.outputKey ?? 'max_tokens';
   return (
-    `${formatUsd(left < 0n ? 0n : left)} left; this request needs up to ${formatUsd(wc.reserve)} at max_tokens ${wc.maxTokens}` +
-    (wc.maxTokens > floor ? ` and at least ${formatUsd(least)} with max_tokens lowered to ${floor}` : '') +
+    `${formatUsd(left < 0n ? 0n : left)} left; this request needs up to ${formatUsd(wc.reserve)} at ${key} ${wc.maxTokens}` +
+    (wc.maxTokens > floor && key === 'max_tokens' ? ` and at least ${formatUsd(least)} with max_tokens lowered to ${floor}` : '') +
     (reason ? ` (not lowered: ${reason})` : '')
   );
 }

@@ -26,6 +26,19 @@ export interface PriceRow {
   family: string;
   rates: Rates;
   ids: readonly string[];
+  /** Most output tokens one reply can carry: what a hard cap reserves when the request sets no limit. */
+  maxOutputTokens?: number;
+}
+
+/**
+ * OpenAI rates: input, cached input (`input_tokens_details.cached_tokens`) and output, in
+ * dollars per million tokens. OpenAI has no cache writes: a cache_creation count (never sent by
+ * the Responses API) would be charged as plain input.
+ */
+export function openaiRates(inputUsd: number, cachedUsd: number, outputUsd: number): Rates {
+  const m = (usd: number) => BigInt(Math.round(usd * 1000)) * 1_000n;
+  const input = m(inputUsd);
+  return { input, output: m(outputUsd), cacheWrite5m: input, cacheWrite1h: input, cacheRead: m(cachedUsd), webSearch: WEB_SEARCH_MICROS };
 }
 
 const opus45 = listRates(5, 25);
@@ -62,7 +75,17 @@ export const PRICE_ROWS: readonly PriceRow[] = [
     rates: listRates(15, 75),
     ids: ['claude-opus-4-1', 'claude-opus-4-1-20250805', 'us.anthropic.claude-opus-4-1-20250805-v1:0', 'claude-opus-4-1@20250805'],
   },
+  // OpenAI (Responses API, Codex), list prices per million tokens: input / cached input / output.
+  { family: 'gpt-5', rates: openaiRates(1.25, 0.125, 10), maxOutputTokens: 128_000, ids: ['gpt-5', 'gpt-5-codex', 'gpt-5.1', 'gpt-5.1-codex', 'gpt-5.1-codex-max'] },
+  { family: 'gpt-5.2', rates: openaiRates(1.75, 0.175, 14), maxOutputTokens: 128_000, ids: ['gpt-5.2', 'gpt-5.2-codex'] },
+  { family: 'gpt-5-mini', rates: openaiRates(0.25, 0.025, 2), maxOutputTokens: 128_000, ids: ['gpt-5-mini', 'gpt-5.1-codex-mini', 'codex-mini-latest'] },
+  { family: 'gpt-5-nano', rates: openaiRates(0.05, 0.005, 0.4), maxOutputTokens: 128_000, ids: ['gpt-5-nano'] },
+  { family: 'gpt-4.1', rates: openaiRates(2, 0.5, 8), maxOutputTokens: 32_768, ids: ['gpt-4.1'] },
+  { family: 'o4-mini', rates: openaiRates(1.1, 0.275, 4.4), maxOutputTokens: 100_000, ids: ['o4-mini'] },
 ];
 
 /** Models nobody priced: the official gateway's fallback tier, with a warning. */
 export const UNKNOWN_MODEL_RATES: Rates = listRates(5, 25);
+
+/** What a request that sets no output limit reserves when its model's ceiling is unknown. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 128_000;

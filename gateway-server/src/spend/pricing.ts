@@ -4,8 +4,9 @@
  * price of the upstream model ID, the list price of the client's model ID, else the unknown-model
  * tier with a warning. The sum is taken in micro-dollar-tokens (exact) and rounded up once.
  */
-import { PRICE_ROWS, UNKNOWN_MODEL_RATES, type Rates } from './prices';
+import { DEFAULT_MAX_OUTPUT_TOKENS, PRICE_ROWS, UNKNOWN_MODEL_RATES, type Rates } from './prices';
 import type { Usage } from '../inference/usage-tap';
+import type { ApiFamilyName } from '../routing/upstream';
 
 export interface PriceOverride {
   upstream?: string;
@@ -19,12 +20,27 @@ export interface PriceOverride {
 }
 
 const BY_ID = new Map<string, Rates>();
-for (const row of PRICE_ROWS) for (const id of row.ids) BY_ID.set(id.toLowerCase(), row.rates);
+const CEILING = new Map<string, number>();
+for (const row of PRICE_ROWS) {
+  for (const id of row.ids) {
+    BY_ID.set(id.toLowerCase(), row.rates);
+    if (row.maxOutputTokens) CEILING.set(id.toLowerCase(), row.maxOutputTokens);
+  }
+}
+
+/** Dated OpenAI snapshots (`gpt-5-2025-08-07`) price as their model. */
+const bareOpenAI = (k: string) => k.replace(/-\d{4}-\d{2}-\d{2}$/, '');
+
+/** The model's output ceiling from the price file, or the default (what an uncapped reply can reach). */
+export function outputCeiling(id: string): number {
+  const k = id.toLowerCase();
+  return CEILING.get(k) ?? CEILING.get(bareOpenAI(k)) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+}
 
 /** List price by ID, tolerating region prefixes (`eu.anthropic.…`) and Vertex `@date` suffixes. */
 export function listPrice(id: string): Rates | undefined {
   const k = id.toLowerCase();
-  const direct = BY_ID.get(k);
+  const direct = BY_ID.get(k) ?? BY_ID.get(bareOpenAI(k));
   if (direct) return direct;
   const bare = k.replace(/^(?:[a-z]{2,6}\.)?anthropic\./, '').replace(/-v\d+(?::\d+)?$/, '').replace(/@\d{8}$/, '');
   return BY_ID.get(bare) ?? BY_ID.get(bare.replace(/-\d{8}$/, ''));
@@ -99,8 +115,9 @@ export class PriceBook {
    * tool prompt, at the dearest input-side rate the body asks for; `max_tokens` of output; and
    * each web-search tool's `max_uses` (25 when unset).
    */
-  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer): WorstCase {
+  worstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, rawBody?: Buffer, family: ApiFamilyName = 'anthropic'): WorstCase {
     const r = this.worstRates(model);
+    if (family === 'openai') return this.openaiWorstCase(model, body, rawBodyBytes, r);
     // Scan the bytes as received: re-serialising a large prompt would cost more than the rest. A
     // body with \u escapes is normalised first, so an escaped key cannot hide from the scan.
     const raw = rawBody && !rawBody.includes('\\u') ? rawBody : JSON.stringify(body);
@@ -120,6 +137,22 @@ export class PriceBook {
     const inputTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
     const fixed = inputTokens * inputRate + searches * r.webSearch * PER_MTOK;
     const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
+    wc.reserve = this.reserveFor(wc, maxTokens);
+    return wc;
+  }
+
+  /**
+   * OpenAI Responses: every body byte a prompt token at the input rate (cached input is cheaper,
+   * never dearer), plus `max_output_tokens` or, when absent (Codex never sends it), the model's
+   * output ceiling from the price file (else 128000). Reasoning tokens are part of the output
+   * count. The gateway never rewrites a Responses body, so the request is not lowered near a cap.
+   */
+  private openaiWorstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, r: Rates): WorstCase {
+    const limit = body.max_output_tokens;
+    const explicit = typeof limit === 'number' && Number.isFinite(limit) && limit > 0;
+    const maxTokens = explicit ? Math.ceil(limit) : outputCeiling(model);
+    const fixed = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS) * r.input;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: false, inputRate: r.input, outputKey: 'max_output_tokens' };
     wc.reserve = this.reserveFor(wc, maxTokens);
     return wc;
   }
@@ -168,6 +201,8 @@ export interface WorstCase {
   maxTokens: number;
   /** The body carries a numeric `max_tokens` (only then can the gateway lower it). */
   explicitMaxTokens: boolean;
+  /** The body key that limits output, for messages (default `max_tokens`). */
+  outputKey?: 'max_tokens' | 'max_output_tokens';
 }
 
 /** Tokens the upstream adds around the client's prompt (tool-use system prompt and the like). */
