@@ -2,8 +2,8 @@
  * "Tollgate: Set Up Codex" without the editor: writes a Codex profile pointing at this window's
  * loopback proxy, with the window's local secret as the key (`env_key`: Codex reads it from the
  * environment the window's terminals carry). No gateway credential ever reaches a file: the
- * proxy swaps the session in. The provider table is the one `tollgate setup codex` writes
- * (client/src/core/codex-profile.ts). Pure Node: no `vscode`.
+ * proxy swaps the session in. The files are the ones `tollgate setup codex` writes
+ * (client/src/core/codex-profile.ts), with another provider. Pure Node: no `vscode`.
  *
  * Codex 0.171 keeps each profile in its own file, `$CODEX_HOME/<name>.config.toml`, selected with
  * `--profile <name>`; it refuses `profile = "…"` and `[profiles.<name>]` in config.toml (measured).
@@ -12,8 +12,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'smol-toml';
-import { parseCodexConfig, providerTable, type CodexProfileInput } from '../../../client/src/core/codex-profile';
+import { profileFileText, withDefaultProvider, type CodexProfileInput } from '../../../client/src/core/codex-profile';
 import type { ManagedCodex } from '../../../client/src/core/managed-codex';
 
 /** Provider and profile name in config.toml; `codex --profile tollgate-vscode` selects it. */
@@ -39,25 +38,6 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-type Table = Record<string, unknown>;
-
-/** `<name>.config.toml`: the policy's Codex keys, then the provider, which the policy cannot override. */
-export function profileFileText(input: CodexProfileInput, policyConfig: Record<string, unknown> = {}): string {
-  const { model_provider: _p, model_providers: _ps, profile: _s, profiles: _pr, ...policy } = policyConfig;
-  const doc: Table = { ...policy, model_provider: input.name, model_providers: { [input.name]: providerTable(input) } };
-  return `# Written by Tollgate ("Tollgate: Set Up Codex"); run again to update. Used by \`codex --profile ${input.name}\`.\n${stringify(doc)}\n`;
-}
-
-/** config.toml with the provider made Codex's default, everything else kept. */
-export function withDefaultProvider(existing: string, input: CodexProfileInput, path: string): string {
-  const doc = (existing.trim() ? parseCodexConfig(existing, path) : {}) as Table;
-  const providers = (typeof doc.model_providers === 'object' && doc.model_providers !== null ? doc.model_providers : {}) as Table;
-  providers[input.name] = providerTable(input);
-  doc.model_providers = providers;
-  doc.model_provider = input.name;
-  return stringify(doc) + '\n';
-}
-
 /** Writes the profile file (and, when asked, the default into config.toml); returns the paths written. */
 export async function writeProxyProfile(o: ProxyProfileInput): Promise<string[]> {
   const input: CodexProfileInput = {
@@ -71,12 +51,12 @@ export async function writeProxyProfile(o: ProxyProfileInput): Promise<string[]>
   if (input.makeDefault) {
     // Parsed before anything is written: a config.toml that is not TOML leaves both files as they were.
     const configPath = join(o.codexHome, 'config.toml');
-    const text = withDefaultProvider(await readText(configPath), input, configPath);
+    const text = withDefaultProvider(await readText(configPath), input, configPath, o.managed?.config);
     await writeFile(configPath, text, 'utf8');
     written.push(configPath);
   }
   const profilePath = join(o.codexHome, `${CODEX_PROFILE}.config.toml`);
-  await writeFile(profilePath, profileFileText(input, o.managed?.config), 'utf8');
+  await writeFile(profilePath, profileFileText(input, o.managed?.config, '"Tollgate: Set Up Codex"'), 'utf8');
   written.unshift(profilePath);
   return written;
 }
