@@ -109,6 +109,13 @@ describe('extension: Codex through the loopback proxy', function () {
     assert.deepEqual([claude.type, claude.error.type], ['error', 'authentication_error']);
   });
 
+  it('answers a WebSocket upgrade with 426 so Codex falls back to HTTP at once, reaching nothing', async () => {
+    const r = await call('GET', '/v1/responses', { authorization: `Bearer ${proxy.secret}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    assert.equal(r.status, 426);
+    assert.match(JSON.parse(r.body).error.message, /HTTP only/);
+    assert.equal(seen.length, 0);
+  });
+
   it('reuses its previous port when free and takes any port when another window holds it', async () => {
     const first = await startLoopbackProxy({ target: async () => undefined });
     const port = first.port;

@@ -7,6 +7,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type In
 import { request as httpsRequest } from 'node:https';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ReplyTap } from './reply-tap';
 import { apiFamily, firstString, openAiError, type ApiFamily } from './api-family';
 import { parseErrorBody, type ReplyError } from '../status/block';
@@ -85,6 +86,13 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
 
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch(() => envelope(res, apiFamily(req.url ?? '/', req.headers), 502, 'api_error', 'The Tollgate proxy failed to reach the gateway.'));
+  });
+
+  // Codex with `supports_websockets = true` first asks for a WebSocket on /v1/responses: 426 makes
+  // it fall back to HTTP at once (404/405 cost it seven retries, codex-client.md).
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(openAiError(426, 'The Tollgate proxy speaks HTTP only; set supports_websockets = false.'));
+    socket.end(`HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
