@@ -16,7 +16,10 @@ import { listenLoopback, type Loopback } from '../support/loopback-server';
 import { startLoopbackProxy, type LoopbackProxy, type ProxiedRequest } from '../../extension/src/proxy/loopback-proxy';
 import { apiFamily } from '../../extension/src/proxy/api-family';
 import { CODEX_PROFILE, PROXY_KEY_ENV, writeProxyProfile } from '../../extension/src/codex/setup-codex';
-import { responsesTextStream as responsesStream } from '../support/responses-stream';
+import { DEFAULT_OPENAI_REPLY, openaiSseEvent, responseEvents } from '../support/mock-openai';
+
+/** The mock upstream's stream for a text turn (usage: 1200 input incl. 1024 cached, 300 output incl. 256 reasoning). */
+const responsesStream = (text: string) => responseEvents({ ...DEFAULT_OPENAI_REPLY, text }, 'gpt-5.5', undefined, 1764806400).map(openaiSseEvent).join('');
 
 describe('extension: Codex through the loopback proxy', function () {
   let gateway: Loopback;
@@ -89,7 +92,7 @@ describe('extension: Codex through the loopback proxy', function () {
     await call('POST', '/v1/responses', { authorization: `Bearer ${proxy.secret}` }, codexBody);
     assert.equal(done.length, 1);
     const d = done[0]!;
-    assert.deepEqual([d.path, d.model, d.inputTokens, d.outputTokens, d.requestId, d.status], ['/v1/responses', 'gpt-5.5', 1200, 75, 'audit-123', 200]);
+    assert.deepEqual([d.path, d.model, d.inputTokens, d.outputTokens, d.requestId, d.status], ['/v1/responses', 'gpt-5.5', 1200, 300, 'audit-123', 200]);
   });
 
   it('refuses a wrong key or a signed-out window with 401 invalid_api_key in OpenAI\'s envelope', async () => {
