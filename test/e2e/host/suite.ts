@@ -69,12 +69,14 @@ describe('Tollgate in the extension host', () => {
   it('proxies a request with the local secret agents get, the bearer swapped in', async () => {
     // What an agent in this window's terminal sees (environmentVariableCollection).
     const out = join(ws(), '..', `terminal-env-${process.pid}.json`);
-    const term = vscode.window.createTerminal({ name: 'env probe', shellPath: '/bin/sh', shellArgs: ['-c', `printf '{"ANTHROPIC_BASE_URL":"%s","ANTHROPIC_AUTH_TOKEN":"%s"}' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" > ${out}.part && mv ${out}.part ${out}`] });
+    const term = vscode.window.createTerminal({ name: 'env probe', shellPath: '/bin/sh', shellArgs: ['-c', `printf '{"ANTHROPIC_BASE_URL":"%s","ANTHROPIC_AUTH_TOKEN":"%s","TOLLGATE_PROXY_KEY":"%s"}' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "$TOLLGATE_PROXY_KEY" > ${out}.part && mv ${out}.part ${out}`] });
     for (let i = 0; i < 300 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
     term.dispose();
     const env = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(env.ANTHROPIC_BASE_URL, api.proxyUrl());
     assert.match(env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
+    // Codex's profile ("Tollgate: Set Up Codex") reads the same local secret from TOLLGATE_PROXY_KEY.
+    assert.equal(env.TOLLGATE_PROXY_KEY, env.ANTHROPIC_AUTH_TOKEN);
     const res = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${env.ANTHROPIC_AUTH_TOKEN}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
