@@ -39,6 +39,11 @@ for (const kind of storeKinds()) {
         config: {
           upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
           admin: { write_keys: [{ id: 'ops', key: ADMIN_KEY }] },
+          managed: {
+            policies: [
+              { name: 'everyone', match: {}, codex: { availableModels: ['gpt-5-codex'], config: { approval_policy: 'never', model_reasoning_effort: 'low' }, requirements: { allowed_sandbox_modes: ['read-only'] } } },
+            ],
+          },
           rate_limits: { device_authorization: { max: 1000, window_seconds: 600 }, device_verify: { max: 1000, window_seconds: 600 } },
         },
         deps: { clock },
@@ -141,15 +146,21 @@ for (const kind of storeKinds()) {
       mkdirSync(codexHome, { recursive: true });
       const mine = '# my settings\nmodel = "gpt-5.5"\napproval_policy = "on-request"\n[mcp_servers.docs]\ncommand = "docs-mcp"\nargs = ["--port", "3"]\n[model_providers.other]\nname = "Other"\nbase_url = "https://other.example/v1"\n';
       writeFileSync(join(codexHome, 'config.toml'), mine);
-      const r = await runTollgate(['setup', 'codex', '--gateway', gw.url, '--model', 'gpt-5.5'], home.env);
+      const requirementsFile = join(home.dir, 'etc-codex', 'requirements.toml');
+      const r = await runTollgate(['setup', 'codex', '--gateway', gw.url, '--model', 'gpt-5.5', '--requirements-file', requirementsFile], home.env);
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Models your policy allows: gpt-5-codex\./);
+      assert.deepEqual({ ...(parse(readFileSync(requirementsFile, 'utf8')) as Record<string, unknown>) }, { allowed_sandbox_modes: ['read-only'] });
       const doc = parse(readFileSync(join(codexHome, 'config.toml'), 'utf8')) as Record<string, any>;
+      // The policy's keys: defaults in config.toml (the developer's value stays), set in the profile file.
       assert.equal(doc.approval_policy, 'on-request');
+      assert.equal(doc.model_reasoning_effort, 'low');
       assert.deepEqual({ ...doc.mcp_servers.docs }, { command: 'docs-mcp', args: ['--port', '3'] });
       assert.equal(doc.model_providers.other.base_url, 'https://other.example/v1');
       const profile = parse(readFileSync(join(codexHome, 'tollgate.config.toml'), 'utf8')) as Record<string, any>;
       assert.equal(profile.model_provider, 'tollgate');
       assert.equal(profile.model, 'gpt-5.5');
+      assert.equal(profile.approval_policy, 'never');
       assert.deepEqual({ ...profile.model_providers.tollgate }, { ...doc.model_providers.tollgate });
       const p = doc.model_providers.tollgate;
       assert.equal(p.base_url, `${gw.url}/v1`);
