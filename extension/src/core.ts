@@ -22,7 +22,7 @@ import { gatewayUrlProblem, normaliseGatewayInput } from './settings/gateway-url
 import { setUpCodex } from './codex/setup-codex-command';
 
 export interface Core {
-  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'setUpCodex', () => Promise<unknown>>;
+  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'setUpCodex', (...args: unknown[]) => Promise<unknown>>;
   auth: TollgateAuthProvider;
   sidebar: SidebarView;
   log: ReturnType<typeof createLog>;
@@ -102,7 +102,7 @@ export function startCore(context: vscode.ExtensionContext): Core {
     showSpend: () => Promise.resolve(vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
     refreshPolicy: () => controller.refreshAll().then(() => controller.refreshPolicy(true)),
     openGatewayStatus: () => showGatewayStatus(controller, state),
-    setUpCodex: () => setUpCodex({ proxyUrl: () => proxy?.url, gatewayUrl: () => state.gatewayUrl, accessToken: () => sessions.accessToken(), log }),
+    setUpCodex: (arg) => setUpCodex({ proxyUrl: () => proxy?.url, gatewayUrl: () => state.gatewayUrl, accessToken: () => sessions.accessToken(), log }, arg),
   };
 
   context.subscriptions.push(

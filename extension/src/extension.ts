@@ -36,7 +36,7 @@ export function activate(context: vscode.ExtensionContext): TollgateApi {
 
   context.subscriptions.push(
     sessionsChanged,
-    ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, () => core().then((c) => c.commands[name]()))),
+    ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, (...args: unknown[]) => core().then((c) => c.commands[name](...args)))),
     vscode.window.registerWebviewViewProvider('tollgate.sidebar', {
       resolveWebviewView: (view) =>
         core().then(

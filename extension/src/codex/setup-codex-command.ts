@@ -27,13 +27,19 @@ async function policyBlock(d: SetUpCodexDeps): Promise<ManagedCodex | undefined>
   }
 }
 
-export async function setUpCodex(d: SetUpCodexDeps): Promise<void> {
+/** `{ makeDefault: boolean }` as the command's argument answers the question up front (scripts, tests). */
+function presetChoice(arg: unknown): { makeDefault: boolean } | undefined {
+  const m = (arg as { makeDefault?: unknown } | undefined)?.makeDefault;
+  return typeof m === 'boolean' ? { makeDefault: m } : undefined;
+}
+
+export async function setUpCodex(d: SetUpCodexDeps, arg?: unknown): Promise<void> {
   const proxyUrl = d.proxyUrl();
   if (!proxyUrl) {
     void vscode.window.showErrorMessage('Tollgate is still starting its local proxy; try "Tollgate: Set Up Codex" again in a moment.');
     return;
   }
-  const pick = await vscode.window.showQuickPick(
+  const pick = presetChoice(arg) ?? await vscode.window.showQuickPick(
     [
       { label: 'Only with --profile', description: `codex --profile ${CODEX_PROFILE}`, makeDefault: false },
       { label: 'For every Codex run', description: `model_provider = "${CODEX_PROFILE}" in config.toml`, makeDefault: true },

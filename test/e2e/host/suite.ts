@@ -2,11 +2,12 @@
  * Runs inside the real extension host (code-server): the installed extension's commands,
  * sign-in through the device flow (the outer test completes the browser leg), tokens kept out
  * of files, the workspace's Claude Code settings written and removed, a request through the
- * proxy with the environment agents get.
+ * proxy with the environment agents get, the Codex profile "Set Up Codex" writes.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 
 interface Api {
@@ -87,6 +88,17 @@ describe('Tollgate in the extension host', () => {
     assert.equal(body.content[0]!.text, 'Hello from the mock upstream.');
     const denied = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, { method: 'POST', headers: { authorization: 'Bearer tgl-not-this-window', 'content-type': 'application/json' }, body: '{}' });
     assert.equal(denied.status, 401, 'the proxy accepts only this window\'s secret');
+  });
+
+  it('"Set Up Codex" writes a Codex profile pointing at this window\'s proxy, with no credential in it', async () => {
+    await vscode.commands.executeCommand('tollgate.setUpCodex', { makeDefault: false });
+    const file = join(process.env.CODEX_HOME || join(homedir(), '.codex'), 'tollgate-vscode.config.toml');
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(`base_url = "${api.proxyUrl()}/v1"`), text);
+    assert.match(text, /^env_key = "TOLLGATE_PROXY_KEY"$/m);
+    assert.match(text, /^wire_api = "responses"$/m);
+    assert.doesNotMatch(text, JWT, 'no gateway bearer');
+    assert.doesNotMatch(text, /tgl-/, 'no local secret');
   });
 
   it('signs out, removing exactly what it applied', async () => {
