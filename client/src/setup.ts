@@ -3,7 +3,8 @@
  * command as its credential source, keeping the developer's other settings.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { backupOnce, readText } from './core/files';
 import { delimiter, dirname, join } from 'node:path';
 import { profileFileText, withDefaultProvider, type CodexProfileInput } from './core/codex-profile';
 import { fetchManagedCodex, requirementsToml } from './core/managed-codex';
@@ -26,23 +27,6 @@ export function selfCommand(env: Record<string, string | undefined>, script = pr
   }
   // Keep node flags (e.g. a loader) so the command runs exactly as this one did.
   return { command: process.execPath, args: [...process.execArgv, ...(me ? [me] : [])] };
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
-  }
-}
-
-/** Keep the developer's file as it was before the first setup (TOML rewriting drops comments). */
-async function backupOnce(path: string, text: string): Promise<string | undefined> {
-  const backup = `${path}.before-tollgate`;
-  if (!text.trim() || existsSync(backup)) return undefined;
-  await copyFile(path, backup);
-  return backup;
 }
 
 export interface SetupCodexOptions {
