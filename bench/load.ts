@@ -11,6 +11,8 @@ export interface LoadSpec {
   url: string;
   token?: string;
   stream: boolean;
+  /** The client API: Anthropic Messages (Claude Code) or OpenAI Responses (Codex). Default messages. */
+  api?: 'messages' | 'responses';
   concurrency: number;
   durationMs: number;
   warmupMs: number;
@@ -41,7 +43,13 @@ export interface LoadResult {
   ttfbP99?: number;
 }
 
-export function requestBody(stream: boolean, bodyBytes: number): Buffer {
+export function requestBody(stream: boolean, bodyBytes: number, api: 'messages' | 'responses' = 'messages'): Buffer {
+  if (api === 'responses') {
+    // As Codex sends it: no max_output_tokens, store false, the prompt in `input`.
+    const r = { model: 'gpt-5-codex', stream, store: false, input: [{ role: 'user', content: '' }] };
+    r.input[0]!.content = 'x'.repeat(Math.max(0, bodyBytes - Buffer.byteLength(JSON.stringify(r))));
+    return Buffer.from(JSON.stringify(r));
+  }
   const base = { model: 'claude-sonnet-4-6', max_tokens: 256, stream, messages: [{ role: 'user', content: '' }] };
   const padding = Math.max(0, bodyBytes - Buffer.byteLength(JSON.stringify(base)));
   base.messages[0]!.content = 'x'.repeat(padding);
@@ -56,15 +64,13 @@ export function percentile(sorted: Float64Array, p: number): number {
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const u = new URL(spec.url);
   const pool = new Pool(u.origin, { connections: spec.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
-  const body = requestBody(spec.stream, spec.bodyBytes);
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'anthropic-version': '2023-06-01',
-    'user-agent': 'claude-cli/2.1.332 (external, cli)',
-    'content-length': String(body.length),
-  };
+  const responses = spec.api === 'responses';
+  const body = requestBody(spec.stream, spec.bodyBytes, spec.api);
+  const headers: Record<string, string> = responses
+    ? { 'content-type': 'application/json', accept: 'text/event-stream', originator: 'codex_exec', 'user-agent': 'codex_exec/0.171.0 (Linux; x86_64)', 'content-length': String(body.length) }
+    : { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'user-agent': 'claude-cli/2.1.332 (external, cli)', 'content-length': String(body.length) };
   if (spec.token) headers.authorization = `Bearer ${spec.token}`;
-  const path = `${u.pathname.replace(/\/+$/, '')}/v1/messages`;
+  const path = `${u.pathname.replace(/\/+$/, '')}/v1/${responses ? 'responses' : 'messages'}`;
 
   const latencies: number[] = [];
   const ttfbs: number[] = [];

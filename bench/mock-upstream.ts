@@ -14,6 +14,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { scriptedEvents, scriptedMessage, sseEvent } from '../gateway-server/src/routing/sse';
+import { openaiSseEvent, responseEvents, responseJson } from '../test/support/mock-openai';
 
 const reply = { id: 'msg_bench_0001', model: 'claude-sonnet-4-6', text: 'Hello from the benchmark upstream. '.repeat(4), inputTokens: 25, outputTokens: 40 };
 const events = scriptedEvents(reply, 6).map((e) => sseEvent(e.type, e.data));
@@ -22,6 +23,13 @@ const SSE_HEAD = Buffer.from(events[0]!);
 const SSE_TAIL = Buffer.from(events.slice(1).join(''));
 const JSON_BODY = Buffer.from(JSON.stringify(scriptedMessage(reply)));
 const STREAM_RE = /"stream"\s*:\s*true/;
+
+// POST …/v1/responses (OpenAI Responses, as Codex gets it): the same text and a usage with cached and reasoning tokens.
+const openaiReply = { id: 'resp_bench_0001', text: reply.text, usage: { inputTokens: 25, cachedTokens: 16, outputTokens: 40, reasoningTokens: 8 } };
+const rEvents = responseEvents(openaiReply, 'gpt-5-codex', undefined, 1764547200).map(openaiSseEvent);
+const R_SSE_HEAD = Buffer.from(rEvents[0]!);
+const R_SSE_TAIL = Buffer.from(rEvents.slice(1).join(''));
+const R_JSON_BODY = Buffer.from(JSON.stringify(responseJson(openaiReply, 'gpt-5-codex')));
 
 const common = {
   'request-id': 'req_bench',
@@ -57,16 +65,20 @@ const server = createServer((req, res) => {
     // The body is small and its "stream" flag is all the mock needs: no JSON.parse.
     const body = chunks.length === 1 ? chunks[0]!.toString('latin1') : Buffer.concat(chunks).toString('latin1');
     const stream = STREAM_RE.test(body);
-    if (delayMs > 0) setTimeout(answer, delayMs, res, stream);
-    else answer(res, stream);
+    const responses = req.url!.endsWith('/responses');
+    if (delayMs > 0) setTimeout(answer, delayMs, res, stream, responses);
+    else answer(res, stream, responses);
   });
 });
-function answer(res: ServerResponse, stream: boolean): void {
+function answer(res: ServerResponse, stream: boolean, responses: boolean): void {
   if (res.destroyed) return;
   if (stream) {
     res.writeHead(200, sseHeaders);
-    res.write(SSE_HEAD);
-    setImmediate(() => res.end(SSE_TAIL));
+    res.write(responses ? R_SSE_HEAD : SSE_HEAD);
+    setImmediate(() => res.end(responses ? R_SSE_TAIL : SSE_TAIL));
+  } else if (responses) {
+    res.writeHead(200, { ...common, 'content-type': 'application/json', 'content-length': String(R_JSON_BODY.length) });
+    res.end(R_JSON_BODY);
   } else {
     res.writeHead(200, jsonHeaders);
     res.end(JSON_BODY);

@@ -8,7 +8,8 @@
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer)  --concurrency 1,32,256  --modes json,sse
+ *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer)  --concurrency 1,32,256
+ *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells)
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
  *
@@ -62,7 +63,7 @@ const { values: args } = parseArgs({
     'upstream-delay-ms': { type: 'string', default: '20,200' },
     'delay-concurrency': { type: 'string', default: '32' },
     concurrency: { type: 'string', default: '1,32,256' },
-    modes: { type: 'string', default: 'json,sse' },
+    modes: { type: 'string', default: 'json,sse,responses-json,responses-sse' },
     'body-bytes': { type: 'string', default: '2048' },
     'duration-ms': { type: 'string' },
     rounds: { type: 'string' },
@@ -76,7 +77,12 @@ const roundMs = Number(args['duration-ms'] ?? (args.quick ? 500 : 1200));
 const roundWarmupMs = Number(args['warmup-ms'] ?? (args.quick ? 100 : 200));
 const warmupMs = args.quick ? 500 : 1500;
 const concurrencies = args.concurrency!.split(',').map(Number);
-const modes = args.modes!.split(',').map((m) => m.trim()) as ('json' | 'sse')[];
+type Mode = 'json' | 'sse' | 'responses-json' | 'responses-sse';
+const modes = args.modes!.split(',').map((m) => m.trim()) as Mode[];
+const isResponses = (m: Mode) => m.startsWith('responses');
+const apiOf = (m: Mode): 'messages' | 'responses' => (isResponses(m) ? 'responses' : 'messages');
+/** Responses cells run where an OpenAI upstream and a codex policy are configured, at c=1 and c=32 (the Messages cells they are compared with). */
+const modesFor = (kind: string) => modes.filter((m) => !isResponses(m) || kind.startsWith('governed') || kind === 'external');
 const bodyBytes = Number(args['body-bytes']);
 const upstreamDelays = args['upstream-delay-ms']!
   .split(',')
@@ -114,7 +120,7 @@ interface Target {
 
 interface Cell {
   target: string;
-  mode: 'json' | 'sse';
+  mode: Mode;
   concurrency: number;
   /** How long the mock held each reply (before the first event for streams); 0 = saturation cell. */
   upstreamDelayMs: number;
@@ -162,14 +168,17 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
   const base = {
     session: { jwt_secret: JWT_SECRET },
     store: { postgres_url: pgUrl, max_connections: 20 },
-    upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mockUrl, auth: { api_key: 'sk-bench-upstream' } }],
+    upstreams: [
+      { name: 'anthropic', provider: 'anthropic', base_url: mockUrl, auth: { api_key: 'sk-bench-upstream' } },
+      { name: 'openai', provider: 'openai', base_url: `${mockUrl}/v1`, auth: { api_key: 'sk-bench-openai' } },
+    ],
   };
   if (kind === 'bare') return base;
   if (kind === 'governed' || kind === 'governed-request' || kind === 'governed-pgbouncer') {
     return {
       ...base,
       managed: {
-        policies: [{ name: 'everyone', match: {}, cli: { availableModels: AVAILABLE_MODELS } }],
+        policies: [{ name: 'everyone', match: {}, cli: { availableModels: AVAILABLE_MODELS }, codex: { availableModels: ['gpt-5-codex'] } }],
       },
       admin: { write_keys: [{ id: 'bench', key: ADMIN_KEY }] },
       // governed: the default reservation mode (lease); governed-request: one reservation per request.
@@ -317,7 +326,7 @@ async function setUpstreamDelay(mockUrl: string, ms: number): Promise<void> {
 async function measureCell(
   target: Target,
   mock: { url: string; pid: number },
-  mode: 'json' | 'sse',
+  mode: Mode,
   concurrency: number,
   upstreamDelayMs = 0,
 ): Promise<Cell> {
@@ -332,15 +341,16 @@ async function measureCell(
 async function measureCellRounds(
   target: Target,
   mock: { url: string; pid: number },
-  mode: 'json' | 'sse',
+  mode: Mode,
   concurrency: number,
   upstreamDelayMs: number,
 ): Promise<Cell> {
-  const stream = mode === 'sse';
+  const stream = isStream(mode);
   // Delayed cells: workers staggered over one upstream delay (independent clients, not a
   // lockstep burst), a warm-up that covers the stagger, and rounds of at least ~10 replies per worker.
   const common = {
     stream,
+    api: apiOf(mode),
     concurrency,
     durationMs: Math.max(roundMs, 10 * upstreamDelayMs),
     warmupMs: Math.max(roundWarmupMs, 2 * upstreamDelayMs),
@@ -403,7 +413,8 @@ async function measureCellRounds(
   };
 }
 
-const stream = (mode: 'json' | 'sse') => mode === 'sse';
+const isStream = (mode: Mode) => mode.endsWith('sse');
+const stream = isStream;
 
 function fmt(n: number | undefined, digits = 2): string {
   return n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
@@ -455,7 +466,7 @@ const PAIRS: [target: string, against: string][] = [
 interface Comparison {
   target: string;
   against: string;
-  mode: 'json' | 'sse';
+  mode: Mode;
   concurrency: number;
   upstreamDelayMs: number;
   /** Tollgate / official: above 1 = Tollgate serves more. */
@@ -572,17 +583,17 @@ async function main(): Promise<void> {
       if (target.pid && pinning) pinning.pinGateway(target.pid);
       process.stderr.write(`[bench] ${kind}: ${target.notes.join('; ')}\n`);
       // JIT warm-up of both processes on both paths before any cell is measured.
-      for (const mode of modes) {
-        const warm = { stream: mode === 'sse', concurrency: 8, durationMs: warmupMs, warmupMs: 0, maxRequests: 100_000, bodyBytes };
+      for (const mode of modesFor(kind)) {
+        const warm = { stream: isStream(mode), api: apiOf(mode), concurrency: 8, durationMs: warmupMs, warmupMs: 0, maxRequests: 100_000, bodyBytes };
         await runLoad({ ...warm, url: mock.url });
         await runLoad({ ...warm, url: target.url, token: target.token });
       }
       const stats = target.pgStats ?? pgStats;
       const pg0 = kind === 'external' || kind === 'null-proxy' ? undefined : await stats?.();
       let served = 0;
-      const plan: [mode: 'json' | 'sse', concurrency: number, delay: number][] = [
-        ...modes.flatMap((m) => concurrencies.map((c): [typeof m, number, number] => [m, c, 0])),
-        ...upstreamDelays.flatMap((d) => modes.map((m): [typeof m, number, number] => [m, delayConcurrency, d])),
+      const plan: [mode: Mode, concurrency: number, delay: number][] = [
+        ...modesFor(kind).flatMap((m) => concurrencies.filter((c) => !isResponses(m) || c <= 32).map((c): [typeof m, number, number] => [m, c, 0])),
+        ...upstreamDelays.flatMap((d) => modes.filter((m) => !isResponses(m)).map((m): [typeof m, number, number] => [m, delayConcurrency, d])),
       ];
       for (const [mode, c, delay] of plan) {
         const cell = await measureCell(target, mock, mode, c, delay);

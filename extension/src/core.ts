@@ -18,11 +18,13 @@ import { TollgateState } from './platform/state';
 import { createLog } from './platform/log';
 import { showGatewayStatus } from './platform/gateway-status';
 import { workspaceTrustGate } from './settings/trust-vscode';
-import { gatewayUrlProblem, normaliseGatewayInput } from './settings/gateway-url';
+import { askGatewayUrl, GatewaySwitch } from './settings/gateway-switch';
+import { showStatusMenu } from './status/status-menu';
+import { requestSignInBadge } from './auth/accounts-badge';
 import { setUpCodex } from './codex/setup-codex-command';
 
 export interface Core {
-  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'setUpCodex', (...args: unknown[]) => Promise<unknown>>;
+  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'showMenu' | 'switchGateway' | 'setUpCodex', (arg?: unknown) => Promise<unknown>>;
   auth: TollgateAuthProvider;
   sidebar: SidebarView;
   log: ReturnType<typeof createLog>;
@@ -45,25 +47,21 @@ export function startCore(context: vscode.ExtensionContext): Core {
   const controller = new Controller(state, sessions, workspace, log, trust);
   const sidebar = new SidebarView(context.extensionUri, state, log);
 
-  const signIn = async () => {
+  const signIn = async (opts: { noPrompt?: boolean } = {}) => {
     if (!state.gatewayUrl) {
       // Asked here, like the GitHub Enterprise sign-in: no trip to a settings page first.
-      const typed = await vscode.window.showInputBox({
-        title: 'Tollgate: Sign In',
-        prompt: 'Your organisation\'s Tollgate gateway address',
-        placeHolder: 'https://gateway.example.com',
-        ignoreFocusOut: true,
-        validateInput: (t) => gatewayUrlProblem(t),
-      });
-      if (!typed || gatewayUrlProblem(typed)) return undefined;
-      const url = normaliseGatewayInput(typed);
-      await vscode.workspace.getConfiguration('tollgate').update('gatewayUrl', url, vscode.ConfigurationTarget.Global);
+      const url = await askGatewayUrl('', 'Tollgate: Sign In');
+      if (!url) return undefined;
+      await GatewaySwitch.saveSetting(url);
       state.gatewayUrl = url;
     }
     try {
-      return await runSignIn(sessions, state.gatewayUrl, log, (p) => {
-        state.signingIn = p;
-        state.changed();
+      return await runSignIn(sessions, state.gatewayUrl, log, {
+        ...opts,
+        onPending: (p) => {
+          state.signingIn = p;
+          state.changed();
+        },
       });
     } catch (err) {
       log.error('sign-in failed', err);
@@ -81,27 +79,18 @@ export function startCore(context: vscode.ExtensionContext): Core {
   // The URL is application-scoped (a workspace cannot set it), so only the developer or an
   // administrator's policy changes it: the session there is set aside, never revoked, and the
   // change is said out loud.
-  const switchGateway = async (from: string | undefined) => {
-    const to = state.gatewayUrl;
-    const restored = await sessions.switchGateway(to);
-    state.session = sessions.current;
-    state.changed();
-    void controller.refreshHealth();
-    if (!from || from === to) return;
-    const kept = `Your session at ${from} is kept for when you switch back.`;
-    const text = restored ? `Tollgate now uses ${to}, where you are signed in as ${restored.account.label}. ${kept}` : `Tollgate now uses ${to || 'no gateway'}. ${kept}${to ? ' Sign in to continue.' : ''}`;
-    const choice = await vscode.window.showInformationMessage(text, ...(restored || !to ? [] : ['Sign In']));
-    if (choice) await vscode.commands.executeCommand('tollgate.signIn');
-  };
+  const gatewaySwitch = new GatewaySwitch(state, sessions, () => (state.changed(), void controller.refreshHealth()), () => signIn());
 
   const auth = new TollgateAuthProvider(sessions, signIn);
   const commands: Core['commands'] = {
     // Returns nothing: other extensions may run commands, and must get tokens via getSession.
-    signIn: async () => void (await signIn()),
+    signIn: async (arg) => void (await signIn({ noPrompt: (arg as { noPrompt?: unknown } | undefined)?.noPrompt === true })),
     signOut,
     showSpend: () => Promise.resolve(vscode.commands.executeCommand(`${SIDEBAR_VIEW_ID}.focus`)),
     refreshPolicy: () => controller.refreshAll().then(() => controller.refreshPolicy(true)),
     openGatewayStatus: () => showGatewayStatus(controller, state),
+    showMenu: () => showStatusMenu(state),
+    switchGateway: () => gatewaySwitch.choose(),
     setUpCodex: (arg) => setUpCodex({ proxyUrl: () => proxy?.url, gatewayUrl: () => state.gatewayUrl, accessToken: () => sessions.accessToken(), log }, arg),
   };
 
@@ -111,11 +100,10 @@ export function startCore(context: vscode.ExtensionContext): Core {
     sidebar,
     auth,
     createStatusBar(state),
+    requestSignInBadge(state),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('tollgate.gatewayUrl')) return;
-      const from = sessions.current?.gatewayUrl;
-      state.gatewayUrl = gatewayUrl();
-      void switchGateway(from);
+      void gatewaySwitch.onSettingChanged(gatewayUrl());
     }),
     sessions.onDidChange((c) => {
       state.session = sessions.current;

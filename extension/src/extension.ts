@@ -18,7 +18,7 @@ export interface TollgateApi {
   proxyUrl(): string | undefined;
 }
 
-const COMMANDS = ['signIn', 'signOut', 'showSpend', 'refreshPolicy', 'openGatewayStatus', 'setUpCodex'] as const;
+const COMMANDS = ['signIn', 'signOut', 'showSpend', 'refreshPolicy', 'openGatewayStatus', 'showMenu', 'switchGateway', 'setUpCodex'] as const;
 
 export function activate(context: vscode.ExtensionContext): TollgateApi {
   const t0 = performance.now();
@@ -36,7 +36,7 @@ export function activate(context: vscode.ExtensionContext): TollgateApi {
 
   context.subscriptions.push(
     sessionsChanged,
-    ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, (...args: unknown[]) => core().then((c) => c.commands[name](...args)))),
+    ...COMMANDS.map((name) => vscode.commands.registerCommand(`tollgate.${name}`, (arg?: unknown) => core().then((c) => c.commands[name](arg)))),
     vscode.window.registerWebviewViewProvider('tollgate.sidebar', {
       resolveWebviewView: (view) =>
         core().then(

@@ -26,6 +26,7 @@ import { createRoutingFeature } from './routing/feature';
 import { createSpendFeature } from './spend/feature';
 import { createAuditFeature } from './audit/feature';
 import { createTelemetryFeature } from './telemetry/feature';
+import { createConsoleFeature } from './console/feature';
 import { checkRequestText } from './edge/input-text';
 import { edgeServerOptions } from './edge/server-options';
 import { errorHandler, installExpectationHandler, sendError } from './edge/error-handler';
@@ -236,6 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ['policy', createPolicyFeature],
     ['spend', createSpendFeature],
     ['audit', createAuditFeature],
+    ['console', createConsoleFeature],
     ['telemetry', createTelemetryFeature],
   ];
   try {

@@ -54,7 +54,7 @@ export interface GatewayEvent {
   detail?: Record<string, unknown>;
 }
 
-export type FeatureName = 'identity' | 'policy' | 'routing' | 'spend' | 'audit' | 'telemetry';
+export type FeatureName = 'identity' | 'policy' | 'routing' | 'spend' | 'audit' | 'console' | 'telemetry';
 
 export interface Feature {
   /** Routes this feature serves, registered at the root. Receives the context with `auth` set. */
@@ -69,6 +69,8 @@ export interface Feature {
   writes?: WriteSource;
   /** Carry `source`'s writes in this feature's transactions (the audit writer). */
   carryWrites?(source: WriteSource): void;
+  /** Commit `derive(rows)`'s statement with every audit batch (the audit writer; console rollups). */
+  deriveWrites?(derive: (rows: readonly import('./audit/record').AuditContent[]) => string | undefined): void;
   /** A reason to refuse every new request right now (the audit spool is full), else undefined. */
   refuse?(): import('./errors').GatewayError | undefined;
   close?(): Promise<void>;

@@ -42,6 +42,8 @@ export const ROUTE_DOCS: Record<string, { auth: Auth; what: string }> = {
   'DELETE /v1/organizations/spend_limits/:id': { auth: 'bearer or admin', what: 'Delete a cap' },
   'GET /v1/organizations/audit': { auth: 'bearer or admin', what: 'Tollgate: the audit trail, filtered and paged, or exported as JSONL' },
   'GET /v1/organizations/upstreams': { auth: 'bearer or admin', what: "Tollgate: each upstream's circuit-breaker state" },
+  'GET /v1/organizations/reports/spend': { auth: 'bearer or admin', what: 'Tollgate: spend (micro-dollars and exact dollars) by `group_by=user|group|model|upstream` over `from`..`to` in `bucket=day|week|month|none` of zone `tz`; JSON, or CSV with `format=csv` / `Accept: text/csv` (docs/console.md)' },
+  'GET /v1/organizations/reports/usage': { auth: 'bearer or admin', what: 'Tollgate: requests, errors and tokens by kind (input, output, cache write, cache read), same parameters as the spend report' },
   'POST /v1/organizations/users/:user_id/sessions/revoke': { auth: 'bearer or admin', what: "Tollgate: end every session of a user, on every replica" },
 };
 
@@ -50,7 +52,7 @@ const AUTH_TEXT: Record<Auth, string> = {
   browser: 'none (a person in a browser)',
   bearer: '`Authorization: Bearer <session>`',
   admin: '`x-api-key` admin key',
-  'bearer or admin': '`x-api-key` admin key, or a bearer in `admin.admin_groups`',
+  'bearer or admin': '`x-api-key` admin key, or a bearer in `admin.admin_groups` (GET also `admin.viewer_groups`)',
 };
 
 const USAGE_HEADER_MEANING: Record<keyof typeof USAGE_HEADERS, string> = {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { assertHostInstalled, startCodeServer, type CodeServer } from '../support/code-server';
 import { openWorkbench, type Workbench } from '../support/workbench';
 import { completeDeviceSignIn } from '../support/test-idp';
-import { OUT_DIR, packageExtension, startE2eGateway, USER_CODE, type E2eGateway } from './support-extension';
+import { acceptCodePrompt, OUT_DIR, packageExtension, startE2eGateway, type E2eGateway } from './support-extension';
 
 const STATUS = '[id="tollgate.tollgate.budget"]';
 const HOSTILE = { 'tollgate.gatewayUrl': 'http://attacker.invalid:9' };
@@ -68,7 +68,7 @@ describe('VS Code extension: Workspace Trust in code-server + Chromium', functio
 
     // Sign-in goes to the developer's gateway, not the one the folder's settings name.
     await wb.runCommand('Tollgate: Sign In');
-    const code = USER_CODE.exec(await wb.toast(USER_CODE, 60_000))![1]!;
+    const code = await acceptCodePrompt(wb);
     const leg = await completeDeviceSignIn(`${gw.url}/device?user_code=${code}`, { login: 'alice' });
     assert.equal(leg.status, 200, leg.html.slice(0, 300));
     await page.waitForFunction((sel) => /\$[\d.]+ \/ \$50 · day/.test(document.querySelector(sel)?.textContent ?? ''), STATUS, { timeout: 60_000 });

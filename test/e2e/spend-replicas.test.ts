@@ -1,6 +1,7 @@
 /**
  * Hard caps across replicas: three gateway processes (the bundled server) on one real PostgreSQL,
- * 200 requests at once from five users against caps at the edge; then a replica killed mid-stream.
+ * 200 requests at once from five users against caps at the edge (Anthropic Messages, then OpenAI
+ * Responses as Codex sends them); then a replica killed mid-stream.
  * Both reservation designs: leases (the default) and one reservation per request.
  */
 import assert from 'node:assert/strict';
@@ -10,14 +11,18 @@ import type { Db } from '../../gateway-server/src/store/db';
 import { LEASE_TTL_MS, reconcileLeases, reconcileReservations, RESERVATION_TTL_MS } from '../../gateway-server/src/spend/feature';
 import { createPostgresDatabase } from '../support/db';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai';
 import { waitFor } from '../support/wait';
 import { startGatewayProcess, type GatewayProcess } from '../support/process';
 import { TEST_JWT_SECRET } from '../support/gateway';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
+/** Messages requests the upstream received (near a cap the gateway also asks count_tokens). */
+const isMessages = (q: { url: string }) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens');
 
 for (const reservation of ['lease', 'request'] as const) describe(`spend caps across three gateway processes (PostgreSQL, reservation: ${reservation})`, function () {
   let mock: MockAnthropic;
+  let openai: MockOpenAI;
   let pgdb: { url: string; drop(): Promise<void> };
   let db: Db;
   let gws: GatewayProcess[] = [];
@@ -26,11 +31,16 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
   before(async function () {
     this.timeout(180_000);
     mock = await startMockAnthropic();
+    openai = await startMockOpenAI({ apiKey: 'sk-openai-test' });
     pgdb = await createPostgresDatabase();
     config = {
       session: { jwt_secret: TEST_JWT_SECRET },
       store: { postgres_url: pgdb.url, max_connections: 20 },
-      upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-test' } }],
+      upstreams: [
+        { name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-test' } },
+        { name: 'openai', provider: 'openai', base_url: openai.baseUrl, auth: { api_key: 'sk-openai-test' } },
+      ],
+      managed: { policies: [{ name: 'everyone', match: {}, codex: { availableModels: ['gpt-5-codex'] } }] },
       admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }], blocked_message: 'ask #eng-budget' },
       // Near the cap, requests are forwarded with max_tokens lowered down to 100 (the burst asks for 400).
       enforcement: { reservation, min_output_tokens: 100 },
@@ -44,6 +54,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     for (const g of gws) await g.stop('SIGKILL');
     await db?.close();
     await mock?.close();
+    await openai?.close();
     await pgdb?.drop();
   });
 
@@ -131,7 +142,9 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     assert.equal(admitted.length + refused.length, 200, `unexpected statuses: ${results.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.status + r.text).join(' | ')}`);
     for (const r of refused) assert.equal((JSON.parse(r.text) as { error: { type: string } }).error.type, 'billing_error');
     assert.ok(admitted.length > 0 && refused.length > 0, 'caps at the edge: some admitted, some refused');
-    assert.equal(mock.requests.length - before, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+    const forwarded = mock.requests.slice(before).filter(isMessages);
+    assert.equal(forwarded.length, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+    const counts = mock.requests.slice(before).length - forwarded.length;
 
     // Leases go back when a replica stops (or idles): stop all three gracefully, then audit the books.
     if (reservation === 'lease') {
@@ -143,8 +156,9 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     const { rows: ledger } = await db.query<{ principal: string; cost_micros: string; request_id: string }>('SELECT principal, cost_micros, request_id FROM spend_ledger');
     assert.equal(ledger.length, admitted.length, 'one ledger row per admitted request');
     assert.equal(new Set(ledger.map((l) => l.request_id)).size, ledger.length, 'no request charged twice');
+    assert.deepEqual(mock.overCount, [], 'the upstream never reported more prompt tokens than its count_tokens said');
     // What each request cost, from what the upstream received: 25 input + min(300, max_tokens) output of Sonnet.
-    const sent = mock.requests.slice(before).map((q) => (q.json as { max_tokens: number }).max_tokens);
+    const sent = forwarded.map((q) => (q.json as { max_tokens: number }).max_tokens);
     const lowered = sent.filter((m) => m !== 400);
     for (const m of lowered) assert.ok(m >= 100 && m < 400, `lowered max_tokens ${m} within [100, 400)`);
     const priced = (m: number) => 25n * 3n + BigInt(Math.min(300, m)) * 15n;
@@ -171,7 +185,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     const total = ledger.reduce((s, l) => s + BigInt(l.cost_micros), 0n);
     const fraction = Number(total) / Number(capTotal);
     console.log(
-      `      concurrency (${reservation}): 200 requests, 3 replicas: admitted ${admitted.length} (${lowered.length} with max_tokens lowered), refused ${refused.length}, charged ${total} µ$ of ${capTotal} µ$ of daily caps (${(fraction * 100).toFixed(1)}%), overshoot 0\n        ${report.join('\n        ')}`,
+      `      concurrency (${reservation}): 200 requests, 3 replicas: admitted ${admitted.length} (${lowered.length} with max_tokens lowered; ${counts} prompt counts asked), refused ${refused.length}, charged ${total} µ$ of ${capTotal} µ$ of daily caps (${(fraction * 100).toFixed(1)}%), overshoot 0\n        ${report.join('\n        ')}`,
     );
     assert.ok(lowered.length > 0, 'near the caps, requests were forwarded with a lowered max_tokens');
     assert.ok(fraction >= BURST_MIN_SPENT, `spent ${(fraction * 100).toFixed(1)}% of the daily caps; at least ${BURST_MIN_SPENT * 100}% expected`);
@@ -216,7 +230,7 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
     }
     const report: string[] = [];
     // Near the cap max_tokens may be lowered: each request costs 25 in + min(300, max_tokens received) out.
-    const sent = mock.requests.slice(before).map((q) => BigInt(25 * 3 + Math.min(300, (q.json as { max_tokens: number }).max_tokens) * 15));
+    const sent = mock.requests.slice(before).filter(isMessages).map((q) => BigInt(25 * 3 + Math.min(300, (q.json as { max_tokens: number }).max_tokens) * 15));
     const { rows: all } = await db.query<{ c: string }>("SELECT cost_micros::text AS c FROM spend_ledger WHERE principal LIKE 'roomy-%'");
     const sortBig = (a: bigint[]) => [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     assert.deepEqual(sortBig(all.map((r) => BigInt(r.c))), sortBig(sent), 'ledger = upstream usage × price');
@@ -232,6 +246,56 @@ for (const reservation of ['lease', 'request'] as const) describe(`spend caps ac
       report.push(`${u.sub}: admitted ${admitted}/120, charged ${charged} µ$ of 250000`);
     }
     console.log(`      roomy caps (${reservation}): ${report.join('; ')}`);
+    if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
+  });
+
+  it('a burst of 200 OpenAI Responses requests (as Codex sends them) never passes a cap, and each is charged its priced usage, once', async function () {
+    this.timeout(180_000);
+    const users = ['resp-a', 'resp-b', 'resp-c', 'resp-d', 'resp-e'].map((sub) => ({ sub, groups: ['codex'] }));
+    await setLimit({ type: 'rbac_group', rbac_group_id: 'codex' }, '3', 'daily');
+    await setLimit({ type: 'rbac_group', rbac_group_id: 'codex' }, '100', 'weekly'); // above the organization's weekly 4 cents
+    for (const gw of gws) for (const u of users) await awaitCaps(gw, u.sub, u.groups, 2);
+    // 24 input tokens of which 8 cached, 300 output of which 100 reasoning, at gpt-5-codex list
+    // prices (1.25 / 0.125 / 10 $ per MTok): 16 × 1.25 + 8 × 0.125 + 300 × 10 = 3021 µ$.
+    const PRICED = 3021n;
+    openai.defaults = { reply: { usage: { inputTokens: 24, cachedTokens: 8, outputTokens: 300, reasoningTokens: 100 } }, eventDelayMs: 2 };
+    const before = openai.requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const u = users[i % users.length]!;
+        const gw = gws[i % gws.length]!;
+        const res = await fetch(`${gw.url}/v1/responses`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${mint(gw, u.sub, u.groups)}`, 'content-type': 'application/json', originator: 'codex_exec', 'session-id': `burst-${i}` },
+          body: JSON.stringify({ model: 'gpt-5-codex', input: `request ${i}`, max_output_tokens: 400, stream: i % 2 === 0, store: false }),
+        });
+        return { user: u.sub, status: res.status, text: await res.text() };
+      }),
+    );
+    const admitted = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(admitted.length + refused.length, 200, `unexpected statuses: ${results.filter((r) => r.status !== 200 && r.status !== 429).map((r) => r.status + r.text).join(' | ')}`);
+    for (const r of refused) assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, 'insufficient_quota');
+    assert.ok(admitted.length > 0 && refused.length > 0, 'caps at the edge: some admitted, some refused');
+    assert.equal(openai.requests.length - before, admitted.length, 'every admitted request reached the upstream once; no refused one did');
+    if (reservation === 'lease') {
+      assert.deepEqual(await Promise.all(gws.map((g) => g.stop('SIGTERM'))), [0, 0, 0]);
+      assert.equal((await db.query('SELECT id FROM spend_leases')).rows.length, 0, 'every lease given back on shutdown');
+    }
+    const report: string[] = [];
+    for (const u of users) {
+      const mine = admitted.filter((a) => a.user === u.sub).length;
+      const { rows: l } = await db.query<{ c: string; request_id: string }>('SELECT cost_micros::text AS c, request_id FROM spend_ledger WHERE principal = $1', [u.sub]);
+      assert.equal(l.length, mine, 'one ledger row per admitted request');
+      assert.equal(new Set(l.map((r) => r.request_id)).size, l.length, 'no request charged twice');
+      for (const r of l) assert.equal(BigInt(r.c), PRICED, 'ledger = upstream usage × price, to the micro-dollar');
+      const charged = BigInt(mine) * PRICED;
+      const { rows: c } = await db.query<{ spent_micros: string; reserved_micros: string }>('SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = $1', [u.sub]);
+      for (const row of c) assert.deepEqual([BigInt(row.spent_micros), row.reserved_micros], [charged, '0']);
+      assert.ok(charged <= 30_000n, `${u.sub}: charged ${charged} µ$ exceeds the daily cap 30000`);
+      report.push(`${u.sub}: admitted ${mine}/40, charged ${charged} µ$ of 30000`);
+    }
+    console.log(`      responses burst (${reservation}): 200 requests, 3 replicas, overshoot 0; ${report.join('; ')}`);
     if (reservation === 'lease') gws = await Promise.all([0, 1, 2].map(() => startGatewayProcess(config)));
   });
 

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startGatewayWithIdp } from '../support/test-idp';
+import type { Workbench } from '../support/workbench';
 
 export const VSIX = resolve('tollgate-0.1.0.vsix');
 export const OUT_DIR = resolve('test-output', 'extension-e2e');
@@ -71,3 +72,16 @@ export async function startE2eGateway(): Promise<E2eGateway> {
 
 /** The user code in the extension's sign-in notification. */
 export const USER_CODE = /Tollgate sign-in code: ([A-Z]{4}-[A-Z]{4})/;
+
+/**
+ * The sign-in code modal ("Sign in to Tollgate at …"): optionally screenshots it in both themes,
+ * clicks "Copy Code and Open Browser" and returns the code from the progress notification.
+ */
+export async function acceptCodePrompt(wb: Workbench, screenshot?: string): Promise<string> {
+  const dialog = wb.page.locator('.monaco-dialog-box', { hasText: 'Sign in to Tollgate' });
+  await dialog.waitFor({ timeout: 60_000 });
+  if (screenshot) await wb.screenshotThemes(screenshot);
+  await dialog.locator('.monaco-button', { hasText: 'Copy Code and Open Browser' }).click();
+  await dialog.waitFor({ state: 'detached', timeout: 15_000 });
+  return USER_CODE.exec(await wb.toast(USER_CODE, 60_000))![1]!;
+}

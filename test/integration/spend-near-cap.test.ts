@@ -9,68 +9,79 @@
  */
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { mockTokenCount, startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
 import { waitFor } from '../support/wait';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
+import { runClaude } from '../support/claude-cli';
 
 const WRITE_KEY = 'wk-0123456789abcdef0123456789abcdef';
 const CAP_MICROS = 3_000_000n;
-// Opus 4.5+ list prices, µ$ per token ×1e6 (per million tokens).
-const IN = 5_000_000n;
-const OUT = 25_000_000n;
-const CW = 6_250_000n;
-const CR = 500_000n;
+/** Anthropic's list prices, µ$ per million tokens: input, output, 5-minute cache write, cache read. */
+const RATES = {
+  opus: { IN: 5_000_000n, OUT: 25_000_000n, CW: 6_250_000n, CR: 500_000n },
+  sonnet: { IN: 3_000_000n, OUT: 15_000_000n, CW: 3_750_000n, CR: 300_000n },
+};
+// The SDK test's oracle: Opus 4.5+.
+const { OUT } = RATES.opus;
 const MIN_OUTPUT = 1024;
 
-/** A Claude Code turn: ~80 KB that grows by ~1 KB a turn (see shared/reference/claude-code-client.md). */
-function claudeCodeBody(turn: number): string {
-  const tools = Array.from({ length: 25 }, (_, i) => ({
-    name: `Tool${i}`,
-    description: `Tool ${i}. ${'Use this tool to work on files in the workspace. '.repeat(48)}`,
-    input_schema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
-  }));
-  const messages = [];
-  for (let t = 0; t <= turn; t++) {
+/**
+ * A Claude Code turn, in the real CLI's request shape: the body the real `claude -p --model opus`
+ * sent through this gateway (captured in `before`: model, max_tokens, system, tools, betas,
+ * thinking, output_config, cache_control on the last user block), with the conversation grown by
+ * ~1 KB a turn and the cache breakpoint moved to the new last user block, as the CLI does.
+ */
+function claudeCodeBody(captured: Record<string, unknown>, turn: number): string {
+  const first = (captured.messages as { role: string; content: Record<string, unknown>[] }[])[0]!;
+  const strip = (blocks: Record<string, unknown>[]) => blocks.map(({ cache_control: _c, ...b }) => b);
+  const messages: { role: string; content: Record<string, unknown>[] }[] = [{ role: 'user', content: strip(first.content) }];
+  for (let t = 1; t <= turn; t++) {
+    messages.push({ role: 'assistant', content: [{ type: 'text', text: `Done with turn ${t}. ${'edited the file. '.repeat(30)}` }] });
     messages.push({ role: 'user', content: [{ type: 'text', text: `Turn ${t}: ${'please change the function and run the tests. '.repeat(11)}` }] });
-    if (t < turn) messages.push({ role: 'assistant', content: [{ type: 'text', text: `Done with turn ${t}. ${'edited the file. '.repeat(30)}` }] });
   }
-  return JSON.stringify({
-    model: 'claude-opus-4-8',
-    messages,
-    system: [
-      { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.300; cc_entrypoint=cli;' },
-      { type: 'text', text: `You are Claude Code. ${'Follow the instructions. '.repeat(400)}`, cache_control: { type: 'ephemeral' } },
-    ],
-    tools,
-    metadata: { user_id: JSON.stringify({ device_id: 'd'.repeat(64), session_id: '7a1b' }) },
-    max_tokens: 64000,
-    thinking: { type: 'adaptive' },
-    context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
-    output_config: { effort: 'high' },
-    stream: true,
-  });
+  const last = messages.at(-1)!.content;
+  last[last.length - 1] = { ...last[last.length - 1], cache_control: { type: 'ephemeral' } };
+  return JSON.stringify({ ...captured, messages });
 }
 
-/** The most a body can cost with `maxTokens` of output: every byte a token plus 1000, at the cache-write rate. */
-const worst = (bytes: number, maxTokens: number) => (BigInt(bytes + 1000) * CW + BigInt(maxTokens) * OUT + 999_999n) / 1_000_000n;
+type Rates = (typeof RATES)['opus'];
+/** The most a body can cost with `maxTokens` of output, byte bound: every byte a token plus 1000, at the cache-write rate. */
+const worst = (r: Rates, bytes: number, maxTokens: number) => (BigInt(bytes + 1000) * r.CW + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
+/** The same with the prompt bounded by a count_tokens answer: the count plus 2% (rounded up) and 100 tokens. */
+const worstCounted = (r: Rates, count: number, maxTokens: number) => {
+  const c = BigInt(count);
+  return ((c + (c + 49n) / 50n + 100n) * r.CW + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
+};
 
-for (const reservation of ['lease', 'request'] as const) {
-  describe(`near-cap admission: a Claude Code developer against a $3 daily cap (postgres, reservation: ${reservation})`, function () {
+// count_tokens_near_cap: false is the byte bound alone (the design before it), measured for comparison.
+for (const [reservation, counting] of [['lease', true], ['request', true], ['lease', false]] as const) {
+  describe(`near-cap admission: a Claude Code developer against a $3 daily cap (postgres, reservation: ${reservation}, count_tokens_near_cap: ${counting})`, function () {
     let mock: MockAnthropic;
     let tdb: TestDatabase;
     let gw: TestGateway;
+    /** The bodies the real Claude Code CLI sent for its main request, per model. */
+    const captured: Record<string, Record<string, unknown>> = {};
 
     before(async function () {
-      this.timeout(120_000);
+      this.timeout(180_000);
       mock = await startMockAnthropic();
       tdb = await createTestDatabase('postgres');
       const config = testConfig({
         upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
         admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }], blocked_message: 'ask #eng-budget to raise it' },
-        enforcement: { reservation, min_output_tokens: MIN_OUTPUT },
+        enforcement: { reservation, min_output_tokens: MIN_OUTPUT, count_tokens_near_cap: counting },
       });
       gw = await startTestGateway({ config, db: tdb.db });
+      // The real CLI, uncapped: its main request (the one with tools) is the shape replayed below.
+      for (const model of ['opus', 'sonnet']) {
+        const from = mock.requests.length;
+        const run = await runClaude({ baseUrl: gw.url, token: gw.mint({ sub: 'shape-capture', groups: [] }), prompt: 'say hi', model });
+        assert.equal(run.code, 0, run.stdout + run.stderr);
+        const main = mock.requests.slice(from).find((q) => q.url.startsWith('/v1/messages') && Array.isArray(q.json?.tools));
+        assert.ok(main, 'the CLI sent its main request through the gateway');
+        captured[model] = main.json!;
+      }
     });
     after(async () => {
       await gw?.close();
@@ -99,50 +110,68 @@ for (const reservation of ['lease', 'request'] as const) {
       assert.equal(msg.usage.output_tokens, sent);
     });
 
-    it('spends the cap down to what one more minimal request could cost; the upstream gets the lowered max_tokens; never over the cap', async function () {
+    for (const model of ['opus', 'sonnet'] as const) it(`${model}: spends the cap down to what one more minimal request could cost; the upstream gets the lowered max_tokens; never over the cap`, async function () {
       this.timeout(300_000);
+      const dev = `dev-${model}`;
+      const { IN, CR, CW, OUT } = RATES[model];
       const r = await fetch(`${gw.url}/v1/organizations/spend_limits`, {
         method: 'POST',
         headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify({ scope: { type: 'user', user_id: 'dev' }, amount: '300', period: 'daily' }),
+        body: JSON.stringify({ scope: { type: 'user', user_id: dev }, amount: '300', period: 'daily' }),
       });
       assert.equal(r.status, 200, await r.clone().text());
-      await waitFor("dev's $3 cap is in force", async () => {
-        const e = await fetch(`${gw.url}/v1/organizations/spend_limits/effective?user_ids[]=dev&period[]=daily`, { headers: { 'x-api-key': WRITE_KEY } });
+      await waitFor(`${dev}'s $3 cap is in force`, async () => {
+        const e = await fetch(`${gw.url}/v1/organizations/spend_limits/effective?user_ids[]=${dev}&period[]=daily`, { headers: { 'x-api-key': WRITE_KEY } });
         return ((await e.json()) as { data: { amount: string | null }[] }).data[0]?.amount === '300';
       });
-      const token = gw.mint({ sub: 'dev', groups: [] });
-      // Outputs of a working session: short answers and long edits, cache mostly read.
+      const token = gw.mint({ sub: dev, groups: [] });
+      const shape = captured[model]!;
+      const maxTokens = shape.max_tokens as number;
+      // Outputs of a working session: short answers and long edits.
       const outputs = [2000, 6000, 24000, 3000];
+      const isMessages = (q: { url: string }) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens');
+      const isCount = (q: { url: string }) => q.url.includes('/count_tokens');
       let spentOracle = 0n;
-      let refusal: { status: number; text: string; headers: Headers; bytes: number } | undefined;
-      const lowered: { sent: string; got: Buffer; stop: string }[] = [];
+      let prevPrompt = 0;
+      let refusal: { status: number; text: string; headers: Headers; bytes: number; count: number } | undefined;
+      const lowered: { sent: string; got: Buffer; stop: string; asked: number }[] = [];
       for (let turn = 0; turn < 200 && !refusal; turn++) {
-        const body = claudeCodeBody(turn);
-        const usage = { inputTokens: 40, cacheReadInputTokens: 18_000, cacheCreationInputTokens: 1_200, outputTokens: outputs[turn % outputs.length]! };
+        const body = claudeCodeBody(shape, turn);
+        const json = JSON.parse(body) as Record<string, unknown>;
+        // The usage the mock reports is its own tokenizer's count of this prompt: what the last turn
+        // cached is read, the new turn is written, 3 tokens after the breakpoint are plain input.
+        const prompt = mockTokenCount(json);
+        const usage = { inputTokens: 3, cacheReadInputTokens: prevPrompt, cacheCreationInputTokens: prompt - prevPrompt - 3, outputTokens: outputs[turn % outputs.length]! };
         mock.queue = [{ reply: usage, honourMaxTokens: true }];
-        const before = mock.requests.length;
-        const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body });
+        const before = mock.requests.filter(isMessages).length;
+        const countsBefore = mock.requests.filter(isCount).length;
+        const byteBoundFits = worst(RATES[model], Buffer.byteLength(body), maxTokens) <= CAP_MICROS - spentOracle;
+        const res = await fetch(`${gw.url}/v1/messages?beta=true`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body });
         const text = await res.text();
+        // count_tokens is asked only near the cap: when the byte bound no longer fits.
+        const counted = mock.requests.filter(isCount).length - countsBefore;
+        assert.equal(counted, counting && !byteBoundFits ? 1 : 0, `turn ${turn}: count_tokens requests`);
         if (res.status !== 200) {
-          refusal = { status: res.status, text, headers: res.headers, bytes: Buffer.byteLength(body) };
-          assert.equal(mock.requests.length, before, 'a refused request never reaches the upstream');
+          refusal = { status: res.status, text, headers: res.headers, bytes: Buffer.byteLength(body), count: prompt };
+          assert.equal(mock.requests.filter(isMessages).length, before, 'a refused request never reaches the upstream');
           break;
         }
-        const got = mock.requests.at(-1)!;
+        prevPrompt = prompt;
+        const got = mock.requests.filter(isMessages).at(-1)!;
         const sentMax = (got.json as { max_tokens: number }).max_tokens;
         const out = Math.min(usage.outputTokens, sentMax);
-        spentOracle += (40n * IN + 18_000n * CR + 1_200n * CW + BigInt(out) * OUT + 999_999n) / 1_000_000n;
-        if (sentMax !== 64000) lowered.push({ sent: body, got: got.body, stop: /"stop_reason":"(\w+)"/.exec(text)?.[1] ?? '' });
+        spentOracle += (3n * IN + BigInt(usage.cacheReadInputTokens) * CR + BigInt(usage.cacheCreationInputTokens) * CW + BigInt(out) * OUT + 999_999n) / 1_000_000n;
+        if (sentMax !== maxTokens) lowered.push({ sent: body, got: got.body, stop: /"stop_reason":"(\w+)"/.exec(text)?.[1] ?? '', asked: usage.outputTokens });
       }
       assert.ok(refusal, 'the developer reached the cap');
+      assert.deepEqual(mock.overCount, [], 'the mock never reported more prompt tokens than its count_tokens said');
 
       // The books: recorded spend equals the usage priced independently, and never passes the cap.
       await waitFor('every charge is stored', async () => {
-        const { rows } = await tdb.db.query<{ spent_micros: string; reserved_micros: string }>("SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = 'dev'");
+        const { rows } = await tdb.db.query<{ spent_micros: string; reserved_micros: string }>('SELECT spent_micros, reserved_micros FROM spend_counters WHERE principal = $1', [dev]);
         return rows.length > 0 && rows.every((c) => BigInt(c.spent_micros) === spentOracle);
       });
-      const { rows: ledger } = await tdb.db.query<{ s: string }>("SELECT sum(cost_micros)::text AS s FROM spend_ledger WHERE principal = 'dev'");
+      const { rows: ledger } = await tdb.db.query<{ s: string }>('SELECT sum(cost_micros)::text AS s FROM spend_ledger WHERE principal = $1', [dev]);
       const spent = BigInt(ledger[0]!.s);
       assert.equal(spent, spentOracle, 'ledger = usage × list price');
       assert.ok(spent <= CAP_MICROS, `recorded spend ${spent} µ$ passes the $3 cap`);
@@ -151,10 +180,10 @@ for (const reservation of ['lease', 'request'] as const) {
       assert.ok(lowered.length >= 1, 'near the cap, requests were forwarded with a lowered max_tokens');
       for (const l of lowered) {
         const m = (JSON.parse(l.got.toString('utf8')) as { max_tokens: number }).max_tokens;
-        assert.ok(m >= MIN_OUTPUT && m < 64000);
-        assert.equal(l.got.toString('utf8'), l.sent.replace('"max_tokens":64000', `"max_tokens":${m}`), 'every other byte forwarded unchanged');
+        assert.ok(m >= MIN_OUTPUT && m < maxTokens);
+        assert.equal(l.got.toString('utf8'), l.sent.replace(`"max_tokens":${maxTokens}`, `"max_tokens":${m}`), 'every other byte forwarded unchanged');
+        assert.equal(l.stop, l.asked > m ? 'max_tokens' : 'end_turn', 'a lowered answer that runs long ends with stop_reason max_tokens');
       }
-      assert.ok(lowered.some((l) => l.stop === 'max_tokens'), 'a lowered answer that ran long ends with stop_reason max_tokens');
 
       // The 429: Anthropic's envelope, what is left, what the request needs, when it resets; headers kept.
       assert.equal(refusal.status, 429);
@@ -162,7 +191,7 @@ for (const reservation of ['lease', 'request'] as const) {
       assert.equal(err.type, 'error');
       assert.equal(err.error.type, 'billing_error');
       const left = CAP_MICROS - spent;
-      const least = worst(refusal.bytes, MIN_OUTPUT);
+      const least = counting ? worstCounted(RATES[model], refusal.count, MIN_OUTPUT) : worst(RATES[model], refusal.bytes, MIN_OUTPUT);
       assert.ok(left < least, `refused with ${left} µ$ left although ${least} µ$ covers the request at ${MIN_OUTPUT} output tokens`);
       const usd = (m: bigint) => `$${(Number(m) / 1e6).toFixed(Number(m) < 100_000 ? 4 : 2)}`;
       assert.ok(err.error.message.includes(`${usd(left)} left`), err.error.message);
@@ -173,10 +202,18 @@ for (const reservation of ['lease', 'request'] as const) {
       assert.ok(Number(refusal.headers.get('retry-after')) > 0);
 
       const fraction = Number(spent) / Number(CAP_MICROS);
-      console.log(`      ${reservation}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered; refused with ${usd(left)} left, ${usd(least)} needed for a ${refusal.bytes}-byte request`);
-      // What is out of reach is exactly the proven worst case of the prompt: its bytes at the cache-write rate.
+      console.log(
+        `      ${model}, ${reservation}, count_tokens_near_cap ${counting}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered; refused with ${usd(left)} left, ${usd(least)} needed for a ${refusal.bytes}-byte, ${refusal.count}-token request`,
+      );
+      // What is out of reach is at most the proven worst case of one minimal request.
       assert.ok(spent >= CAP_MICROS - least, 'refused only when even the floor did not fit');
-      assert.ok(fraction >= 0.8, `spent only ${(fraction * 100).toFixed(1)}% of the cap before the first 429`);
+      // Issue 16 asks for 95%. With the prompt counted, Sonnet gets there. Opus 4.5+ does not always:
+      // the least an Opus request of this size can be proven to cost, its ~25 000 prompt tokens at the
+      // $6.25 cache-write rate (a cache miss cannot be ruled out) and 1024 output tokens, is about
+      // $0.19, 6% of $3, so a developer whose last answer fits ends 93.8-95.3% in (docs/spend.md).
+      // The byte bound alone (count_tokens_near_cap: false) stops near 80% on Opus.
+      const target = !counting ? 0.79 : model === 'sonnet' ? 0.95 : 0.935;
+      assert.ok(fraction >= target, `spent only ${(fraction * 100).toFixed(1)}% of the cap before the first 429`);
     });
   });
 }

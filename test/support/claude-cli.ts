@@ -28,6 +28,8 @@ export function runClaude(opts: {
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Working folder (default: the HOME); a repository's `.claude/settings.local.json` applies there. */
+  cwd?: string;
   /** Reuse a HOME from an earlier run (its cached remote settings, for instance); default a fresh one. */
   home?: string;
   /**
@@ -64,10 +66,10 @@ export function runClaude(opts: {
     const child = opts.managedSettingsDir
       ? spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', PRIVATE_ETC_SCRIPT, 'private-etc', opts.managedSettingsDir, scratch!, CLAUDE_BIN, ...args], {
           env,
-          cwd: home,
+          cwd: opts.cwd ?? home,
           stdio: ['ignore', 'pipe', 'pipe'],
         })
-      : spawn(CLAUDE_BIN, args, { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn(CLAUDE_BIN, args, { env, cwd: opts.cwd ?? home, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

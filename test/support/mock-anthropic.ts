@@ -2,6 +2,12 @@
  * A loopback stand-in for api.anthropic.com that speaks the real wire format (SSE events
  * message_start … message_stop, JSON messages, count_tokens), records every request it
  * receives, and can inject faults: error statuses, a slow first byte, a mid-stream cut.
+ *
+ * count_tokens answers deterministically and consistently with the usage the mock reports, as
+ * the real API's count is the prompt it bills: `mockTokenCount` (one token per 4 bytes of the
+ * prompt's JSON), raised to the prompt usage the next scripted reply will report. Count requests
+ * never consume `queue`. A Messages reply whose prompt usage exceeds what count_tokens answered
+ * for the same prompt is recorded in `overCount`, so a test can assert the mock stayed honest.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './loopback-server';
@@ -56,6 +62,8 @@ export interface MockAnthropic {
   sentBodies: Buffer[];
   /** Resolves when a request's socket closes (disconnect tests). */
   closedRequests: number;
+  /** Messages replies that reported more prompt tokens than count_tokens answered for that prompt. */
+  overCount: { index: number; usage: number; count: number }[];
   close(): Promise<void>;
 }
 
@@ -74,7 +82,10 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
     defaults: {} as Behaviour,
     sentBodies: [] as Buffer[],
     closedRequests: 0,
+    overCount: [] as MockAnthropic['overCount'],
   };
+  /** count_tokens answers by prompt (the counted fields' JSON). */
+  const counted = new Map<string, number>();
   let counter = 0;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -92,7 +103,8 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
       res.on('close', () => {
         state.closedRequests++;
       });
-      const b = state.queue.shift() ?? state.defaults;
+      const isCount = (req.url ?? '').includes('/count_tokens');
+      const b = (isCount ? undefined : state.queue.shift()) ?? state.defaults;
       void respond(req, res, json, b, index);
     });
   });
@@ -122,13 +134,17 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
       );
       return;
     }
-    const isCount = (req.url ?? '').includes('/count_tokens');
-    if (isCount) {
+    if ((req.url ?? '').includes('/count_tokens')) {
+      const upcoming = promptUsage({ ...DEFAULT_REPLY, ...(state.queue[0] ?? state.defaults).reply });
+      const count = Math.max(mockTokenCount(json ?? {}), upcoming);
+      counted.set(promptKey(json ?? {}), count);
       res.writeHead(200, { ...common, 'content-type': 'application/json' });
-      res.end(JSON.stringify({ input_tokens: b.reply?.inputTokens ?? DEFAULT_REPLY.inputTokens }));
+      res.end(JSON.stringify({ input_tokens: count }));
       return;
     }
     const reply: ScriptedReply = { ...DEFAULT_REPLY, model: typeof json?.model === 'string' ? json.model : DEFAULT_REPLY.model, ...b.reply };
+    const count = counted.get(promptKey(json ?? {}));
+    if (count !== undefined && promptUsage(reply) > count) state.overCount.push({ index, usage: promptUsage(reply), count });
     // As the real API: never more output than the max_tokens received, and then stop_reason max_tokens.
     const maxTokens = json?.max_tokens;
     if (b.honourMaxTokens && typeof maxTokens === 'number' && maxTokens > 0 && reply.outputTokens > maxTokens) Object.assign(reply, { outputTokens: Math.floor(maxTokens), stopReason: 'max_tokens' });
@@ -197,6 +213,20 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
   const loop = await listenLoopback(server);
   // The returned object is the live state: tests assign `queue`/`defaults` and read `requests`.
   return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close }) as MockAnthropic;
+}
+
+/** The fields count_tokens counts, as one key. */
+function promptKey(json: Record<string, unknown>): string {
+  return JSON.stringify([json.model, json.system, json.tools, json.messages, json.tool_choice]);
+}
+
+/** The mock's tokenizer: one token per 4 bytes of the prompt's JSON (system, tools, messages, tool_choice). */
+export function mockTokenCount(json: Record<string, unknown>): number {
+  return Math.ceil(Buffer.byteLength(JSON.stringify([json.system, json.tools, json.messages, json.tool_choice])) / 4);
+}
+
+function promptUsage(r: Pick<ScriptedReply, 'inputTokens' | 'cacheReadInputTokens' | 'cacheCreationInputTokens'>): number {
+  return r.inputTokens + (r.cacheReadInputTokens ?? 0) + (r.cacheCreationInputTokens ?? 0);
 }
 
 function errorTypeFor(status: number): string {

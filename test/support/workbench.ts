@@ -7,7 +7,7 @@
  * bootstrap of webview frames, leaving the sidebar blank. Pages a developer would see in their
  * own browser open in a separate instance (`openBrowser`), as their default browser would.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
@@ -26,8 +26,14 @@ export interface Workbench {
   /** Opens a terminal and waits for its shell prompt (the DOM renderer's rows, not a delay). */
   newTerminal(): Promise<void>;
   screenshot(name: string): Promise<string>;
+  /** The same state in the dark and the light theme: `<name>-dark.png`, `<name>-light.png`. */
+  screenshotThemes(name: string): Promise<void>;
+  /** Chromium console messages (every frame, webviews included) seen so far. */
+  console(): { type: string; text: string; url: string }[];
   close(): Promise<void>;
 }
+
+export const THEMES = { dark: { name: 'Default Dark Modern', workbench: 'vs-dark', webview: 'vscode-dark' }, light: { name: 'Default Light Modern', workbench: 'vs', webview: 'vscode-light' } } as const;
 
 export interface Browser {
   page: Page;
@@ -58,7 +64,12 @@ export async function openWorkbench(cs: CodeServer, opts: { query?: string; outD
       };
     });
   }
+  // "Copy Code and Open Browser" writes the code through the browser's clipboard.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cs.url });
   const page = context.pages()[0] ?? (await context.newPage());
+  // Chromium reports CSP violations (and other errors) as console log entries, for every frame.
+  const messages: { type: string; text: string; url: string }[] = [];
+  page.on('console', (m) => messages.push({ type: m.type(), text: m.text(), url: m.location().url }));
   await page.goto(`${cs.url}/?folder=${encodeURIComponent(cs.workspace)}${opts.query ?? ''}`);
   await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
   const runCommand = async (title: string) => {
@@ -91,11 +102,33 @@ export async function openWorkbench(cs: CodeServer, opts: { query?: string; outD
       }, undefined, { timeout: 30_000 });
       await page.locator('.terminal-wrapper.active .xterm-helper-textarea').focus();
     },
-    async screenshot(name) {
-      const path = join(opts.outDir, `${name}.png`);
-      await page.screenshot({ path });
-      return path;
+    screenshot,
+    async screenshotThemes(name) {
+      await setTheme('dark');
+      await screenshot(`${name}-dark`);
+      await setTheme('light');
+      await screenshot(`${name}-light`);
+      await setTheme('dark');
     },
+    console: () => [...messages],
     close: () => context.close(),
   };
+
+  async function screenshot(name: string): Promise<string> {
+    const path = join(opts.outDir, `${name}.png`);
+    await page.screenshot({ path });
+    return path;
+  }
+
+  /** Switches the colour theme through the user settings file (no UI, so open menus stay open). */
+  async function setTheme(kind: keyof typeof THEMES): Promise<void> {
+    const t = THEMES[kind];
+    const file = join(cs.userDataDir, 'User', 'settings.json');
+    const settings = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    if (settings['workbench.colorTheme'] !== t.name) writeFileSync(file, JSON.stringify({ ...settings, 'workbench.colorTheme': t.name }, null, 2));
+    await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls), t.workbench, { timeout: 30_000 });
+    // A visible sidebar webview re-themes after the workbench; wait for it too.
+    const frames = page.frames().filter((f) => f.url().includes('active-frame') || f.name() === 'active-frame');
+    for (const f of frames) await f.waitForFunction((cls) => document.body?.classList.contains(cls), t.webview, { timeout: 15_000 }).catch(() => {});
+  }
 }

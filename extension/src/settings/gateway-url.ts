@@ -20,3 +20,16 @@ export function gatewayUrlProblem(text: string): string | undefined {
 export function normaliseGatewayInput(text: string): string {
   return normaliseBaseUrl(new URL(text.trim()).toString());
 }
+
+/**
+ * What a gateway switch says. `asked`: the developer chose "Switch Gateway…" (sign-in at the new
+ * gateway starts at once); otherwise the setting was edited and a Sign In button is offered.
+ */
+export function switchSentence(o: { from: string | undefined; to: string; restoredAs?: string | undefined; asked: boolean }): string {
+  const kept = o.from ? ` Your session at ${o.from} is kept for when you switch back.` : '';
+  const out = o.from ? `Signed out of ${o.from}, ` : '';
+  if (!o.to) return `${o.from ? `Signed out of ${o.from}: ` : ''}no Tollgate gateway is set.${kept}`;
+  if (o.restoredAs) return `${o.from ? `${out}signed` : 'Signed'} in to ${o.to} as ${o.restoredAs}.${kept}`;
+  if (o.asked) return o.from ? `${out}signing in to ${o.to}.${kept}` : `Signing in to ${o.to}.`;
+  return `${out}Tollgate now uses ${o.to}.${kept} Sign in to continue.`;
+}

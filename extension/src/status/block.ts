@@ -75,5 +75,5 @@ export function applyBlock<V extends { text: string; severity: string; tooltip: 
   if (!b || (b.until && new Date(b.until).getTime() <= now.getTime())) return view;
   const word = b.kind === 'overCap' ? 'over cap' : 'blocked';
   const text = view.text.endsWith(word) ? view.text : view.text.startsWith('$') ? `${view.text} · ${word}` : word;
-  return { ...view, text, severity: 'error', tooltip: `${blockMessage(b, now)}\nClick to open the Tollgate sidebar.` };
+  return { ...view, text, severity: 'error', tooltip: `${blockMessage(b, now)}\nClick for the Tollgate menu.` };
 }

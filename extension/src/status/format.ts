@@ -14,7 +14,7 @@ export interface StatusView {
   tooltip: string;
 }
 
-const PERIOD_WORD = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
+export const PERIOD_WORD = { daily: 'day', weekly: 'week', monthly: 'month' } as const;
 type Period = keyof typeof PERIOD_WORD;
 
 export function dollars(cents: number): string {
@@ -56,7 +56,7 @@ export function statusFromUsage(usage: UsageResponse, now = new Date()): StatusV
     return {
       text: 'no cap',
       severity: 'ok',
-      tooltip: `Tollgate: no spend cap applies to you.${used !== undefined ? ` Spent today: ${dollars(used)}.` : ''} Click to open the Tollgate sidebar.`,
+      tooltip: `Tollgate: no spend cap applies to you.${used !== undefined ? ` Spent today: ${dollars(used)}.` : ''} Click for the Tollgate menu.`,
     };
   }
   const blocked = (tight.percent ?? 0) >= 100;
@@ -66,7 +66,7 @@ export function statusFromUsage(usage: UsageResponse, now = new Date()): StatusV
   return {
     text: `${dollars(tight.usedCents)} / ${dollars(tight.limitCents!)} · ${PERIOD_WORD[tight.period as Period]}${blocked ? ' · over cap' : ''}`,
     severity,
-    tooltip: [blocked ? `Spend limit reached: requests are blocked until ${reset}.` : `Tollgate spend, tightest cap ${tight.percent ?? 0}% used.`, ...lines, 'Click to open the Tollgate sidebar.'].join('\n'),
+    tooltip: [blocked ? `Spend limit reached: requests are blocked until ${reset}.` : `Tollgate spend, tightest cap ${tight.percent ?? 0}% used.`, ...lines, 'Click for the Tollgate menu.'].join('\n'),
   };
 }
 
@@ -100,14 +100,14 @@ export function applySignal(view: StatusView, signal: HeaderSignal, now = new Da
   if (signal.status === 'rejected') {
     const reset = formatReset(signal.resetAt?.toISOString() ?? null, now);
     const text = view.text.endsWith('over cap') ? view.text : view.text.startsWith('$') ? `${view.text} · over cap` : 'over cap';
-    return { text, severity: 'error', tooltip: `Spend limit reached: requests are blocked${reset ? ` until ${reset}` : ''}.\nClick to open the Tollgate sidebar.` };
+    return { text, severity: 'error', tooltip: `Spend limit reached: requests are blocked${reset ? ` until ${reset}` : ''}.\nClick for the Tollgate menu.` };
   }
   const pct = signal.utilization === null ? null : Math.round(signal.utilization * 100);
   const severity = signal.status === 'allowed_warning' ? (pct !== null && pct > 95 ? 'error' : 'warning') : severityFor(pct);
   return { ...view, severity: severity === 'ok' && view.severity !== 'offline' && view.severity !== 'signedOut' ? view.severity : severity };
 }
 
-export const SIGNED_OUT: StatusView = { text: 'Sign in', severity: 'signedOut', tooltip: 'Tollgate: not signed in. Click to sign in to your gateway.' };
+export const SIGNED_OUT: StatusView = { text: 'Sign in', severity: 'signedOut', tooltip: 'Tollgate: not signed in. Click to sign in or choose your gateway.' };
 
 export function offline(gatewayUrl: string, since: Date): StatusView {
   return { text: 'offline', severity: 'offline', tooltip: `Tollgate: cannot reach ${gatewayUrl} (since ${localTime(since, new Date())}). Retrying in the background.` };

@@ -1,4 +1,4 @@
-/** The budget item in the status bar; clicking opens the sidebar (or signs in when signed out). */
+/** The budget item in the status bar; clicking opens the status menu (status-menu.ts). */
 import * as vscode from 'vscode';
 import type { TollgateState } from '../platform/state';
 
@@ -15,8 +15,8 @@ export function createStatusBar(state: TollgateState): vscode.Disposable {
     item.tooltip = v.tooltip;
     item.accessibilityInformation = { label: `Tollgate budget: ${v.text}`, role: 'button' };
     item.backgroundColor = v.severity === 'warning' || v.severity === 'error' ? new vscode.ThemeColor(COLOURS[v.severity]) : undefined;
-    item.command = v.severity === 'signedOut' ? 'tollgate.signIn' : 'tollgate.showSpend';
   };
+  item.command = 'tollgate.showMenu';
   render();
   item.show();
   const sub = state.onDidChange(render);

@@ -88,6 +88,7 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
       await write(gatewayEventContent(e));
     },
     carryWrites: (source) => writer.carry(source),
+    deriveWrites: (derive) => writer.deriveWith(derive),
     routes: auditRoutes,
     refuse: () => (writer.spool?.full ? new GatewayError('AUDIT_SPOOL_FULL', undefined, { headers: { 'retry-after': '5' } }) : undefined),
     async close() {

@@ -46,6 +46,8 @@ export class AuditWriter {
   private closed = false;
   /** Other features' writes carried in our transactions (spend settlements). */
   private readonly sources: WriteSource[] = [];
+  /** Statements derived from each batch's rows, committed with them (console rollups). */
+  private readonly derivers: ((contents: readonly AuditContent[]) => string | undefined)[] = [];
   /** Rows written (to PostgreSQL or the spool), for tests and the operations log. */
   written = 0;
   /** Where rows go while PostgreSQL is unreachable (PostgreSQL stores only). */
@@ -81,6 +83,15 @@ export class AuditWriter {
         this.schedule();
       });
     });
+  }
+
+  /** Commit `derive(batch)`'s statement in the same transaction as every batch from now on. */
+  deriveWith(derive: (contents: readonly AuditContent[]) => string | undefined): void {
+    this.derivers.push(derive);
+  }
+
+  private derived(contents: readonly AuditContent[]): string[] {
+    return this.derivers.map((d) => d(contents)).filter((s) => s !== undefined);
   }
 
   /** Replay the spool (if any) soon, even with nothing new to write: the store came back. */
@@ -144,7 +155,8 @@ export class AuditWriter {
       const carried = this.sources.map((s) => s.take()).filter((c) => c !== undefined);
       const saved = { seq: this.seq, lastHash: this.lastHash };
       const rows = this.chainRows(batch.map((p) => p.content));
-      const sqls = carried.map((c) => c.sql);
+      const derived = this.derived(batch.map((p) => p.content));
+      const sqls = [...derived, ...carried.map((c) => c.sql)];
       try {
         // Spooled rows go first: the chain reaches PostgreSQL in order.
         if (this.spool && (this.storeDown() || this.spool.backlog)) await this.replaySpool();
@@ -167,7 +179,7 @@ export class AuditWriter {
         for (const c of carried) c.done(err);
         if (carried.length && batch.length && !this.spoolable(err)) {
           try {
-            await this.write(rows, batch.length, []);
+            await this.write(rows, batch.length, derived);
             this.written += batch.length;
             for (const p of batch) p.resolve();
             continue;
@@ -230,6 +242,7 @@ export class AuditWriter {
   private async insert(q: Queryable, contents: AuditContent[]): Promise<void> {
     if (!contents.length) return;
     await q.query(INSERT_SQL, [this.chainRows(contents)]);
+    for (const sql of this.derived(contents)) await q.query(sql);
   }
 
   /** Link `contents` onto the chain (advancing it) and return the rows as one JSON array. */

@@ -290,6 +290,8 @@ export const adminSchema = z
     write_keys: z.array(keyEntry).default([]),
     read_keys: z.array(keyEntry).default([]),
     admin_groups: z.array(z.string()).default([]),
+    /** Tollgate extension: IdP groups with read-only admin access (reports, audit, listings; no changes). */
+    viewer_groups: z.array(z.string()).default([]),
     blocked_message: z.string().default(''),
     audit_retention_days: z.number().int().min(1).default(365),
     spend_retention_months: z.number().int().min(1).default(13),
@@ -319,6 +321,11 @@ export const enforcementSchema = z
      * lowered to what the budget left pays for; below this many output tokens it is refused.
      */
     min_output_tokens: z.number().int().min(1).default(1024),
+    /**
+     * Tollgate extension, hard mode only: near a cap (only there), bound the prompt by the
+     * upstream's count_tokens answer (plus a margin) instead of one token per body byte.
+     */
+    count_tokens_near_cap: z.boolean().default(true),
   })
   .strict();
 
@@ -375,7 +382,9 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024 }),
+    /** Tollgate extension: the admin console at /console, the Reports API and the hourly rollups behind both. */
+    console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),

@@ -26,6 +26,8 @@ export interface AdmitContext {
   requestId: string;
   /** The client API (absent = Anthropic Messages): how the body states its output limit. */
   family?: ApiFamilyName;
+  /** Ask the upstreams that would serve the request for its prompt's token count (undefined when they cannot say). */
+  countPromptTokens?: () => Promise<number | undefined>;
 }
 
 export interface Admission {

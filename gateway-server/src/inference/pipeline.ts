@@ -11,6 +11,7 @@ import type { Principal } from '../auth/session-token';
 import type { BearerAuthenticator } from '../auth/bearer';
 import { routeWithFailover, type RouteCandidate, type RouteObserver, type RouteResult } from '../routing/failover';
 import type { UpstreamOperation } from '../routing/upstream';
+import { promptCounter } from '../spend/prompt-count';
 import type { Admission, InferenceEvent, InferenceHooks, InferenceOutcome } from './hooks';
 import { emptyUsage, type UsageReader } from './usage-tap';
 import { scanJson } from '../edge/json-scan';
@@ -172,7 +173,9 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
     let admission: Admission | undefined;
     if (family.charged(operation)) {
       try {
-        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, ...(family.name === 'anthropic' ? {} : { family: family.name }) });
+        // Near a cap the gate may ask the upstreams for the prompt's token count (Messages only).
+        const countPromptTokens = family.name === 'anthropic' ? promptCounter(candidates, { url: req.url, headers: family.forwardableHeaders(req.headers), body, model, principal, requestId }) : undefined;
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, countPromptTokens, ...(family.name === 'anthropic' ? {} : { family: family.name }) });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');
         throw err;

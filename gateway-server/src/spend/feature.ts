@@ -113,6 +113,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     failClosed: ctx.config.enforcement.fail_closed_on_error,
     blockedMessage: admin.blocked_message,
     minOutputTokens: ctx.config.enforcement.min_output_tokens,
+    countTokensNearCap: ctx.config.enforcement.count_tokens_near_cap,
     reservationTtlMs: RESERVATION_TTL_MS,
     storeTimeoutMs: STORE_TIMEOUT_MS,
     log,

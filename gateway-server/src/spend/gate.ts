@@ -40,6 +40,8 @@ export interface GateOptions {
   blockedMessage: string;
   /** Near a cap, a request whose lowered `max_tokens` would fall below this is refused (enforcement.min_output_tokens). */
   minOutputTokens?: number;
+  /** Near a cap, bound the prompt by the upstream's count_tokens (enforcement.count_tokens_near_cap, default true). */
+  countTokensNearCap?: boolean;
   /** How long a reservation may live before any replica reconciles it as crashed. */
   reservationTtlMs: number;
   storeTimeoutMs: number;
@@ -91,13 +93,13 @@ export class ReservingSpendGate implements SpendGate {
     const base: Base = { buckets, principal: ctx.principal.sub, model: ctx.model, requestId: ctx.requestId, rawBodyBytes: ctx.rawBodyBytes };
     if (caps.every((c) => c === null)) return this.charged(base, {}, { k: 'force' });
     const wc = o.prices.worstCase(ctx.model, ctx.body, ctx.rawBodyBytes, ctx.rawBody, ctx.family);
-    const { reserve, promptEstimate } = wc;
+    const { promptEstimate } = wc;
     // fail_closed_on_error refuses everything while the store is known to be down, leased slices included.
     if (o.failClosed && o.db.health && !o.db.health.reachable) return this.storeFailed(ctx, base, new Error('store unreachable'));
     const capMicros = caps.map((c) => (c === null ? null : c * MICROS_PER_CENT));
 
     if (o.mode === 'hard' && o.reservation === 'lease') {
-      const leaseAdmit = async (need: bigint, forward?: Forward): Promise<Admission | { left: bigint; rows: Counter[] }> => {
+      const leaseAdmit = async (need: bigint, forward?: Forward): Promise<Admission | Short> => {
         let res;
         try {
           res = await this.leases.admit(ctx.principal.sub, buckets, capMicros, need, now);
@@ -110,16 +112,11 @@ export class ReservingSpendGate implements SpendGate {
         const standings: CapStanding[] = windows.map((w, i) => ({ window: w, capCents: caps[i]!, spentMicros: spent[i] ?? 0n }));
         return this.charged(base, allowedHeaders(standings), { k: 'lease', lease: res.lease, need }, forward);
       };
-      const first = await leaseAdmit(reserve);
-      if (!('left' in first)) return first;
-      const low = this.lower(ctx, wc, first.left);
-      const second = 'need' in low ? await leaseAdmit(low.need, low.forward) : first;
-      if (!('left' in second)) return second;
-      throw this.nearCapRefusal(windows, caps, second.rows, wc, second.left, now, 'reason' in low ? low.reason : undefined);
+      return this.nearCap(ctx, wc, windows, caps, now, leaseAdmit);
     }
 
     if (o.mode === 'hard') {
-      const reserveOnce = async (need: bigint, forward?: Forward): Promise<Admission | { rows: CounterRow[] }> => {
+      const reserveOnce = async (need: bigint, forward?: Forward): Promise<Admission | Short> => {
         const id = `rsv_${randomUUID()}`;
         let rows: CounterRow[];
         try {
@@ -128,20 +125,11 @@ export class ReservingSpendGate implements SpendGate {
           // If the reserve did commit after the timeout, the forced settlement releases it.
           return this.storeFailed(ctx, { ...base, id }, err);
         }
-        if (rows.length > 0 && rows[0]!.ok === false) return { rows };
+        if (rows.length > 0 && rows[0]!.ok === false) return { left: headroom(counters(rows), capMicros, buckets), rows: counters(rows) };
         const standings = this.standings(windows, caps, counters(rows));
         return this.charged({ ...base, id }, allowedHeaders(standings), { k: 'reservation' }, forward);
       };
-      const first = await reserveOnce(reserve);
-      if (!('rows' in first)) return first;
-      let rows = first.rows;
-      const low = this.lower(ctx, wc, headroom(counters(rows), capMicros, buckets));
-      if ('need' in low) {
-        const second = await reserveOnce(low.need, low.forward);
-        if (!('rows' in second)) return second;
-        rows = second.rows;
-      }
-      throw this.nearCapRefusal(windows, caps, counters(rows), wc, headroom(counters(rows), capMicros, buckets), now, 'reason' in low ? low.reason : undefined);
+      return this.nearCap(ctx, wc, windows, caps, now, reserveOnce);
     }
 
     let rows: CounterRow[];
@@ -183,8 +171,34 @@ export class ReservingSpendGate implements SpendGate {
     return res.rows;
   }
 
-  private lower(ctx: AdmitContext, wc: WorstCase, budget: bigint) {
-    return planLowering(this.o.prices, ctx, wc, budget, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS);
+  /**
+   * Admission through `attempt` (a lease or a per-request reservation), closer to the cap at each
+   * step: the request's byte-bound worst case; when that does not fit, the same request with its
+   * prompt bounded by the upstream's count (enforcement.count_tokens_near_cap; asked only if some
+   * count could make a difference); then `max_tokens` lowered to what is left; else the 429.
+   */
+  private async nearCap(ctx: AdmitContext, wc: WorstCase, windows: PeriodWindow[], caps: (bigint | null)[], now: number, attempt: Attempt): Promise<Admission> {
+    const o = this.o;
+    let short = await attempt(wc.reserve);
+    if (!isShort(short)) return short;
+    const floor = o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS;
+    let cur = wc;
+    if (o.countTokensNearCap !== false && ctx.countPromptTokens && short.left >= o.prices.leastWithCount(wc, Math.min(floor, wc.maxTokens))) {
+      const count = await ctx.countPromptTokens();
+      if (count !== undefined) cur = o.prices.withPromptCount(wc, count);
+      if (cur.counted && cur.reserve <= short.left) {
+        const full = await attempt(cur.reserve);
+        if (!isShort(full)) return full;
+        short = full;
+      }
+    }
+    const low = planLowering(o.prices, ctx, cur, short.left, floor);
+    if ('need' in low) {
+      const lowered = await attempt(low.need, low.forward);
+      if (!isShort(lowered)) return lowered;
+      short = lowered;
+    }
+    throw this.nearCapRefusal(windows, caps, short.rows, cur, short.left, now, 'reason' in low ? low.reason : undefined);
   }
 
   /** The 429 near a cap: what is left, what the request needed at least and as sent, when it resets. */
@@ -370,6 +384,14 @@ export class ReservingSpendGate implements SpendGate {
 }
 
 type Forward = NonNullable<Admission['forward']>;
+
+/** A reservation that did not fit: what the caller may still take, and the counters behind it. */
+interface Short {
+  left: bigint;
+  rows: Counter[];
+}
+type Attempt = (need: bigint, forward?: Forward) => Promise<Admission | Short>;
+const isShort = (r: Admission | Short): r is Short => 'left' in r && 'rows' in r;
 
 const counters = (rows: CounterRow[]): Counter[] => rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) }));
 

@@ -134,9 +134,10 @@ export class PriceBook {
         if (t && typeof t.type === 'string' && t.type.startsWith('web_search')) searches += BigInt(typeof t.max_uses === 'number' ? Math.ceil(t.max_uses) : 25);
       }
     }
-    const inputTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
-    const fixed = inputTokens * inputRate + searches * r.webSearch * PER_MTOK;
-    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
+    const promptTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
+    const searchCost = searches * r.webSearch * PER_MTOK;
+    const fixed = promptTokens * inputRate + searchCost;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, searchCost, promptTokens, counted: false, outputRate: r.output, maxTokens, explicitMaxTokens: explicit, inputRate };
     wc.reserve = this.reserveFor(wc, maxTokens);
     return wc;
   }
@@ -151,8 +152,9 @@ export class PriceBook {
     const limit = body.max_output_tokens;
     const explicit = typeof limit === 'number' && Number.isFinite(limit) && limit > 0;
     const maxTokens = explicit ? Math.ceil(limit) : outputCeiling(model);
-    const fixed = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS) * r.input;
-    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, outputRate: r.output, maxTokens, explicitMaxTokens: false, inputRate: r.input, outputKey: 'max_output_tokens' };
+    const promptTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
+    const fixed = promptTokens * r.input;
+    const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, searchCost: 0n, promptTokens, counted: false, outputRate: r.output, maxTokens, explicitMaxTokens: false, inputRate: r.input, outputKey: 'max_output_tokens' };
     wc.reserve = this.reserveFor(wc, maxTokens);
     return wc;
   }
@@ -162,9 +164,29 @@ export class PriceBook {
     return this.finish(wc.fixed + BigInt(maxTokens) * wc.outputRate);
   }
 
-  /** The worst case of the same request re-sent as `bytes` bytes (the input side is per byte). */
+  /** The worst case of the same request re-sent as `bytes` bytes (the byte bound is per byte; a counted prompt does not change). */
   withBodyBytes(wc: WorstCase, oldBytes: number, bytes: number): WorstCase {
-    return { ...wc, fixed: wc.fixed + BigInt(bytes - oldBytes) * wc.inputRate };
+    if (wc.counted) return wc;
+    const promptTokens = wc.promptTokens + BigInt(bytes - oldBytes);
+    return { ...wc, promptTokens, fixed: promptTokens * wc.inputRate + wc.searchCost };
+  }
+
+  /**
+   * The same worst case with the prompt bounded by the upstream's own count (count_tokens) plus
+   * COUNT_MARGIN, instead of the body's bytes: the tighter of the two. Output, searches and the
+   * dearest input-side rate are unchanged, so only the prompt's token count is taken on trust.
+   */
+  withPromptCount(wc: WorstCase, count: number): WorstCase {
+    const bound = countedPromptBound(count);
+    if (bound >= wc.promptTokens) return wc;
+    const counted: WorstCase = { ...wc, promptTokens: bound, counted: true, fixed: bound * wc.inputRate + wc.searchCost };
+    counted.reserve = this.reserveFor(counted, wc.maxTokens);
+    return counted;
+  }
+
+  /** The least any prompt count could make this request need at `maxTokens` of output (is counting worth a round trip?). */
+  leastWithCount(wc: WorstCase, maxTokens: number): bigint {
+    return this.reserveFor({ ...wc, fixed: countedPromptBound(0) * wc.inputRate + wc.searchCost }, maxTokens);
   }
 
   /** The largest `max_tokens` (≤ the request's) whose worst case fits in `budget` µ$; 0 when none does. */
@@ -192,8 +214,14 @@ export interface WorstCase {
   /** µ$ to reserve for the request as sent. */
   reserve: bigint;
   promptEstimate: bigint;
-  /** Input side (every byte a token, plus the margin, at the dearest input rate) and web searches. */
+  /** Input side (promptTokens at the dearest input rate) and web searches, µ$-tokens. */
   fixed: bigint;
+  /** Web searches' part of `fixed`. */
+  searchCost: bigint;
+  /** Prompt tokens assumed: every body byte plus PROMPT_MARGIN_TOKENS, or the upstream's count plus COUNT_MARGIN. */
+  promptTokens: bigint;
+  /** promptTokens comes from the upstream's count_tokens. */
+  counted: boolean;
   inputRate: bigint;
   /** Dearest output rate, µ$ per million tokens. */
   outputRate: bigint;
@@ -207,6 +235,16 @@ export interface WorstCase {
 
 /** Tokens the upstream adds around the client's prompt (tool-use system prompt and the like). */
 export const PROMPT_MARGIN_TOKENS = 1_000;
+
+/**
+ * Margin over an upstream's count_tokens answer: Anthropic documents the count as an estimate
+ * that may differ from the billed prompt "by a small amount", so 2% and 100 tokens more are
+ * assumed (about $0.003 on a 20 000-token Opus prompt at the cache-write rate).
+ */
+export function countedPromptBound(count: number): bigint {
+  const c = BigInt(Math.max(0, Math.ceil(count)));
+  return c + (c + 49n) / 50n + 100n;
+}
 
 /**
  * Usage to charge for a stream cut before message_stop: what message_start/message_delta

@@ -1,10 +1,11 @@
 /**
  * Every schema migration, in version order. Append only; never edit a shipped entry.
  * Version ranges by feature keep parallel work from colliding:
- *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing
+ *   1-9 core · 10-19 identity · 20-29 spend/admin · 30-39 audit · 40-49 policy · 50-59 routing · 60-69 console
  */
 import type { Migration } from './migrate';
 import { AUDIT_MIGRATIONS } from '../audit/migrations';
+import { CONSOLE_MIGRATIONS } from '../console/migrations';
 import { SPEND_FUNCTIONS_SQL, SPEND_LEASES_SQL, SPEND_TABLES_SQL } from '../spend/schema-sql';
 
 export const MIGRATIONS: Migration[] = [
@@ -43,4 +44,5 @@ CREATE INDEX IF NOT EXISTS revoked_users_expires_at ON revoked_users (expires_at
   { version: 21, name: 'spend_functions', sql: SPEND_FUNCTIONS_SQL },
   { version: 22, name: 'spend_leases', sql: SPEND_LEASES_SQL },
   ...AUDIT_MIGRATIONS,
+  ...CONSOLE_MIGRATIONS,
 ];

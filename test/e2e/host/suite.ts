@@ -41,7 +41,9 @@ describe('Tollgate in the extension host', () => {
     // The developer's own local settings, which must survive sign-in and sign-out untouched.
     mkdirSync(join(ws(), '.claude'), { recursive: true });
     writeFileSync(localFile(), JSON.stringify({ model: 'claude-haiku-4-5', env: { MY_VAR: 'mine' } }, null, 2));
-    const result = await vscode.commands.executeCommand('tollgate.signIn');
+    // Under test VS Code answers every modal with Cancel, so the code prompt is skipped here; the
+    // UI suite clicks it.
+    const result = await vscode.commands.executeCommand('tollgate.signIn', { noPrompt: true });
     assert.equal(result, undefined, 'the command hands no token to other extensions');
     await vscode.commands.executeCommand('tollgate.refreshPolicy');
     const text = readFileSync(localFile(), 'utf8');

@@ -1,0 +1,38 @@
+/**
+ * Console schema (versions 60-69): the hourly rollups the Reports API and the console read, and
+ * a flag saying whether they are current (false after a run with `console.enabled: false`, whose
+ * writer did not maintain them; the next boot with the console on rebuilds them).
+ */
+import type { Migration } from '../store/migrate';
+import { REBUILD_SQL } from './rollup';
+
+export const CONSOLE_MIGRATIONS: Migration[] = [
+  {
+    version: 60,
+    name: 'console_rollup_hourly',
+    sql: `
+CREATE TABLE IF NOT EXISTS console_rollup_hourly (
+  hour timestamptz NOT NULL,
+  sub text NOT NULL,
+  groups jsonb NOT NULL,
+  model text NOT NULL,
+  upstream text NOT NULL,
+  requests bigint NOT NULL,
+  errors bigint NOT NULL,
+  input_tokens bigint NOT NULL,
+  output_tokens bigint NOT NULL,
+  cache_write_tokens bigint NOT NULL,
+  cache_read_tokens bigint NOT NULL,
+  cost_micros bigint NOT NULL,
+  PRIMARY KEY (hour, sub, groups, model, upstream)
+);
+CREATE INDEX IF NOT EXISTS console_rollup_hourly_sub ON console_rollup_hourly (sub, hour);
+CREATE TABLE IF NOT EXISTS console_rollup_state (
+  id integer PRIMARY KEY,
+  current boolean NOT NULL
+);
+INSERT INTO console_rollup_state (id, current) VALUES (1, true) ON CONFLICT (id) DO NOTHING;
+${REBUILD_SQL}
+`,
+  },
+];
