@@ -157,10 +157,12 @@ describe('extension: Codex through the loopback proxy', function () {
     const home = mkdtempSync(join(tmpdir(), 'tollgate-codex-home-'));
     writeFileSync(
       join(home, 'config.toml'),
-      ['model = "gpt-5.5"', 'model_provider = "other"', '', '[mcp_servers.docs]', 'command = "docs-mcp"', 'args = ["--port", "7"]', '', '[model_providers.other]', 'name = "Other"', 'base_url = "https://other.example/v1"', ''].join('\n'),
+      ['# my comment', 'model = "gpt-5.5"', 'model_provider = "other"', '', '[mcp_servers.docs]', 'command = "docs-mcp"', 'args = ["--port", "7"]', '', '[model_providers.other]', 'name = "Other"', 'base_url = "https://other.example/v1"', ''].join('\n'),
     );
+    const original = readFileSync(join(home, 'config.toml'), 'utf8');
     const written = await writeProxyProfile({ codexHome: home, proxyUrl: proxy.url, makeDefault: true });
-    assert.deepEqual(written, [join(home, `${CODEX_PROFILE}.config.toml`), join(home, 'config.toml')]);
+    assert.deepEqual(written, [join(home, `${CODEX_PROFILE}.config.toml`), join(home, 'config.toml'), join(home, 'config.toml.before-tollgate')]);
+    assert.equal(readFileSync(join(home, 'config.toml.before-tollgate'), 'utf8'), original, 'the file as it was, comments and all');
     const doc = JSON.parse(JSON.stringify(parse(readFileSync(join(home, 'config.toml'), 'utf8')))) as Record<string, any>;
     assert.equal(doc.model, 'gpt-5.5');
     assert.equal(doc.model_provider, CODEX_PROFILE);

@@ -10,10 +10,11 @@
  * The profile file is ours and rewritten whole; config.toml is only touched when the developer
  * asks for the default, and then merged.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { profileFileText, withDefaultProvider, type CodexProfileInput } from '../../../client/src/core/codex-profile';
 import type { ManagedCodex } from '../../../client/src/core/managed-codex';
+import { backupOnce, readText } from '../../../client/src/core/files';
 
 /** Provider and profile name in config.toml; `codex --profile tollgate-vscode` selects it. */
 export const CODEX_PROFILE = 'tollgate-vscode';
@@ -29,16 +30,7 @@ export interface ProxyProfileInput {
   makeDefault?: boolean;
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
-  }
-}
-
-/** Writes the profile file (and, when asked, the default into config.toml); returns the paths written. */
+/** Writes the profile file (and, when asked, the default into config.toml, backed up once); returns the paths written. */
 export async function writeProxyProfile(o: ProxyProfileInput): Promise<string[]> {
   const input: CodexProfileInput = {
     baseUrl: `${o.proxyUrl.replace(/\/+$/, '')}/v1`,
@@ -51,9 +43,12 @@ export async function writeProxyProfile(o: ProxyProfileInput): Promise<string[]>
   if (input.makeDefault) {
     // Parsed before anything is written: a config.toml that is not TOML leaves both files as they were.
     const configPath = join(o.codexHome, 'config.toml');
-    const text = withDefaultProvider(await readText(configPath), input, configPath, o.managed?.config);
+    const before = await readText(configPath);
+    const text = withDefaultProvider(before, input, configPath, o.managed?.config);
+    // Rewriting TOML drops the developer's comments: keep the file as it was before the first setup.
+    const backup = await backupOnce(configPath, before);
     await writeFile(configPath, text, 'utf8');
-    written.push(configPath);
+    written.push(configPath, ...(backup ? [backup] : []));
   }
   const profilePath = join(o.codexHome, `${CODEX_PROFILE}.config.toml`);
   await writeFile(profilePath, profileFileText(input, o.managed?.config, '"Tollgate: Set Up Codex"'), 'utf8');
