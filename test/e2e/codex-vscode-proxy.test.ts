@@ -4,8 +4,9 @@
  * Responses upstream: Codex accepts the profile file and sends the window's local key, the proxy
  * swaps in the session, the upstream sees only its own key, and the answer arrives; a capped
  * user's refusal stops Codex at once and is the window's "over cap" block with the gateway's
- * sentence; without the key (a terminal outside the window) Codex stops with the profile's
- * instructions; with a wrong key it prints the proxy's sentence.
+ * sentence; a session revoked at the gateway reaches the window's session manager; without the
+ * key (a terminal outside the window) Codex stops with the profile's instructions; with a wrong
+ * key it prints the proxy's sentence.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -32,6 +33,7 @@ describe('the real Codex CLI through the extension\'s loopback proxy', function 
   let proxy: LoopbackProxy;
   let sessionToken: string;
   const done: ProxiedRequest[] = [];
+  const rejected: string[] = [];
 
   before(async function () {
     this.timeout(120_000);
@@ -43,7 +45,7 @@ describe('the real Codex CLI through the extension\'s loopback proxy', function 
       managed: { policies: [{ name: 'everyone', match: {}, codex: { availableModels: [MODEL] } }] },
     });
     gw = await startTestGateway({ config, db: tdb.db });
-    proxy = await startLoopbackProxy({ target: async () => ({ baseUrl: gw.url, token: sessionToken }), onRequestDone: (r) => done.push(r) });
+    proxy = await startLoopbackProxy({ target: async () => ({ baseUrl: gw.url, token: sessionToken }), onRequestDone: (r) => done.push(r), onRejected: (t) => rejected.push(t) });
   });
   after(async () => {
     await proxy?.close();
@@ -54,6 +56,7 @@ describe('the real Codex CLI through the extension\'s loopback proxy', function 
   beforeEach(() => {
     sessionToken = gw.mint();
     done.length = 0;
+    rejected.length = 0;
     upstream.requests.length = 0;
     upstream.queue = [];
   });
@@ -109,6 +112,17 @@ describe('the real Codex CLI through the extension\'s loopback proxy', function 
     const block = blockFromReply(refused[0]!.status, refused[0]!.error, refused[0]!.at);
     assert.equal(block?.kind, 'overCap');
     assert.match(block!.reason, /^Spend limit reached \(daily; resets .+\)/);
+    assert.deepEqual(upstream.requests.filter((r) => r.url === '/v1/responses'), []);
+  });
+
+  it('a session revoked at the gateway: Codex gets 401 and the window learns the bearer is dead (it signs out and says so)', async () => {
+    sessionToken = gw.mint({ sub: 'offboarded-user' });
+    const revoke = await fetch(`${gw.url}/v1/organizations/users/offboarded-user/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': WRITE_KEY } });
+    assert.equal(revoke.status, 200, await revoke.text());
+    const run = await runCodex({ codexHome: await home(false), profile: CODEX_PROFILE, model: MODEL, prompt: 'Say hello', env: { [PROXY_KEY_ENV]: proxy.secret } });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stdout + run.stderr, /401 Unauthorized/);
+    assert.ok(rejected.length >= 1 && rejected.every((t) => t === sessionToken), 'the proxy reported the refused bearer to the session manager');
     assert.deepEqual(upstream.requests.filter((r) => r.url === '/v1/responses'), []);
   });
 });
