@@ -115,7 +115,7 @@ describe('the real Codex CLI through the extension\'s loopback proxy', function 
     assert.deepEqual(upstream.requests.filter((r) => r.url === '/v1/responses'), []);
   });
 
-  it('a session revoked at the gateway: Codex gets 401 and the proxy reports the refused bearer to the window's session manager', async () => {
+  it('a session revoked at the gateway: Codex gets 401 and the proxy reports the refused bearer to the window\'s session manager', async () => {
     sessionToken = gw.mint({ sub: 'offboarded-user' });
     const revoke = await fetch(`${gw.url}/v1/organizations/users/offboarded-user/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': WRITE_KEY } });
     assert.equal(revoke.status, 200, await revoke.text());
