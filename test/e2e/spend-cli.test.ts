@@ -85,5 +85,6 @@ describe('Claude Code CLI against a capped user', function () {
     assert.match(out, /spend limit reached \(daily; resets \d{4}-\d{2}-\d{2} 00:00 UTC\) ask #eng-budget to raise it/, out);
     assert.ok(out.includes(`($${left} left; this request needs up to $`), out);
     assert.ok(out.includes(`at max_tokens 64000 and at least $${least} with max_tokens lowered to 1024)`), out);
+    console.log(`      the CLI printed: ${/spend limit reached.*/.exec(out)?.[0]}`);
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { lowerMaxTokens } from '../../gateway-server/src/spend/near-cap';
 import { topLevelValueSpan } from '../../gateway-server/src/edge/json-scan';
 import { PriceBook } from '../../gateway-server/src/spend/pricing';
+import { countBody } from '../../gateway-server/src/spend/prompt-count';
 
 const lower = (text: string, m: number) => lowerMaxTokens(Buffer.from(text), JSON.parse(text) as Record<string, unknown>, m);
 
@@ -57,5 +58,26 @@ describe('lowering max_tokens near a cap', () => {
       assert.ok(m === 64000 || book.reserveFor(wc, m + 1) > budget, `${m + 1} does not fit ${budget}`);
     }
     assert.equal(book.affordableMaxTokens(wc, 1_000_000n), Math.floor((1_000_000 - 405_000) / 25));
+  });
+
+  it('a counted prompt bounds the input side by count + 2% + 100 tokens, never above the byte bound; lowering keeps it', () => {
+    const book = new PriceBook([], 1);
+    const body = { model: 'claude-opus-4-8', max_tokens: 64000, system: [{ type: 'text', text: 'x', cache_control: { type: 'ephemeral' } }], messages: [] };
+    const raw = Buffer.from(JSON.stringify(body));
+    const wc = book.worstCase('claude-opus-4-8', body, 87_000, raw);
+    // Byte bound: 88 000 tokens at the $6.25 cache-write rate, 64 000 output at $25.
+    assert.equal(wc.reserve, (88_000n * 6_250_000n + 64_000n * 25_000_000n) / 1_000_000n);
+    const counted = book.withPromptCount(wc, 21_747);
+    // 21 747 + 435 (2%, rounded up) + 100 = 22 282 tokens at $6.25.
+    assert.equal(counted.reserve, (22_282n * 6_250_000n + 64_000n * 25_000_000n + 999_999n) / 1_000_000n);
+    assert.ok(counted.counted);
+    assert.equal(book.withBodyBytes(counted, 87_000, 86_990), counted, 'rewriting max_tokens does not change a counted prompt');
+    assert.equal(book.withPromptCount(wc, 200_000), wc, 'a count above the byte bound keeps the byte bound');
+    assert.equal(book.leastWithCount(wc, 1024), (100n * 6_250_000n + 1024n * 25_000_000n) / 1_000_000n);
+  });
+
+  it('count_tokens gets only the prompt-bearing fields of a Messages request', () => {
+    const body = { model: 'm', max_tokens: 5, stream: true, metadata: { user_id: 'u' }, messages: [{ role: 'user', content: 'hi' }], system: 's', tools: [], thinking: { type: 'adaptive' }, output_config: { effort: 'high' } };
+    assert.deepEqual(countBody(body), { model: 'm', messages: [{ role: 'user', content: 'hi' }], system: 's', tools: [], thinking: { type: 'adaptive' } });
   });
 });
