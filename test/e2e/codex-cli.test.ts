@@ -107,7 +107,10 @@ for (const kind of storeKinds()) {
     /** Audit rows are written after the reply: wait until `n` are there. */
     const inferenceRows = (email: string, n: number) =>
       waitFor(`${n} inference audit rows for ${email}`, async () => {
-        const { rows } = await tdb.db.query<{ status: number; model: string }>("SELECT status, model FROM audit_log WHERE event = 'inference' AND email = $1 ORDER BY id", [email]);
+        const { rows } = await tdb.db.query<{ status: number; model: string; input_tokens: string; cache_read_tokens: string; output_tokens: string; cost_micros: string }>(
+          "SELECT status, model, input_tokens::text, cache_read_tokens::text, output_tokens::text, cost_micros::text FROM audit_log WHERE event = 'inference' AND email = $1 ORDER BY id",
+          [email],
+        );
         return rows.length >= n ? rows : undefined;
       });
 
@@ -124,6 +127,10 @@ for (const kind of storeKinds()) {
       for (const t of mock.requests) assert.equal(t.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
       const rows = await inferenceRows('alice@example.com', 2);
       assert.deepEqual(rows.map((x) => [x.status, x.model]), [[200, MODEL], [200, MODEL]]);
+      // Oracle: the mock's usage (1200 input of which 1024 cached, 300 output of which 256 reasoning)
+      // at gpt-5-codex list prices (1.25 / 0.125 / 10 $ per million tokens), in micro-dollars.
+      const cost = (1200 - 1024) * 1.25 + 1024 * 0.125 + 300 * 10;
+      for (const x of rows) assert.deepEqual([x.input_tokens, x.cache_read_tokens, x.output_tokens, x.cost_micros], ['176', '1024', '300', String(cost)]);
     });
 
     it('re-runs `tollgate token` after a 401 between two turns and finishes with the refreshed bearer', async () => {
