@@ -147,6 +147,24 @@ for (const kind of storeKinds()) {
       assert.ok(refreshes.rows.length >= 1, 'the second turn went through on a refreshed session');
     });
 
+    it('stops with the sign-in sentence when the session is revoked between two turns', async () => {
+      const home = await developer(); // a revocation cuts off sessions issued before it: later sign-ins are unaffected
+      const tool = { name: 'exec_command', arguments: JSON.stringify({ cmd: `echo ${TOOL_MARK}` }) };
+      // Turn one is held at the upstream until the revocation is in place (auth already passed).
+      mock.queue = [{ toolCall: tool, firstByteDelayMs: 3000 }];
+      mock.defaults = { toolCall: tool };
+      const t = await runTollgate(['token'], home.env, true);
+      const me = (await (await fetch(`${gw.url}/v1/me`, { headers: { authorization: `Bearer ${t.stdout.trim()}` } })).json()) as { sub: string };
+      const run = codex(home, 'Run the echo command, then tell me what it printed.');
+      await waitFor('turn one at the upstream', () => posts(mock).length >= 1);
+      const revoke = await fetch(`${gw.url}/v1/organizations/users/${encodeURIComponent(me.sub)}/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } });
+      assert.equal(revoke.status, 200);
+      const r = await run;
+      assert.notEqual(r.code, 0);
+      assert.equal(posts(mock).length, 1, 'the second turn never reached the upstream');
+      assert.match(r.stdout + r.stderr, /run `tollgate login --gateway http:\/\/127\.0\.0\.1:\d+` to sign in again/);
+    });
+
     it('shows the gateway\'s message for a model outside the policy; nothing reaches the upstream', async () => {
       const home = await developer();
       const r = await codex(home, 'hello', 'gpt-5-nano');
