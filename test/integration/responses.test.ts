@@ -47,6 +47,9 @@ for (const kind of storeKinds()) {
           },
         ],
         admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }] },
+        // For models the price file gives no output ceiling (gpt-6-preview below).
+        enforcement: { default_max_output_tokens: 64_000 },
+        pricing: { overrides: [{ model: 'gpt-6-preview', input: 2, output: 10, cache_read: 0.2 }] },
         managed: {
           policies: [
             {
@@ -58,7 +61,7 @@ for (const kind of storeKinds()) {
               name: 'everyone',
               match: {},
               codex: {
-                availableModels: ['gpt-5-codex', 'gpt-5.1*'],
+                availableModels: ['gpt-5-codex', 'gpt-5.1*', 'gpt-6-preview'],
                 config: { model: 'gpt-5-codex', approval_policy: 'on-request' },
                 requirements: { allowed_approval_policies: ['on-request', 'never'], mcp_servers: { docs: { identity: { command: 'docs-mcp' } } } },
               },
@@ -210,6 +213,14 @@ for (const kind of storeKinds()) {
       assert.ok(res.headers.get('anthropic-ratelimit-unified-reset'), 'the usage headers of a capped response');
       assert.match(err.message, /^spend limit reached \(daily; resets .+\).*\$0\.50 left; this request needs up to \$1\.28\d* at max_output_tokens 128000/);
       assert.equal(openai.requests.length, 0);
+      // A model without a known output ceiling reserves enforcement.default_max_output_tokens.
+      const other = await fetch(`${gw.url}/v1/responses`, {
+        method: 'POST',
+        headers: codexHeaders(gw.mint({ sub: 'capped-user' })),
+        body: JSON.stringify({ model: 'gpt-6-preview', input: 'hi', stream: true }),
+      });
+      assert.equal(other.status, 429);
+      assert.match(((await other.json()) as { error: { message: string } }).error.message, /this request needs up to \$0\.64\d* at max_output_tokens 64000/);
     });
 
     it('fails over to Azure OpenAI under its deployment name, with its api-key and api-version', async () => {

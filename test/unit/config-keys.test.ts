@@ -202,6 +202,7 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['upstreams[azure_openai].auth.api_key', 'test/integration/responses.test.ts'],
   ['upstreams[azure_openai].headers', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex', 'test/integration/responses.test.ts'],
+  ['enforcement.default_max_output_tokens', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex.availableModels', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex.config', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex.requirements', 'test/integration/responses.test.ts'],

@@ -326,6 +326,12 @@ export const enforcementSchema = z
      * upstream's count_tokens answer (plus a margin) instead of one token per body byte.
      */
     count_tokens_near_cap: z.boolean().default(true),
+    /**
+     * Tollgate extension, hard mode: output tokens an OpenAI Responses request reserves when it sets
+     * no `max_output_tokens` (Codex never does) and the price file knows no output ceiling for its
+     * model (default 128000).
+     */
+    default_max_output_tokens: z.number().int().min(1).optional(),
   })
   .strict();
 

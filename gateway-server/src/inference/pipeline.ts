@@ -175,7 +175,7 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
       try {
         // Near a cap the gate may ask the upstreams for the prompt's token count (Messages only).
         const countPromptTokens = family.name === 'anthropic' ? promptCounter(candidates, { url: req.url, headers: family.forwardableHeaders(req.headers), body, model, principal, requestId }) : undefined;
-        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, countPromptTokens, ...(family.name === 'anthropic' ? {} : { family: family.name }) });
+        admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, countPromptTokens, family: family.name });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');
         throw err;
@@ -202,43 +202,8 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
     res.on('close', flight.onClose);
 
     // Stage `route`.
-    let result: RouteResult;
-    try {
-      result = await routeWithFailover(
-        candidates,
-        {
-          operation,
-          search: req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '',
-          headers: family.forwardableHeaders(req.headers),
-          rawBody: admission?.forward?.rawBody ?? raw,
-          body: admission?.forward?.body ?? body,
-          model,
-          stream,
-          signal: controller.signal,
-          principal,
-          requestId,
-        },
-        opts.routeObserver,
-      );
-    } catch (err) {
-      res.off('close', flight.onClose);
-      await settle(admission, event, requestId, undefined, 0);
-      if (flight.clientGone) {
-        event.outcome = 'client_aborted';
-        event.status = 499;
-        event.latencyMs = now() - started;
-        await notify(event);
-        await committed(admission, requestId);
-        reply.hijack();
-        return;
-      }
-      void committed(admission, requestId);
-      if (err instanceof GatewayError) {
-        app.log.warn({ requestId, err: err.message, cause: (err.cause as Error | undefined)?.message }, 'all upstreams failed');
-        return fail(err, 'upstream_error');
-      }
-      throw err;
-    }
+    const result = await routeStage(flight, req, reply, { candidates, operation, raw, body, model, stream, admission, started, controller, fail });
+    if (!result) return;
 
     // Stage `relay with usage tap` (then settle + audit through flight.finish).
     const { response } = result;
@@ -254,6 +219,60 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
     if (ok && admission) Object.assign(headers, admission.headers);
     const tap = ok ? family.usageReader(stream) : undefined;
     return stream ? relayStream(flight, result, headers, tap) : relayWhole(flight, result, headers, tap);
+  }
+
+  interface RouteInput {
+    candidates: RouteCandidate[];
+    operation: UpstreamOperation;
+    raw: Buffer;
+    body: Record<string, unknown>;
+    model: string;
+    stream: boolean;
+    admission: Admission | undefined;
+    started: number;
+    controller: AbortController;
+    fail: (err: GatewayError, outcome: InferenceOutcome) => Promise<never>;
+  }
+
+  /** Stage `route`: ordered failover; undefined when the client left first (its row is written). */
+  async function routeStage(f: Flight, req: FastifyRequest, reply: FastifyReply, r: RouteInput): Promise<RouteResult | undefined> {
+    const { event, requestId, res } = f;
+    try {
+      return await routeWithFailover(
+        r.candidates,
+        {
+          operation: r.operation,
+          search: req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '',
+          headers: family.forwardableHeaders(req.headers),
+          rawBody: r.admission?.forward?.rawBody ?? r.raw,
+          body: r.admission?.forward?.body ?? r.body,
+          model: r.model,
+          stream: r.stream,
+          signal: r.controller.signal,
+          principal: req.principal!,
+          requestId,
+        },
+        opts.routeObserver,
+      );
+    } catch (err) {
+      res.off('close', f.onClose);
+      await settle(r.admission, event, requestId, undefined, 0);
+      if (f.clientGone) {
+        event.outcome = 'client_aborted';
+        event.status = 499;
+        event.latencyMs = now() - r.started;
+        await notify(event);
+        await committed(r.admission, requestId);
+        reply.hijack();
+        return undefined;
+      }
+      void committed(r.admission, requestId);
+      if (err instanceof GatewayError) {
+        app.log.warn({ requestId, err: err.message, cause: (err.cause as Error | undefined)?.message }, 'all upstreams failed');
+        return r.fail(err, 'upstream_error');
+      }
+      throw err;
+    }
   }
 
   /** Stage `settle + audit`: charge the usage, write the audit row, then wait for the charge to be stored. */

@@ -98,7 +98,8 @@ export class UsageTap implements UsageReader {
     }
   }
 
-  private onEvent(e: EventSourceMessage): void {
+  /** One SSE event of the reply (subclasses read other API families' events). */
+  protected onEvent(e: EventSourceMessage): void {
     switch (e.event) {
       case 'content_block_delta':
         // Cheap estimate for aborted streams: characters of delta payload, without parsing.
@@ -130,6 +131,11 @@ export class UsageTap implements UsageReader {
     }
   }
 
+  /** The top-level `usage` of a JSON reply, in the API family's own shape. */
+  protected mergeJsonUsage(raw: unknown): void {
+    mergeUsage(this.usage, raw);
+  }
+
   /** Call once the body has ended (or been cut); calling it again changes nothing. */
   finish(): Usage {
     if (this.finished) return this.usage;
@@ -147,7 +153,7 @@ export class UsageTap implements UsageReader {
     if (this.json) {
       const usage = this.json.value();
       if (usage) {
-        mergeUsage(this.usage, usage);
+        this.mergeJsonUsage(usage);
         this.sawUsage = true;
       }
       // A JSON reply is whole once its top-level object closes; anything less was cut.

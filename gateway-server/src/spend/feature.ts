@@ -68,7 +68,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     if (warned.has(model)) return;
     warned.add(model);
     log.warn({ model }, 'no price for this model: charging the unknown-model tier ($5/$25 per million tokens); add a pricing.overrides row');
-  });
+  }, ctx.config.enforcement.default_max_output_tokens);
   const queue = new SettleQueue(db, now);
   const enf = ctx.config.enforcement;
   if (enf.mode === 'soft' && !enf.fail_closed_on_error) {

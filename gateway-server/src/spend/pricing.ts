@@ -31,10 +31,10 @@ for (const row of PRICE_ROWS) {
 /** Dated OpenAI snapshots (`gpt-5-2025-08-07`) price as their model. */
 const bareOpenAI = (k: string) => k.replace(/-\d{4}-\d{2}-\d{2}$/, '');
 
-/** The model's output ceiling from the price file, or the default (what an uncapped reply can reach). */
-export function outputCeiling(id: string): number {
+/** The model's output ceiling from the price file (what an uncapped reply can reach), or `fallback`. */
+export function outputCeiling(id: string, fallback = DEFAULT_MAX_OUTPUT_TOKENS): number {
   const k = id.toLowerCase();
-  return CEILING.get(k) ?? CEILING.get(bareOpenAI(k)) ?? DEFAULT_MAX_OUTPUT_TOKENS;
+  return CEILING.get(k) ?? CEILING.get(bareOpenAI(k)) ?? fallback;
 }
 
 /** List price by ID, tolerating region prefixes (`eu.anthropic.…`) and Vertex `@date` suffixes. */
@@ -56,6 +56,8 @@ export class PriceBook {
     private readonly overrides: readonly PriceOverride[],
     multiplier: number,
     private readonly warn: (model: string) => void = () => {},
+    /** enforcement.default_max_output_tokens: the reservation of an OpenAI request for a model without a known ceiling. */
+    private readonly defaultMaxOutputTokens = DEFAULT_MAX_OUTPUT_TOKENS,
   ) {
     this.multiplierPpm = BigInt(Math.round(multiplier * 1_000_000));
   }
@@ -145,13 +147,13 @@ export class PriceBook {
   /**
    * OpenAI Responses: every body byte a prompt token at the input rate (cached input is cheaper,
    * never dearer), plus `max_output_tokens` or, when absent (Codex never sends it), the model's
-   * output ceiling from the price file (else 128000). Reasoning tokens are part of the output
+   * output ceiling from the price file (else enforcement.default_max_output_tokens, 128000). Reasoning tokens are part of the output
    * count. The gateway never rewrites a Responses body, so the request is not lowered near a cap.
    */
   private openaiWorstCase(model: string, body: Record<string, unknown>, rawBodyBytes: number, r: Rates): WorstCase {
     const limit = body.max_output_tokens;
     const explicit = typeof limit === 'number' && Number.isFinite(limit) && limit > 0;
-    const maxTokens = explicit ? Math.ceil(limit) : outputCeiling(model);
+    const maxTokens = explicit ? Math.ceil(limit) : outputCeiling(model, this.defaultMaxOutputTokens);
     const promptTokens = BigInt(rawBodyBytes + PROMPT_MARGIN_TOKENS);
     const fixed = promptTokens * r.input;
     const wc: WorstCase = { reserve: 0n, promptEstimate: this.promptEstimate(model, rawBodyBytes), fixed, searchCost: 0n, promptTokens, counted: false, outputRate: r.output, maxTokens, explicitMaxTokens: false, inputRate: r.input, outputKey: 'max_output_tokens' };

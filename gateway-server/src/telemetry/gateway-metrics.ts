@@ -24,6 +24,8 @@ const PROVIDER_NAMES: Record<string, string> = {
   bedrock: 'aws.bedrock',
   vertex: 'gcp.vertex_ai',
   foundry: 'azure.ai.inference',
+  openai: 'openai',
+  azure_openai: 'azure.ai.openai',
 };
 
 export interface MetricsDestination {
@@ -114,7 +116,7 @@ export class GatewayMetrics {
     const provider = e.upstream ? this.opts.providerOf(e.upstream) : undefined;
     const attrs: Attributes = {
       'gen_ai.operation.name': e.operation === 'count_tokens' ? 'count_tokens' : 'chat',
-      'gen_ai.system': 'anthropic',
+      'gen_ai.system': e.operation === 'responses' ? 'openai' : 'anthropic',
       'tollgate.outcome': e.outcome,
     };
     if (e.model) attrs['gen_ai.request.model'] = e.model;
