@@ -29,6 +29,19 @@ const jobs = [
 ];
 
 if (!serverOnly) {
+  // The `tollgate` command for developers' machines: one self-contained file for plain Node 20+,
+  // nothing from the server (bin `tollgate`; `node dist/client/tollgate.js` works as well).
+  jobs.push(build({
+    ...common,
+    entryPoints: { tollgate: 'client/src/main.ts' },
+    outdir: 'dist/client',
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    sourcemap: false,
+    banner: { js: "import { createRequire as __tgCreateRequire } from 'node:module'; const require = __tgCreateRequire(import.meta.url);" },
+  }));
   if (existsSync('extension/src/extension.ts')) {
     jobs.push(build({
       ...common,

@@ -21,15 +21,19 @@ import { workspaceTrustGate } from './settings/trust-vscode';
 import { askGatewayUrl, GatewaySwitch } from './settings/gateway-switch';
 import { showStatusMenu } from './status/status-menu';
 import { requestSignInBadge } from './auth/accounts-badge';
+import { setUpCodex } from './codex/setup-codex-command';
 
 export interface Core {
-  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'showMenu' | 'switchGateway', (arg?: unknown) => Promise<unknown>>;
+  commands: Record<'signIn' | 'signOut' | 'showSpend' | 'refreshPolicy' | 'openGatewayStatus' | 'showMenu' | 'switchGateway' | 'setUpCodex', (arg?: unknown) => Promise<unknown>>;
   auth: TollgateAuthProvider;
   sidebar: SidebarView;
   log: ReturnType<typeof createLog>;
   proxyUrl(): string | undefined;
   ready: Promise<void>;
 }
+
+/** The proxy's last port: reused when free, so a Codex profile written by "Set Up Codex" outlives a restart. */
+const PROXY_PORT_KEY = 'tollgate.proxyPort';
 
 const gatewayUrl = () => normaliseBaseUrl(vscode.workspace.getConfiguration('tollgate').get<string>('gatewayUrl') ?? '');
 
@@ -87,6 +91,7 @@ export function startCore(context: vscode.ExtensionContext): Core {
     openGatewayStatus: () => showGatewayStatus(controller, state),
     showMenu: () => showStatusMenu(state),
     switchGateway: () => gatewaySwitch.choose(),
+    setUpCodex: (arg) => setUpCodex({ proxyUrl: () => proxy?.url, gatewayUrl: () => state.gatewayUrl, accessToken: () => sessions.accessToken(), log }, arg),
   };
 
   context.subscriptions.push(
@@ -126,7 +131,8 @@ export function startCore(context: vscode.ExtensionContext): Core {
       onResponseHeaders: (h) => controller.onProxyHeaders(h),
       onRejected: (t) => void sessions.onRejected(t),
       onRequestDone: (r) => controller.onProxyDone(r),
-    });
+    }, { preferredPort: context.globalState.get<number>(PROXY_PORT_KEY) });
+    await context.globalState.update(PROXY_PORT_KEY, proxy.port);
     state.proxyUrl = proxy.url;
     const started = proxy;
     // Terminals of an untrusted folder get no proxy env (a repository's scripts could read the

@@ -18,7 +18,7 @@ export interface TollgateApi {
   proxyUrl(): string | undefined;
 }
 
-const COMMANDS = ['signIn', 'signOut', 'showSpend', 'refreshPolicy', 'openGatewayStatus', 'showMenu', 'switchGateway'] as const;
+const COMMANDS = ['signIn', 'signOut', 'showSpend', 'refreshPolicy', 'openGatewayStatus', 'showMenu', 'switchGateway', 'setUpCodex'] as const;
 
 export function activate(context: vscode.ExtensionContext): TollgateApi {
   const t0 = performance.now();

@@ -32,7 +32,7 @@ describe('VS Code extension: tests inside the extension host (code-server)', fun
     await gw?.close();
   });
 
-  it('passes the in-host suite: commands, device sign-in, SecretStorage only, settings written and removed, proxy', async () => {
+  it('passes the in-host suite: commands, device sign-in, SecretStorage only, settings written and removed, proxy, Codex profile', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-host-'));
     const results = join(dir, 'results.json');
     const define = {
@@ -74,6 +74,6 @@ describe('VS Code extension: tests inside the extension host (code-server)', fun
     console.log(`      activation: ${Number(out.extra.activationMs).toFixed(1)} ms`);
     const failed = out.results.filter((r) => r.state !== 'passed');
     assert.deepEqual(failed, [], failed.map((f) => `${f.title}\n${f.error}`).join('\n\n'));
-    assert.equal(out.results.length, 4);
+    assert.equal(out.results.length, 5);
   });
 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 const BUNDLES: { output: string; sources: string[] }[] = [
   { output: 'dist/server/tollgate-gateway.js', sources: ['gateway-server/src', 'scripts/build.mjs'] },
-  { output: 'extension/dist/extension.js', sources: ['extension/src', 'gateway-server/src', 'scripts/build.mjs'] },
+  { output: 'extension/dist/extension.js', sources: ['extension/src', 'client/src/core', 'gateway-server/src', 'scripts/build.mjs'] },
+  { output: 'dist/client/tollgate.js', sources: ['client/src', 'extension/src/auth', 'extension/src/settings', 'gateway-server/src/protocol', 'scripts/build.mjs'] },
   { output: 'extension/dist/webview.js', sources: ['webview/src', 'gateway-server/src', 'scripts/build.mjs'] },
 ];
 

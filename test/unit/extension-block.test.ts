@@ -22,6 +22,15 @@ describe('extension blocks (refused agent requests)', () => {
     assert.match(blockMessage(b, at), /^Tollgate blocked an agent request: you are over your spend cap\. Spend limit reached\. Requests work again after .+/);
   });
 
+  it('Codex\'s refusals in OpenAI\'s envelope: a 429 insufficient_quota is "over cap", a plain 429 is "blocked"', () => {
+    const quota = JSON.stringify({ error: { message: 'Spend cap reached: $5.00 of $5.00 used today', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
+    assert.deepEqual(parseErrorBody(quota), { type: 'insufficient_quota', message: 'Spend cap reached: $5.00 of $5.00 used today', code: 'insufficient_quota' });
+    assert.equal(blockFromReply(429, parseErrorBody(quota), at)!.kind, 'overCap');
+    assert.equal(blockFromReply(429, { type: 'invalid_request_error', message: 'over cap', code: 'insufficient_quota' }, at)!.kind, 'overCap');
+    assert.equal(blockFromReply(429, { type: 'rate_limit_error', message: 'slow down', code: 'rate_limit_exceeded' }, at)!.kind, 'blocked');
+    assert.equal(blockFromReply(401, { type: 'invalid_request_error', message: 'x', code: 'invalid_api_key' }, at), undefined);
+  });
+
   it('a disallowed-model 400 is "blocked" with the gateway\'s reason; a 401 and a success are not blocks', () => {
     const b = blockFromReply(400, { type: 'invalid_request_error', message: 'model is not allowed' }, at)!;
     assert.equal(b.kind, 'blocked');

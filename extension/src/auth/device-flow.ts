@@ -32,12 +32,12 @@ export function normaliseBaseUrl(raw: string): string {
   return raw.trim().replace(/\/+$/, '');
 }
 
-export function createSignInClient(baseUrl: string, deps: Partial<DeviceFlowDeps> = {}): DeviceFlowClient {
+export function createSignInClient(baseUrl: string, deps: Partial<DeviceFlowDeps> & { userAgent?: string } = {}): DeviceFlowClient {
   return new DeviceFlowClient({
     baseUrl: normaliseBaseUrl(baseUrl),
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
-    userAgent: 'tollgate-vscode/0.1.0',
+    userAgent: deps.userAgent ?? 'tollgate-vscode/0.1.0',
   });
 }
 
@@ -57,7 +57,8 @@ export function toSignInError(err: unknown): SignInError {
 
 const mapped = <T>(p: Promise<T>): Promise<T> => p.catch((err) => Promise.reject(toSignInError(err)));
 
-export const startDeviceAuthorization = (client: DeviceFlowClient): Promise<DeviceAuthorizationResponse> => mapped(client.start({ surface: 'vscode' }));
+/** `surface` labels the session in audit rows: `vscode` for the extension, `cli` for the `tollgate` command. */
+export const startDeviceAuthorization = (client: DeviceFlowClient, surface = 'vscode'): Promise<DeviceAuthorizationResponse> => mapped(client.start({ surface }));
 
 export const pollForToken = (client: DeviceFlowClient, grant: DeviceAuthorizationResponse, opts: { signal?: AbortSignal } = {}): Promise<TokenResponse> =>
   mapped(client.poll(grant, opts.signal ? { signal: opts.signal } : {}));

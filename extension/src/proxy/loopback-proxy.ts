@@ -7,7 +7,9 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type In
 import { request as httpsRequest } from 'node:https';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ReplyTap } from './reply-tap';
+import { apiFamily, firstString, openAiError, type ApiFamily } from './api-family';
 import { parseErrorBody, type ReplyError } from '../status/block';
 
 export interface ProxyTarget {
@@ -51,13 +53,18 @@ export interface LoopbackProxy {
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'authorization', 'x-api-key', 'proxy-authorization']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate']);
 
-function envelope(res: ServerResponse, status: number, type: string, message: string, extra: Record<string, string> = {}): void {
+/**
+ * The proxy's own refusals, in the envelope of the agent's API family: Anthropic's for Claude
+ * Code, OpenAI's for Codex (codex-client.md: a 401 with `invalid_api_key` is what Codex shows
+ * with its message; anything else is retried or printed raw).
+ */
+function envelope(res: ServerResponse, family: ApiFamily, status: number, type: string, message: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   res.writeHead(status, { 'content-type': 'application/json', ...extra });
-  res.end(JSON.stringify({ type: 'error', error: { type, message } }));
+  res.end(JSON.stringify(family === 'openai' ? openAiError(status, message) : { type: 'error', error: { type, message } }));
 }
 
 function presented(req: IncomingMessage): string | undefined {
@@ -73,12 +80,19 @@ function secretMatches(given: string | undefined, secret: Buffer): boolean {
   return g.length === secret.length && timingSafeEqual(g, secret);
 }
 
-export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: string; port?: number } = {}): Promise<LoopbackProxy> {
+export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: string; port?: number; preferredPort?: number } = {}): Promise<LoopbackProxy> {
   const secret = opts.secret ?? `tgl-${randomBytes(24).toString('base64url')}`;
   const secretBuf = Buffer.from(secret);
 
   const server: Server = createServer((req, res) => {
-    void handle(req, res).catch(() => envelope(res, 502, 'api_error', 'The Tollgate proxy failed to reach the gateway.'));
+    void handle(req, res).catch(() => envelope(res, apiFamily(req.url ?? '/', req.headers), 502, 'api_error', 'The Tollgate proxy failed to reach the gateway.'));
+  });
+
+  // Codex with `supports_websockets = true` first asks for a WebSocket on /v1/responses: 426 makes
+  // it fall back to HTTP at once (404/405 cost it seven retries, codex-client.md).
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(openAiError(426, 'The Tollgate proxy speaks HTTP only; set supports_websockets = false.'));
+    socket.end(`HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,16 +101,17 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
       res.writeHead(200).end();
       return;
     }
+    const family = apiFamily(req.url ?? '/', req.headers);
     if (!secretMatches(presented(req), secretBuf)) {
       req.resume();
       // No "x-api-key" in the text: the CLI would replace it with a generic login hint.
-      envelope(res, 401, 'authentication_error', 'This local Tollgate proxy only accepts the token of the editor window that started it. Open a new terminal in that window.', { 'x-should-retry': 'false' });
+      envelope(res, family, 401, 'authentication_error', 'This local Tollgate proxy only accepts the token of the editor window that started it. Open a new terminal in that window.', { 'x-should-retry': 'false' });
       return;
     }
     const target = await hooks.target();
     if (!target) {
       req.resume();
-      envelope(res, 401, 'authentication_error', 'Not signed in to the Tollgate gateway. Run "Tollgate: Sign In" from the command palette.', { 'x-should-retry': 'false' });
+      envelope(res, family, 401, 'authentication_error', 'Not signed in to the Tollgate gateway. Run "Tollgate: Sign In" from the command palette.', { 'x-should-retry': 'false' });
       return;
     }
     const started = Date.now();
@@ -116,7 +131,7 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !DROP_RESPONSE.has(k)) out[k] = v;
       res.writeHead(status, out);
       res.flushHeaders();
-      const tap = new ReplyTap(String(up.headers['content-type'] ?? '').includes('text/event-stream'));
+      const tap = new ReplyTap(String(up.headers['content-type'] ?? '').includes('text/event-stream'), family);
       up.on('data', (chunk: Buffer) => {
         tap.write(chunk);
         // Backpressure: a slow agent slows the upstream read instead of growing memory.
@@ -137,7 +152,7 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
           inputTokens: summary.inputTokens,
           outputTokens: summary.outputTokens,
           durationMs: Date.now() - started,
-          requestId: typeof up.headers['request-id'] === 'string' ? up.headers['request-id'] : undefined,
+          requestId: firstString(up.headers['request-id'], up.headers['x-request-id']),
           ...(status >= 400 ? { error: parseErrorBody(tap.text) } : {}),
         });
       });
@@ -146,7 +161,7 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
     upstream.on('error', () => {
       if (res.headersSent) return res.destroy();
       const message = `The Tollgate proxy could not reach the gateway at ${upstreamUrl.origin}.`;
-      envelope(res, 502, 'api_error', message);
+      envelope(res, family, 502, 'api_error', message);
       hooks.onRequestDone?.({ at: new Date(started), method: req.method ?? 'GET', path: upstreamUrl.pathname, model: requestModel ?? 'unknown', status: 502, inputTokens: 0, outputTokens: 0, durationMs: Date.now() - started, error: { type: 'api_error', message } });
     });
     // The agent hung up: stop the upstream stream too, so the gateway settles what was used.
@@ -167,10 +182,22 @@ export async function startLoopbackProxy(hooks: ProxyHooks, opts: { secret?: str
     req.pipe(upstream);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await listen(opts.port ?? opts.preferredPort ?? 0);
+  } catch (err) {
+    // The port of the last session keeps a written Codex profile valid across restarts; another
+    // window holding it is no reason to fail: any free port will do.
+    if (opts.port !== undefined || !opts.preferredPort || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await listen(0);
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -2,7 +2,7 @@
  * A refused agent request, said where the developer is looking (issue 19 item 2). The proxy sees
  * the gateway's reply; this turns it into a block (over cap, or blocked with the gateway's own
  * sentence) and rate-limits the notification so a retry storm is one message. Pure: no `vscode`.
- * Classification is by HTTP status and the Anthropic error `type`, never by message text.
+ * Classification is by HTTP status and the error `type` (Anthropic) or `code` (OpenAI), never by message text.
  */
 import type { BlockView } from '../../../gateway-server/src/protocol/webview';
 import { formatReset } from './format';
@@ -10,14 +10,16 @@ import { formatReset } from './format';
 export interface ReplyError {
   type: string;
   message: string;
+  /** OpenAI's envelope (Codex) carries a code beside the type, e.g. `insufficient_quota`. */
+  code?: string;
 }
 
 /** `{type:"error", error:{type, message}}` from the first bytes of a non-2xx reply, if it is one. */
 export function parseErrorBody(head: string): ReplyError | undefined {
   try {
-    const body = JSON.parse(head) as { error?: { type?: unknown; message?: unknown } };
+    const body = JSON.parse(head) as { error?: { type?: unknown; message?: unknown; code?: unknown } };
     const e = body?.error;
-    if (e && typeof e.type === 'string' && typeof e.message === 'string') return { type: e.type, message: e.message.slice(0, 500) };
+    if (e && typeof e.type === 'string' && typeof e.message === 'string') return { type: e.type, message: e.message.slice(0, 500), ...(typeof e.code === 'string' ? { code: e.code } : {}) };
   } catch {
     // A truncated or non-JSON body: no reason to show beyond the status.
   }
@@ -40,7 +42,8 @@ const STATUS_WORDS: Record<number, string> = { 400: 'The gateway refused the req
  */
 export function blockFromReply(status: number, error: ReplyError | undefined, at: Date, resetAt: Date | null = null): BlockView | undefined {
   if (status < 400 || status === 401) return undefined;
-  const overCap = status === 429 && error?.type === 'billing_error';
+  // Anthropic's envelope says billing_error; OpenAI's (Codex) says insufficient_quota, the answer Codex stops at.
+  const overCap = status === 429 && (error?.type === 'billing_error' || error?.code === 'insufficient_quota' || error?.type === 'insufficient_quota');
   const reason = error ? sentence(error.message) : `${STATUS_WORDS[status] ?? `The gateway answered ${status}`}.`;
   return { kind: overCap ? 'overCap' : 'blocked', status, reason, at: at.toISOString(), until: resetAt ? resetAt.toISOString() : null };
 }

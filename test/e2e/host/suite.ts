@@ -2,11 +2,12 @@
  * Runs inside the real extension host (code-server): the installed extension's commands,
  * sign-in through the device flow (the outer test completes the browser leg), tokens kept out
  * of files, the workspace's Claude Code settings written and removed, a request through the
- * proxy with the environment agents get.
+ * proxy with the environment agents get, the Codex profile "Set Up Codex" writes.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 
 interface Api {
@@ -31,7 +32,7 @@ describe('Tollgate in the extension host', () => {
     extra.activationMs = api.activationMs;
     extra.readyMs = (api as Api & { readyMs(): number | undefined }).readyMs();
     const commands = await vscode.commands.getCommands(true);
-    for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus']) assert.ok(commands.includes(c), c);
+    for (const c of ['tollgate.signIn', 'tollgate.signOut', 'tollgate.showSpend', 'tollgate.refreshPolicy', 'tollgate.openGatewayStatus', 'tollgate.setUpCodex']) assert.ok(commands.includes(c), c);
     assert.match(api.proxyUrl() ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
@@ -71,12 +72,14 @@ describe('Tollgate in the extension host', () => {
   it('proxies a request with the local secret agents get, the bearer swapped in', async () => {
     // What an agent in this window's terminal sees (environmentVariableCollection).
     const out = join(ws(), '..', `terminal-env-${process.pid}.json`);
-    const term = vscode.window.createTerminal({ name: 'env probe', shellPath: '/bin/sh', shellArgs: ['-c', `printf '{"ANTHROPIC_BASE_URL":"%s","ANTHROPIC_AUTH_TOKEN":"%s"}' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" > ${out}.part && mv ${out}.part ${out}`] });
+    const term = vscode.window.createTerminal({ name: 'env probe', shellPath: '/bin/sh', shellArgs: ['-c', `printf '{"ANTHROPIC_BASE_URL":"%s","ANTHROPIC_AUTH_TOKEN":"%s","TOLLGATE_PROXY_KEY":"%s"}' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "$TOLLGATE_PROXY_KEY" > ${out}.part && mv ${out}.part ${out}`] });
     for (let i = 0; i < 300 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
     term.dispose();
     const env = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(env.ANTHROPIC_BASE_URL, api.proxyUrl());
     assert.match(env.ANTHROPIC_AUTH_TOKEN, /^tgl-/);
+    // Codex's profile ("Tollgate: Set Up Codex") reads the same local secret from TOLLGATE_PROXY_KEY.
+    assert.equal(env.TOLLGATE_PROXY_KEY, env.ANTHROPIC_AUTH_TOKEN);
     const res = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${env.ANTHROPIC_AUTH_TOKEN}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
@@ -87,6 +90,17 @@ describe('Tollgate in the extension host', () => {
     assert.equal(body.content[0]!.text, 'Hello from the mock upstream.');
     const denied = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, { method: 'POST', headers: { authorization: 'Bearer tgl-not-this-window', 'content-type': 'application/json' }, body: '{}' });
     assert.equal(denied.status, 401, 'the proxy accepts only this window\'s secret');
+  });
+
+  it('"Set Up Codex" writes a Codex profile pointing at this window\'s proxy, with no credential in it', async () => {
+    await vscode.commands.executeCommand('tollgate.setUpCodex', { makeDefault: false });
+    const file = join(process.env.CODEX_HOME || join(homedir(), '.codex'), 'tollgate-vscode.config.toml');
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.includes(`base_url = "${api.proxyUrl()}/v1"`), text);
+    assert.match(text, /^env_key = "TOLLGATE_PROXY_KEY"$/m);
+    assert.match(text, /^wire_api = "responses"$/m);
+    assert.doesNotMatch(text, JWT, 'no gateway bearer');
+    assert.doesNotMatch(text, /tgl-/, 'no local secret');
   });
 
   it('signs out, removing exactly what it applied', async () => {
