@@ -20,22 +20,24 @@ describe('e2e bundle freshness check', () => {
     put('extension/src/extension.ts', 100);
     put('webview/src/main.ts', 100);
     put('scripts/build.mjs', 100);
+    put('client/src/main.ts', 100);
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('passes when every bundle is newer than its sources', () => {
-    for (const b of ['dist/server/tollgate-gateway.js', 'extension/dist/extension.js', 'extension/dist/webview.js']) put(b, 10);
+    for (const b of ['dist/server/tollgate-gateway.js', 'dist/client/tollgate.js', 'extension/dist/extension.js', 'extension/dist/webview.js']) put(b, 10);
     assert.deepEqual(staleBundles(root), []);
   });
 
   it('names a missing bundle', () => {
+    put('dist/client/tollgate.js', 10);
     put('extension/dist/extension.js', 10);
     put('extension/dist/webview.js', 10);
     assert.deepEqual(staleBundles(root), ['dist/server/tollgate-gateway.js is missing']);
   });
 
   it('names the source edited after the build, however deep', () => {
-    for (const b of ['dist/server/tollgate-gateway.js', 'extension/dist/extension.js', 'extension/dist/webview.js']) put(b, 10);
+    for (const b of ['dist/server/tollgate-gateway.js', 'dist/client/tollgate.js', 'extension/dist/extension.js', 'extension/dist/webview.js']) put(b, 10);
     put('gateway-server/src/spend/gate.ts', 1);
     assert.deepEqual(staleBundles(root), [
       'dist/server/tollgate-gateway.js is older than gateway-server/src/spend/gate.ts',
