@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { assertHostInstalled, startCodeServer, type CodeServer } from '../support/code-server';
-import { openBrowser, openWorkbench, type Workbench } from '../support/workbench';
+import { openBrowser, openWorkbench, THEME_SETTINGS, type Workbench } from '../support/workbench';
 import { acceptCodePrompt, OUT_DIR, packageExtension, startE2eGateway, type E2eGateway } from './support-extension';
 import { runClaude } from '../support/claude-cli';
 
@@ -69,11 +69,19 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     const vsix = packageExtension();
     gw = await startE2eGateway();
     gw2 = await startE2eGateway();
-    cs = await startCodeServer({ vsix: [vsix], settings: { 'tollgate.gatewayUrl': gw.url } });
+    cs = await startCodeServer({ vsix: [vsix], settings: { 'tollgate.gatewayUrl': gw.url, ...THEME_SETTINGS } });
     wb = await openWorkbench(cs, { outDir: OUT_DIR, recordExternal: true });
   });
+  // Each step continues from the last one's state: after a failure the rest fail at once with
+  // a pointer to it instead of timing out one by one.
+  let broken: string | undefined;
+  beforeEach(() => {
+    if (broken) throw new Error(`not run: the earlier step "${broken}" failed`);
+  });
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot('ui-failure').catch(() => {});
+    if (this.currentTest?.state !== 'failed') return;
+    broken ??= this.currentTest.title;
+    await wb?.screenshot('ui-failure').catch(() => {});
   });
   after(async () => {
     await wb?.close().catch(() => {});
