@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { assertHostInstalled, startCodeServer, type CodeServer } from '../support/code-server';
-import { openBrowser, openWorkbench, type Workbench } from '../support/workbench';
+import { openBrowser, openWorkbench, THEME_SETTINGS, type Workbench } from '../support/workbench';
 import { acceptCodePrompt, OUT_DIR, packageExtension, startE2eGateway, type E2eGateway } from './support-extension';
 import { runClaude } from '../support/claude-cli';
 
@@ -69,11 +69,19 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     const vsix = packageExtension();
     gw = await startE2eGateway();
     gw2 = await startE2eGateway();
-    cs = await startCodeServer({ vsix: [vsix], settings: { 'tollgate.gatewayUrl': gw.url } });
+    cs = await startCodeServer({ vsix: [vsix], settings: { 'tollgate.gatewayUrl': gw.url, ...THEME_SETTINGS } });
     wb = await openWorkbench(cs, { outDir: OUT_DIR, recordExternal: true });
   });
+  // Each step continues from the last one's state: after a failure the rest fail at once with
+  // a pointer to it instead of timing out one by one.
+  let broken: string | undefined;
+  beforeEach(() => {
+    if (broken) throw new Error(`not run: the earlier step "${broken}" failed`);
+  });
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot('ui-failure').catch(() => {});
+    if (this.currentTest?.state !== 'failed') return;
+    broken ??= this.currentTest.title;
+    await wb?.screenshot('ui-failure').catch(() => {});
   });
   after(async () => {
     await wb?.close().catch(() => {});
@@ -253,11 +261,6 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     await wb.page.keyboard.press('Escape');
   });
 
-  it('no webview broke its Content Security Policy', () => {
-    const csp = wb.console().filter((m) => /Content Security Policy/i.test(m.text));
-    assert.deepEqual(csp, [], `CSP violations in the console:\n${csp.map((m) => `${m.url}: ${m.text}`).join('\n')}`);
-  });
-
   it('after the window closes, the real Claude Code CLI in the folder does not hang', async () => {
     // Back to the first gateway, where the session was kept: the policy is written again.
     await switchTo(gw.url);
@@ -276,5 +279,11 @@ describe('VS Code extension: UI in code-server + Chromium', function () {
     assert.notEqual(run.code, null, `claude hung in the folder after the window closed: ${run.stdout}${run.stderr}`);
     assert.match(`${run.stdout}${run.stderr}`, /Not logged in · Please run \/login/, 'it fails at once with a sentence');
     assert.equal(run.code, 1);
+  });
+
+  // Collected over the whole run (the last step closed the window; the messages stay).
+  it('no webview broke its Content Security Policy', () => {
+    const csp = wb.console().filter((m) => /Content Security Policy/i.test(m.text));
+    assert.deepEqual(csp, [], `CSP violations in the console:\n${csp.map((m) => `${m.url}: ${m.text}`).join('\n')}`);
   });
 });

@@ -7,7 +7,7 @@
  * bootstrap of webview frames, leaving the sidebar blank. Pages a developer would see in their
  * own browser open in a separate instance (`openBrowser`), as their default browser would.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
@@ -33,7 +33,10 @@ export interface Workbench {
   close(): Promise<void>;
 }
 
-export const THEMES = { dark: { name: 'Default Dark Modern', workbench: 'vs-dark', webview: 'vscode-dark' }, light: { name: 'Default Light Modern', workbench: 'vs', webview: 'vscode-light' } } as const;
+/** code-server 4.139's default themes (theme ids, which the settings accept). */
+export const THEMES = { dark: { name: 'Dark 2026', workbench: 'vs-dark', webview: 'vscode-dark' }, light: { name: 'Light 2026', workbench: 'vs', webview: 'vscode-light' } } as const;
+/** User settings for `screenshotThemes`: the workbench follows the browser's colour scheme. */
+export const THEME_SETTINGS = { 'window.autoDetectColorScheme': true, 'workbench.preferredDarkColorTheme': THEMES.dark.name, 'workbench.preferredLightColorTheme': THEMES.light.name };
 
 export interface Browser {
   page: Page;
@@ -104,11 +107,11 @@ export async function openWorkbench(cs: CodeServer, opts: { query?: string; outD
     },
     screenshot,
     async screenshotThemes(name) {
-      await setTheme('dark');
-      await screenshot(`${name}-dark`);
       await setTheme('light');
       await screenshot(`${name}-light`);
       await setTheme('dark');
+      await screenshot(`${name}-dark`);
+      await setTheme('light');
     },
     console: () => [...messages],
     close: () => context.close(),
@@ -120,15 +123,18 @@ export async function openWorkbench(cs: CodeServer, opts: { query?: string; outD
     return path;
   }
 
-  /** Switches the colour theme through the user settings file (no UI, so open menus stay open). */
+  /**
+   * Switches the colour theme without touching the UI (open menus and dialogs stay open): the
+   * browser's colour scheme, which the workbench follows with the THEME_SETTINGS below.
+   */
   async function setTheme(kind: keyof typeof THEMES): Promise<void> {
     const t = THEMES[kind];
-    const file = join(cs.userDataDir, 'User', 'settings.json');
-    const settings = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    if (settings['workbench.colorTheme'] !== t.name) writeFileSync(file, JSON.stringify({ ...settings, 'workbench.colorTheme': t.name }, null, 2));
+    await page.emulateMedia({ colorScheme: kind });
     await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls), t.workbench, { timeout: 30_000 });
-    // A visible sidebar webview re-themes after the workbench; wait for it too.
-    const frames = page.frames().filter((f) => f.url().includes('active-frame') || f.name() === 'active-frame');
-    for (const f of frames) await f.waitForFunction((cls) => document.body?.classList.contains(cls), t.webview, { timeout: 15_000 }).catch(() => {});
+    // Webview contents re-theme after the workbench (their body carries vscode-light/-dark).
+    for (const f of page.frames().filter((x) => x !== page.mainFrame())) {
+      const themed = await f.evaluate(() => /\bvscode-(light|dark)\b/.test(document.body?.className ?? '')).catch(() => false);
+      if (themed) await f.waitForFunction((cls) => document.body.classList.contains(cls), t.webview, { timeout: 15_000 });
+    }
   }
 }

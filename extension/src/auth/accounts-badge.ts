@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 import type { TollgateState } from '../platform/state';
-import { PROVIDER_ID } from './provider';
+import { PROVIDER_ID, SESSION_SCOPES } from './provider';
 
 export function requestSignInBadge(state: TollgateState): vscode.Disposable {
   let asked = false;
@@ -19,7 +19,7 @@ export function requestSignInBadge(state: TollgateState): vscode.Disposable {
     }
     if (asked) return;
     asked = true;
-    Promise.resolve(vscode.authentication.getSession(PROVIDER_ID, [], { createIfNone: false })).catch(() => (asked = false));
+    Promise.resolve(vscode.authentication.getSession(PROVIDER_ID, SESSION_SCOPES, { createIfNone: false })).catch(() => (asked = false));
   };
   return state.onDidChange(check);
 }

@@ -8,6 +8,12 @@ import type { SessionManager } from './session-manager';
 import type { StoredSession } from './session';
 
 export const PROVIDER_ID = 'tollgate';
+/**
+ * The one scope a Tollgate session has (the gateway's API). Not empty on purpose: VS Code keys a
+ * pending sign-in request by its scopes joined with a separator and splits the key again to
+ * match new sessions, so a request for no scopes ([""] after the split) is never cleared.
+ */
+export const SESSION_SCOPES = ['gateway'];
 
 export class TollgateAuthProvider implements vscode.AuthenticationProvider, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<vscode.AuthenticationProviderAuthenticationSessionsChangeEvent>();
@@ -28,7 +34,7 @@ export class TollgateAuthProvider implements vscode.AuthenticationProvider, vsco
   }
 
   private toSession(s: StoredSession): vscode.AuthenticationSession {
-    return { id: s.sessionId, accessToken: s.accessToken, account: { id: s.account.id, label: s.account.label }, scopes: [] };
+    return { id: s.sessionId, accessToken: s.accessToken, account: { id: s.account.id, label: s.account.label }, scopes: SESSION_SCOPES };
   }
 
   async getSessions(): Promise<vscode.AuthenticationSession[]> {
