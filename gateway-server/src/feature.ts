@@ -69,7 +69,17 @@ export interface Feature {
   writes?: WriteSource;
   /** Carry `source`'s writes in this feature's transactions (the audit writer). */
   carryWrites?(source: WriteSource): void;
+  /** Values the gateway's metrics observe at each export (e.g. audit sink lag), read off the request path. */
+  gauges?: GaugeSource[];
   /** A reason to refuse every new request right now (the audit spool is full), else undefined. */
   refuse?(): import('./errors').GatewayError | undefined;
   close?(): Promise<void>;
+}
+
+/** An observable gauge another feature exports through the telemetry feature's metrics. */
+export interface GaugeSource {
+  name: string;
+  unit: string;
+  description: string;
+  read(): { value: number; attributes: Record<string, string> }[];
 }

@@ -183,6 +183,42 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['store.readiness_grace_seconds', 'test/integration/store-outage.test.ts'],
   ['store.spool_dir', 'test/integration/store-outage.test.ts'],
   ['store.spool_max_bytes', 'test/integration/store-outage.test.ts'],
+  ['audit', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].url', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].headers', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].encoding', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].url', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].token', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].index', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].source', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].sourcetype', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].ack', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].ack_timeout_seconds', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].host', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].port', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls.ca', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls.servername', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].format', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].app_name', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[file].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].dir', 'test/integration/audit-sinks.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */
@@ -243,7 +279,7 @@ describe('config keys: every key works or refuses to boot', () => {
         assert.ok(err instanceof ConfigError);
         problems = err.problems;
       }
-      const concrete = path.replace('upstreams[anthropic]', 'upstreams.0');
+      const concrete = path.replace('upstreams[anthropic]', 'upstreams.0').replace('sinks[s3]', 'sinks.0');
       assert.ok(
         problems.some((p) => p.startsWith(`${concrete}: is not supported: `)),
         `${path} did not refuse boot: ${JSON.stringify(problems)}`,
@@ -293,6 +329,10 @@ function minimalWith(path: string): Record<string, unknown> {
     admin: {},
   };
   if (!path) return raw;
+  if (path.startsWith('audit.sinks[s3]')) {
+    raw.audit = { sinks: [{ type: 's3', name: 'bucket' }] };
+    return raw;
+  }
   const segs = path.split('.');
   let obj: Record<string, unknown> = segs[0] === 'upstreams[anthropic]' ? upstream : raw;
   if (segs[0] === 'upstreams[anthropic]') segs.shift();

@@ -14,6 +14,7 @@ import { AuditSpool, adoptDeadSpools } from './spool';
 import { gatewayEventContent, inferenceContent, type AuditContent } from './record';
 import { pruneAudit } from './prune';
 import { auditRoutes } from './routes';
+import { startSinks, type SinkSet } from './sinks';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -21,6 +22,8 @@ const FIRST_PRUNE_AFTER_MS = 60_000;
 
 export interface AuditFeature extends Feature {
   writer: AuditWriter;
+  /** Shippers of `audit.sinks` (empty set when none are configured). */
+  sinks: SinkSet;
   /** Run the retention job now (the hourly timer calls this). */
   prune(): Promise<{ deleted: number; ran: boolean }>;
 }
@@ -29,6 +32,12 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
   const writer = new AuditWriter(ctx.db);
   const spooling = startSpool(ctx, writer);
   const retentionDays = ctx.config.admin?.audit_retention_days ?? 365;
+  const sinks = startSinks(ctx.db, ctx.config.audit?.sinks ?? [], {
+    fetch: ctx.fetch,
+    onError: (sink, err, attempt) =>
+      // Every failure while it is fresh, then every tenth: an outage of hours must not flood the log.
+      (attempt <= 3 || attempt % 10 === 0) && ctx.log.warn({ evt: 'audit.sink_failed', sink, attempt, err: (err as Error).message }, 'audit sink delivery failed; retrying with back-off'),
+  });
 
   const write = async (content: AuditContent) => {
     try {
@@ -56,7 +65,16 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
 
   return {
     writer,
+    sinks,
     prune,
+    gauges: [
+      {
+        name: 'tollgate.audit.sink.lag',
+        unit: '{row}',
+        description: 'Committed audit rows not yet delivered to the sink (measured by the process shipping to it)',
+        read: () => sinks.shippers.filter((s) => s.status.shipping).map((s) => ({ value: s.status.lag_rows, attributes: { 'tollgate.audit.sink': s.status.name } })),
+      },
+    ],
     observers: [
       {
         async onInference(e: InferenceEvent) {
@@ -95,6 +113,7 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
       clearInterval(hourly);
       spooling.stop();
       await writer.close();
+      await sinks.stop();
     },
   };
 }

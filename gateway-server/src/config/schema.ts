@@ -7,6 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { isCidr } from '../access/network-gate';
+import { auditSchema } from './audit-schema';
 
 const port = z.number().int().min(0).max(65535);
 const url = z.string().url();
@@ -340,6 +341,8 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
+    /** Tollgate extension: audit sinks (docs/audit.md). */
+    audit: auditSchema.optional(),
     enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024 }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
