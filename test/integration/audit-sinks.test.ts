@@ -20,6 +20,8 @@ import { assertDelivered, auditIds, hecEntries, otlpEntries } from '../support/s
 import { waitFor } from '../support/wait';
 import { startSinks } from '../../gateway-server/src/audit/sinks';
 import { auditEntrySchema } from '../../gateway-server/src/protocol/audit';
+import { checkCommand } from '../../gateway-server/src/ops/check-command';
+import { freePort, writeConfig } from '../support/process';
 
 const HEC_TOKEN = 'hec-token-5f0c7d1e-2b7a-4c8e-9d3f-0a1b2c3d4e5f';
 
@@ -168,6 +170,36 @@ for (const kind of storeKinds()) {
       assert.equal(done.expected.size, 500);
       for (const [name, got] of Object.entries(done.sinks)) assertDelivered(name, got, done.expected);
       await waitFor('lag is back to zero', async () => (await healthSinks()).every((s) => s.lag_rows === 0 && s.consecutive_failures === 0));
+    });
+
+    it('tollgate-gateway check probes each sink and, with PostgreSQL, reports its backlog', async () => {
+      const closed = await freePort();
+      const path = writeConfig({
+        listen: { host: '127.0.0.1', port: 0 },
+        session: { jwt_secret: 'x'.repeat(32) },
+        upstreams: [{ name: 'primary', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
+        ...(tdb.url ? { store: { postgres_url: tdb.url } } : {}),
+        audit: {
+          sinks: [
+            { type: 'file', name: 'archive', dir },
+            { type: 'syslog', name: 'rsyslog', host: '127.0.0.1', port: rsyslog.port },
+            { type: 'splunk_hec', name: 'nowhere', url: `http://127.0.0.1:${closed}`, token: HEC_TOKEN },
+          ],
+        },
+      });
+      let text = '';
+      const code = await checkCommand(['--config', path, '--timeout-ms', '2000'], { out: (t) => (text += t), err: (t) => (text += t) });
+      assert.equal(code, 1, text);
+      assert.match(text, /ok +audit sink archive +file: .* is writable/);
+      assert.match(text, new RegExp(`ok +audit sink rsyslog +syslog: 127\\.0\\.0\\.1:${rsyslog.port} accepts connections`));
+      assert.match(text, new RegExp(`FAIL +audit sink nowhere +splunk_hec: cannot reach 127\\.0\\.0\\.1:${closed}`));
+      assert.doesNotMatch(text, new RegExp(HEC_TOKEN));
+      if (tdb.url) {
+        // The gateway shipped everything: zero waiting; a sink never shipped counts every row.
+        assert.match(text, /ok +audit sink archive +0 rows waiting, \d+ delivered \(cursor moved /);
+        const total = (await auditIds(tdb.db)).size;
+        assert.match(text, new RegExp(`audit sink nowhere +${total} rows waiting, 0 delivered \\(never shipped yet\\)`));
+      }
     });
 
     it('ships to a sink from one process at a time: a second shipper on the same database waits for the lease', async () => {
