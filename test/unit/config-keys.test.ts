@@ -108,6 +108,7 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['admin.read_keys', 'test/integration/audit.test.ts'],
   ['admin.read_keys[].id', 'test/e2e/audit-durability.test.ts'],
   ['admin.read_keys[].key', 'test/e2e/policy-boot.test.ts'],
+  ['admin.viewer_groups', 'test/integration/audit-viewer.test.ts'],
   ['admin.admin_groups', 'test/integration/desktop-bootstrap.test.ts'],
   ['admin.blocked_message', 'test/e2e/spend-cli.test.ts'],
   ['admin.audit_retention_days', null],

@@ -2,7 +2,8 @@
  * Admin API authentication, shared by every admin route (spend limits, audit export, session
  * revocation). As the official gateway: `x-api-key` matching `admin.write_keys` (full access) or
  * `admin.read_keys` (GET only); otherwise a session bearer whose groups intersect
- * `admin.admin_groups`. When `x-api-key` is present there is no fallback to the bearer.
+ * `admin.admin_groups`, or (read only, Tollgate extension) `admin.viewer_groups`, the auditor's
+ * role. When `x-api-key` is present there is no fallback to the bearer.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -24,6 +25,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export class AdminAuthenticator {
   private readonly keys: { id: string; digest: Buffer; canWrite: boolean }[];
   private readonly adminGroups: Set<string>;
+  private readonly viewerGroups: Set<string>;
 
   constructor(
     config: Config,
@@ -36,6 +38,7 @@ export class AdminAuthenticator {
       ...(admin?.read_keys ?? []).map((k) => ({ id: k.id, digest: digest(k.key), canWrite: false })),
     ];
     this.adminGroups = new Set(admin?.admin_groups ?? []);
+    this.viewerGroups = new Set(admin?.viewer_groups ?? []);
   }
 
   /** Throws GatewayError (401 / 403) and emits `admin.denied` when the caller may not do `access`. */
@@ -64,9 +67,11 @@ export class AdminAuthenticator {
     } catch (err) {
       return deny('bearer_rejected', err as GatewayError);
     }
-    if (!principal.groups.some((g) => this.adminGroups.has(g))) {
-      return deny('not_admin_group', new GatewayError('FORBIDDEN', 'your account is not in an admin group (admin.admin_groups)'));
+    if (principal.groups.some((g) => this.adminGroups.has(g))) return { id: `oidc:${principal.sub}`, canWrite: true };
+    if (principal.groups.some((g) => this.viewerGroups.has(g))) {
+      if (access === 'write') return deny('viewer_group', new GatewayError('FORBIDDEN', 'your account is in a read-only group (admin.viewer_groups): ask an admin to make this change'));
+      return { id: `oidc:${principal.sub}`, canWrite: false };
     }
-    return { id: `oidc:${principal.sub}`, canWrite: true };
+    return deny('not_admin_group', new GatewayError('FORBIDDEN', 'your account is not in an admin group (admin.admin_groups or, read only, admin.viewer_groups)'));
   }
 }

@@ -86,7 +86,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
   });
 
   app.get('/v1/organizations/audit', async (req, reply) => {
-    await admin.authenticate(req, 'read');
+    const actor = await admin.authenticate(req, 'read');
     const parsed = auditQuerySchema.safeParse(req.query ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -94,6 +94,9 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
       throw new GatewayError('INVALID_REQUEST', `${where}${issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message}`);
     }
     const q = parsed.data;
+    // Reading the audit trail is itself audited (who read what), committed before any row is served.
+    const { limit: _limit, ...filters } = q;
+    await ctx.emit({ name: 'admin.audit.read', at: new Date(), requestId: req.id, actor: actor.id, outcome: 'ok', detail: { filters, read_only: !actor.canWrite } });
     reply.header('cache-control', 'no-store');
     if (wantsJsonl(req, q)) {
       const explicitLimit = (req.query as Record<string, unknown>).limit !== undefined;

@@ -256,6 +256,8 @@ export const adminSchema = z
     write_keys: z.array(keyEntry).default([]),
     read_keys: z.array(keyEntry).default([]),
     admin_groups: z.array(z.string()).default([]),
+    /** Tollgate extension: members get read-only Admin API access (auditors); their audit reads are audited. */
+    viewer_groups: z.array(z.string()).default([]),
     blocked_message: z.string().default(''),
     audit_retention_days: z.number().int().min(1).default(365),
     spend_retention_months: z.number().int().min(1).default(13),
