@@ -15,6 +15,8 @@ import { gatewayEventContent, inferenceContent, type AuditContent } from './reco
 import { pruneAudit } from './prune';
 import { auditRoutes } from './routes';
 import { startSinks, type SinkSet } from './sinks';
+import { Checkpointer, loadSealKeys } from './checkpoint/checkpointer';
+import { newChainId } from './writer';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -32,6 +34,13 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
   const writer = new AuditWriter(ctx.db);
   const spooling = startSpool(ctx, writer);
   const retentionDays = ctx.config.admin?.audit_retention_days ?? 365;
+  const cp = ctx.config.audit?.checkpoints;
+  const checkpointer = cp
+    ? new Checkpointer(ctx.db, cp, loadSealKeys(cp), newChainId(), (err) =>
+        ctx.log.warn({ evt: 'audit.checkpoint_failed', err: (err as Error).message }, 'audit checkpoint failed; will retry'),
+      )
+    : undefined;
+  checkpointer?.start();
   const sinks = startSinks(ctx.db, ctx.config.audit?.sinks ?? [], {
     fetch: ctx.fetch,
     onError: (sink, err, attempt) =>
@@ -113,6 +122,7 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
       clearInterval(hourly);
       spooling.stop();
       await writer.close();
+      await checkpointer?.stop();
       await sinks.stop();
     },
   };

@@ -71,8 +71,23 @@ const s3Sink = z.object({ type: z.literal('s3') }).passthrough();
 export const auditSinkSchema = z.discriminatedUnion('type', [otlpSink, splunkHecSink, syslogSink, fileSink, s3Sink]);
 export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;
 
+/** Keyed chain checkpoints (docs/audit.md, "Tamper evidence"). */
+const checkpointsSchema = z
+  .object({
+    every_rows: z.number().int().min(1).max(1_000_000).default(1000),
+    every_seconds: z.number().min(1).max(86_400).default(60),
+    /** The key that signs new checkpoints; every key listed still verifies older ones. */
+    signing_key_id: z.string().min(1),
+    keys: z.array(z.object({ id: z.string().regex(/^\S+$/, 'key ids have no spaces'), key: z.string().min(32, 'checkpoint keys must be at least 32 characters') }).strict()).default([]),
+    /** A file of `<key id> <secret>` lines (e.g. written by a KMS or secret manager), read at boot. */
+    key_file: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((c) => c.keys.length > 0 || c.key_file, 'audit.checkpoints needs keys or a key_file');
+
 export const auditSchema = z
   .object({
+    checkpoints: checkpointsSchema.optional(),
     sinks: z
       .array(auditSinkSchema)
       .default([])
