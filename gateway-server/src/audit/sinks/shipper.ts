@@ -99,6 +99,8 @@ export class SinkShipper {
         waitMs = Math.max(BASE_BACKOFF_MS, Math.random() * ceiling);
         if (this.position) this.status.lag_rows = await this.cursor.backlog(this.position, LAG_CAP).catch(() => this.status.lag_rows);
       }
+      // Another replica ships: look again a few times per lease, not every poll (each look writes).
+      if (!this.status.shipping) waitMs = Math.max(waitMs, this.leaseMs / 3);
       if (waitMs > 0 && !this.stopped) await this.sleep(waitMs);
     }
   }
