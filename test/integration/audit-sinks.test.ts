@@ -2,7 +2,7 @@
  * Audit sinks end to end, on real PostgreSQL and on PGlite: a gateway ships every committed
  * audit row to an OTLP/HTTP protobuf receiver (decoded with protobufjs over the OTLP schema,
  * independent of the gateway's encoder), a loopback Splunk HEC with acks, a real rsyslog over
- * TCP and hourly JSONL files. Each row arrives exactly once, in chain order, without prompt text
+ * TCP (and TLS, CEF) and hourly JSONL files. Each row arrives exactly once, in chain order, without prompt text
  * or tokens; a sink outage keeps a backlog visible in /healthz detail and drains after; two
  * shippers on one database never both ship to a sink.
  */
@@ -22,6 +22,7 @@ import { startSinks } from '../../gateway-server/src/audit/sinks';
 import { auditEntrySchema } from '../../gateway-server/src/protocol/audit';
 import { checkCommand } from '../../gateway-server/src/ops/check-command';
 import { freePort, writeConfig } from '../support/process';
+import { makeTestCertificates } from '../support/test-ca';
 
 const HEC_TOKEN = 'hec-token-5f0c7d1e-2b7a-4c8e-9d3f-0a1b2c3d4e5f';
 
@@ -199,6 +200,26 @@ for (const kind of storeKinds()) {
         assert.match(text, /ok +audit sink archive +0 rows waiting, \d+ delivered \(cursor moved /);
         const total = (await auditIds(tdb.db)).size;
         assert.match(text, new RegExp(`audit sink nowhere +${total} rows waiting, 0 delivered \\(never shipped yet\\)`));
+      }
+    });
+
+    it('ships over TLS (RFC 5425) to rsyslog, trusting the configured CA, in CEF', async () => {
+      const certs = makeTestCertificates({ ip: ['127.0.0.1'] });
+      const tlsSyslog = await startRsyslog({ tls: certs });
+      const set = startSinks(tdb.db, [{ type: 'syslog', name: 'tls-siem', host: '127.0.0.1', port: tlsSyslog.port, tls: { ca: certs.caPem }, format: 'cef', app_name: 'tollgate', batch_size: 500, max_backoff_seconds: 1 }], { fetch, onError() {}, pollMs: 50 });
+      try {
+        const expected = await auditIds(tdb.db);
+        const msgs = await waitFor('rsyslog received every row over TLS', () => {
+          const m = tlsSyslog.messages();
+          return m.length >= expected.size ? m : undefined;
+        }, { intervalMs: 100 });
+        const ids = msgs.map((m) => /(?:^| )externalId=(\d+)(?: |$)/.exec(m.msg)?.[1]);
+        assert.equal(new Set(ids).size, expected.size);
+        assert.ok(ids.every((id) => id && expected.has(id)));
+        assert.ok(msgs.every((m) => m.msg.startsWith('CEF:0|Tollgate|tollgate-gateway|')));
+      } finally {
+        await set.stop();
+        await tlsSyslog.stop();
       }
     });
 

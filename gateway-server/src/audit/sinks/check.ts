@@ -3,7 +3,7 @@
  * connection, a writable directory), and, with PostgreSQL, how far behind each sink's cursor is.
  * Probes send nothing: no test event lands in the SIEM.
  */
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -19,7 +19,7 @@ export interface SinkCheckLine {
 function reach(host: string, port: number, tls: boolean | { ca?: string; servername?: string }, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const opts = typeof tls === 'object' ? tls : {};
-    const s = tls ? tlsConnect({ host, port, ca: opts.ca, servername: opts.servername ?? host }) : netConnect({ host, port });
+    const s = tls ? tlsConnect({ host, port, ca: opts.ca, servername: opts.servername ?? (isIP(host) ? undefined : host) }) : netConnect({ host, port });
     const done = (err?: string) => {
       s.destroy();
       resolve(err);

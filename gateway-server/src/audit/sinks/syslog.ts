@@ -3,7 +3,7 @@
  * (RFC 6587 3.4.1), body JSON (the documented entry) or ArcSight CEF. A batch counts as
  * delivered once the socket has taken every byte; a broken connection is reopened for the retry.
  */
-import { Socket, connect as tcpConnect } from 'node:net';
+import { Socket, connect as tcpConnect, isIP } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { hostname } from 'node:os';
 import type { AuditEntry } from '../../protocol/audit';
@@ -71,7 +71,7 @@ export function syslogDestination(cfg: SyslogConfig): Destination {
     new Promise<Socket | TLSSocket>((resolve, reject) => {
       const opts = typeof cfg.tls === 'object' ? cfg.tls : {};
       const s = cfg.tls
-        ? tlsConnect({ host: cfg.host, port: cfg.port, ca: opts.ca, servername: opts.servername ?? cfg.host })
+        ? tlsConnect({ host: cfg.host, port: cfg.port, ca: opts.ca, servername: opts.servername ?? (isIP(cfg.host) ? undefined : cfg.host) })
         : tcpConnect({ host: cfg.host, port: cfg.port });
       const fail = (err: Error) => reject(new Error(`cannot reach syslog at ${cfg.host}:${cfg.port}: ${err.message}`));
       s.once('error', fail);
