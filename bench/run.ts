@@ -8,7 +8,7 @@
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer)  --concurrency 1,32,256
+ *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer, governed-sinks)  --concurrency 1,32,256
  *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells)
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
@@ -29,7 +29,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, release } from 'node:os';
+import { cpus, loadavg, totalmem, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -174,7 +174,7 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
     ],
   };
   if (kind === 'bare') return base;
-  if (kind === 'governed' || kind === 'governed-request' || kind === 'governed-pgbouncer') {
+  if (kind === 'governed' || kind === 'governed-request' || kind === 'governed-pgbouncer' || kind === 'governed-sinks') {
     return {
       ...base,
       managed: {
@@ -185,7 +185,7 @@ function gatewayConfig(kind: string, mockUrl: string, pgUrl: string): Record<str
       enforcement: kind === 'governed-request' ? { mode: 'hard', reservation: 'request', fail_closed_on_error: false } : { mode: 'hard', fail_closed_on_error: false },
     };
   }
-  throw new Error(`unknown config "${kind}" (bare, governed, governed-request, governed-pgbouncer, official-bare, official, null-proxy)`);
+  throw new Error(`unknown config "${kind}" (bare, governed, governed-request, governed-pgbouncer, governed-sinks, official-bare, official, null-proxy)`);
 }
 
 /** Governed runs put a generous monthly cap on the bench user, so every request is metered but none is blocked. */
@@ -213,11 +213,16 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
     bouncer = await startPgBouncer({ poolMode: 'transaction', poolSize: 8 });
     config.store = { ...(config.store as object), postgres_url: bouncer.via(pgUrl), listen_url: pgUrl };
   }
+  // governed-sinks: governed plus two audit sinks (OTLP logs to a loopback collector, hourly
+  // files), so the shipper's cost shows in the same process's CPU per request.
+  const sinks = kind === 'governed-sinks' ? await startBenchSinks() : undefined;
+  if (sinks) config.audit = { sinks: sinks.config };
   const gw: GatewayProcess = await startGatewayProcess(config, { nodeArgs });
   children.add(gw.child);
   const token = new SessionTokens([JWT_SECRET], gw.url, 24 * 3600).mint(BENCH_USER).token;
   const notes: string[] = [];
   if (kind !== 'bare') {
+    if (sinks) notes.push('audit.sinks: otlp (loopback collector answering 200) and file (hourly JSONL in a temp dir)');
     notes.push(
       `managed.policies with availableModels; admin block; enforcement.mode hard, reservation ${kind === 'governed-request' ? 'request' : 'default (lease)'}; ` +
         (bouncer ? 'PostgreSQL store through PgBouncer (transaction pooling, 8 server connections; LISTEN direct)' : 'PostgreSQL store'),
@@ -235,7 +240,34 @@ async function startTarget(kind: string, mockUrl: string, pgUrl: string, profile
       const code = await gw.stop('SIGTERM');
       if (code !== 0) process.stderr.write(`gateway ${kind} exited with ${code}:\n${gw.output()}\n`);
       await bouncer?.close();
+      if (sinks) process.stdout.write(`  ${kind}: the OTLP collector accepted ${sinks.received()} audit log exports\n`);
+      await sinks?.close();
     },
+  };
+}
+
+/** A loopback OTLP collector that drains and accepts every export, and a temp dir for the file sink. */
+async function startBenchSinks(): Promise<{ config: Record<string, unknown>[]; received(): number; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const { mkdtempSync } = await import('node:fs');
+  let records = 0;
+  const server = createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      records++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-sinks-'));
+  return {
+    config: [
+      { type: 'otlp', name: 'collector', url: `http://127.0.0.1:${port}` },
+      { type: 'file', name: 'archive', dir },
+    ],
+    received: () => records,
+    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
 
@@ -456,6 +488,7 @@ const PAIRS: [target: string, against: string][] = [
   ['governed', 'official'],
   ['governed-request', 'official'],
   ['governed-pgbouncer', 'governed'],
+  ['governed-sinks', 'governed'],
   ['bare', 'null-proxy'],
   ['governed', 'null-proxy'],
   ['governed-request', 'null-proxy'],

@@ -32,6 +32,9 @@ dpkg -s libkrb5-dev >/dev/null 2>&1 || need_apt+=(libkrb5-dev)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The store tests put a real PgBouncer between gateway replicas and PostgreSQL.
 [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+# The audit syslog sink is tested against a real rsyslog (run in the foreground, no systemd).
+[ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls)
 command -v make >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 fresh_pg=""

@@ -387,11 +387,15 @@ export function escapeHtml(s: string): string {
 
 /** GET /healthz?detail: what an operator needs during an outage (never secrets). */
 function healthDetail(db: Db, features: Feature[]) {
-  const audit = features.find((f) => 'writer' in f) as { writer?: { spool?: { backlog: number; size: number; full: boolean; spooled: number; replayed: number } } } | undefined;
+  const audit = features.find((f) => 'writer' in f) as
+    | { writer?: { spool?: { backlog: number; size: number; full: boolean; spooled: number; replayed: number } }; sinks?: { shippers: { status: object }[] } }
+    | undefined;
   const spool = audit?.writer?.spool;
   return {
     status: 'ok',
     store: { reachable: db.health?.reachable ?? true, down_for_ms: db.health?.downForMs() ?? 0, outages: db.health?.outages ?? 0 },
+    // Per sink: whether this replica ships to it, lag in rows, the last failure (never a token).
+    audit_sinks: (audit?.sinks?.shippers ?? []).map((s) => s.status),
     audit_spool: spool ? { backlog_records: spool.backlog, bytes: spool.size, full: spool.full, spooled_records: spool.spooled, replayed_records: spool.replayed } : null,
     process: guardCounts(),
   };

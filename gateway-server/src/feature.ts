@@ -71,7 +71,17 @@ export interface Feature {
   carryWrites?(source: WriteSource): void;
   /** Commit `derive(rows)`'s statement with every audit batch (the audit writer; console rollups). */
   deriveWrites?(derive: (rows: readonly import('./audit/record').AuditContent[]) => string | undefined): void;
+  /** Values the gateway's metrics observe at each export (e.g. audit sink lag), read off the request path. */
+  gauges?: GaugeSource[];
   /** A reason to refuse every new request right now (the audit spool is full), else undefined. */
   refuse?(): import('./errors').GatewayError | undefined;
   close?(): Promise<void>;
+}
+
+/** An observable gauge another feature exports through the telemetry feature's metrics. */
+export interface GaugeSource {
+  name: string;
+  unit: string;
+  description: string;
+  read(): { value: number; attributes: Record<string, string> }[];
 }

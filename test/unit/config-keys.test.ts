@@ -108,8 +108,8 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['admin.read_keys', 'test/integration/audit.test.ts'],
   ['admin.read_keys[].id', 'test/e2e/audit-durability.test.ts'],
   ['admin.read_keys[].key', 'test/e2e/policy-boot.test.ts'],
+  ['admin.viewer_groups', 'test/integration/audit-viewer.test.ts'],
   ['admin.admin_groups', 'test/integration/desktop-bootstrap.test.ts'],
-  ['admin.viewer_groups', 'test/integration/console-reports.test.ts'],
   ['admin.blocked_message', 'test/e2e/spend-cli.test.ts'],
   ['admin.audit_retention_days', null],
   ['admin.spend_retention_months', 'test/integration/spend-retention.test.ts'],
@@ -209,6 +209,50 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['managed.policies[].codex.requirements.allowed_approval_policies', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex.requirements.allowed_sandbox_modes', 'test/integration/responses.test.ts'],
   ['managed.policies[].codex.requirements.mcp_servers', 'test/integration/responses.test.ts'],
+  ['audit', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks', 'test/integration/audit-sinks.test.ts'],
+  ['audit.checkpoints', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.every_rows', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.every_seconds', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.signing_key_id', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.keys', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.keys[].id', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.keys[].key', 'test/integration/audit-bundle.test.ts'],
+  ['audit.checkpoints.key_file', 'test/unit/audit-seal.test.ts'],
+  ['audit.sinks[otlp].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].url', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].headers', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].encoding', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].url', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].token', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].index', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].source', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].sourcetype', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].ack', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[splunk_hec].ack_timeout_seconds', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].host', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].port', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls.ca', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].tls.servername', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].format', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[syslog].app_name', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[file].type', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].name', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].batch_size', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[file].dir', 'test/integration/audit-sinks.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */
@@ -269,7 +313,7 @@ describe('config keys: every key works or refuses to boot', () => {
         assert.ok(err instanceof ConfigError);
         problems = err.problems;
       }
-      const concrete = path.replace(/^upstreams\[\w+\]/, 'upstreams.0');
+      const concrete = path.replace(/^upstreams\[\w+\]/, 'upstreams.0').replace('sinks[s3]', 'sinks.0');
       assert.ok(
         problems.some((p) => p.startsWith(`${concrete}: is not supported: `)),
         `${path} did not refuse boot: ${JSON.stringify(problems)}`,
@@ -319,6 +363,10 @@ function minimalWith(path: string): Record<string, unknown> {
     admin: {},
   };
   if (!path) return raw;
+  if (path.startsWith('audit.sinks[s3]')) {
+    raw.audit = { sinks: [{ type: 's3', name: 'bucket' }] };
+    return raw;
+  }
   const segs = path.split('.');
   const provider = /^upstreams\[(\w+)\]$/.exec(segs[0]!)?.[1];
   if (provider === 'azure_openai') Object.assign(upstream, { provider, endpoint: 'https://r.openai.azure.com', deployments: { 'gpt-5-codex': 'd' }, auth: {} });

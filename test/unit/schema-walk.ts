@@ -29,7 +29,8 @@ export function schemaKeyPaths(schema: z.ZodType, prefix = ''): string[] {
     case 'union': {
       const out = new Set<string>();
       for (const o of def.options!) {
-        const provider = defOf(o).shape?.provider;
+        const shape = defOf(o).shape;
+        const provider = shape?.provider ?? shape?.type;
         const lit = provider ? (defOf(provider) as unknown as { values: unknown[] }).values?.[0] : undefined;
         const p = lit !== undefined && prefix.endsWith('[]') ? `${prefix.slice(0, -2)}[${String(lit)}]` : prefix;
         for (const k of schemaKeyPaths(o, p)) out.add(k);

@@ -9,13 +9,17 @@ import { SUBCOMMANDS } from '../commands';
 import { ConfigError, loadConfigFile } from '../config/load';
 import { openStore } from '../store/open';
 import { verifyAudit } from './verify';
+import { BUNDLE_USAGE, exportCommand, verifyBundleCommand } from './bundle/command';
 
 const USAGE = `Usage:
   tollgate-gateway audit verify --config <gateway.yaml> [--json]
-      Check the audit log's hash chains; reports the first broken link of each chain.`;
+      Check the audit log's hash chains; reports the first broken link of each chain.
+${BUNDLE_USAGE}`;
 
 export async function auditCommand(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
+  if (action === 'export') return exportCommand(rest);
+  if (action === 'verify-bundle') return verifyBundleCommand(rest);
   if (action !== 'verify') {
     process.stderr.write(`${action ? `unknown audit command "${action}"\n` : ''}${USAGE}\n`);
     return 2;

@@ -14,6 +14,9 @@ import { AuditSpool, adoptDeadSpools } from './spool';
 import { gatewayEventContent, inferenceContent, type AuditContent } from './record';
 import { pruneAudit } from './prune';
 import { auditRoutes } from './routes';
+import { startSinks, type SinkSet } from './sinks';
+import { Checkpointer, loadSealKeys } from './checkpoint/checkpointer';
+import { newChainId } from './writer';
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -21,6 +24,8 @@ const FIRST_PRUNE_AFTER_MS = 60_000;
 
 export interface AuditFeature extends Feature {
   writer: AuditWriter;
+  /** Shippers of `audit.sinks` (empty set when none are configured). */
+  sinks: SinkSet;
   /** Run the retention job now (the hourly timer calls this). */
   prune(): Promise<{ deleted: number; ran: boolean }>;
 }
@@ -29,6 +34,19 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
   const writer = new AuditWriter(ctx.db);
   const spooling = startSpool(ctx, writer);
   const retentionDays = ctx.config.admin?.audit_retention_days ?? 365;
+  const cp = ctx.config.audit?.checkpoints;
+  const checkpointer = cp
+    ? new Checkpointer(ctx.db, cp, loadSealKeys(cp), newChainId(), (err) =>
+        ctx.log.warn({ evt: 'audit.checkpoint_failed', err: (err as Error).message }, 'audit checkpoint failed; will retry'),
+      )
+    : undefined;
+  checkpointer?.start();
+  const sinks = startSinks(ctx.db, ctx.config.audit?.sinks ?? [], {
+    fetch: ctx.fetch,
+    onError: (sink, err, attempt) =>
+      // Every failure while it is fresh, then every tenth: an outage of hours must not flood the log.
+      (attempt <= 3 || attempt % 10 === 0) && ctx.log.warn({ evt: 'audit.sink_failed', sink, attempt, err: (err as Error).message }, 'audit sink delivery failed; retrying with back-off'),
+  });
 
   const write = async (content: AuditContent) => {
     try {
@@ -56,7 +74,16 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
 
   return {
     writer,
+    sinks,
     prune,
+    gauges: [
+      {
+        name: 'tollgate.audit.sink.lag',
+        unit: '{row}',
+        description: 'Committed audit rows not yet delivered to the sink (measured by the process shipping to it)',
+        read: () => sinks.shippers.filter((s) => s.status.shipping).map((s) => ({ value: s.status.lag_rows, attributes: { 'tollgate.audit.sink': s.status.name } })),
+      },
+    ],
     observers: [
       {
         async onInference(e: InferenceEvent) {
@@ -96,6 +123,8 @@ export async function createAuditFeature(ctx: FeatureContext): Promise<AuditFeat
       clearInterval(hourly);
       spooling.stop();
       await writer.close();
+      await checkpointer?.stop();
+      await sinks.stop();
     },
   };
 }

@@ -74,4 +74,27 @@ CREATE TABLE IF NOT EXISTS tollgate_audit_replay (
 );
 `,
   },
+  {
+    // Audit sinks (audit/sinks/). `txid` is the inserting transaction's id: a shipper reads only
+    // rows of transactions older than every transaction still running (pg_snapshot_xmin), so a
+    // row that commits after a newer one is never skipped, and no writer waits for the shipper.
+    // Added without a default first so existing rows are not rewritten (NULL reads as 0).
+    // Each sink's cursor and lease live in tollgate_audit_sink (one shipper per sink at a time).
+    version: 33,
+    name: 'audit_sinks',
+    sql: `
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS txid xid8;
+ALTER TABLE audit_log ALTER COLUMN txid SET DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS audit_log_txid ON audit_log ((coalesce(txid, '0'::xid8)), id);
+CREATE TABLE IF NOT EXISTS tollgate_audit_sink (
+  sink text PRIMARY KEY,
+  txid xid8 NOT NULL DEFAULT '0',
+  last_id bigint NOT NULL DEFAULT 0,
+  delivered bigint NOT NULL DEFAULT 0,
+  owner text,
+  lease_until timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];

@@ -16,45 +16,12 @@ import type { FeatureContext } from '../feature';
 import type { Queryable } from '../store/db';
 import { auditQuerySchema, type AuditEntry, type AuditQuery } from '../protocol/audit';
 import { myRequestsQuerySchema, type MyRequestsResponse } from '../protocol/me';
-import { ROW_COLUMNS, normaliseRow } from './record';
+import { ROW_COLUMNS } from './record';
+import { toEntry } from './entry';
+
+export { toEntry };
 
 const EXPORT_PAGE = 1000;
-
-export function toEntry(raw: Record<string, unknown>): AuditEntry {
-  const r = normaliseRow(raw);
-  const hasTokens = r.input_tokens !== null || r.output_tokens !== null || r.cache_read_tokens !== null || r.cache_creation_tokens !== null;
-  return {
-    type: 'audit_entry',
-    id: String(raw.id),
-    at: r.at.toISOString(),
-    event: r.event,
-    request_id: r.request_id,
-    principal: r.sub === null ? null : { sub: r.sub, email: r.email, groups: r.groups },
-    actor: r.actor,
-    surface: r.surface,
-    session_id: r.session_id,
-    model: r.model,
-    upstream: r.upstream,
-    status: r.status,
-    outcome: r.outcome,
-    reason: r.reason,
-    tokens: hasTokens
-      ? {
-          input: Number(r.input_tokens ?? 0),
-          output: Number(r.output_tokens ?? 0),
-          cache_read: Number(r.cache_read_tokens ?? 0),
-          cache_creation: Number(r.cache_creation_tokens ?? 0),
-        }
-      : null,
-    cost_micros: r.cost_micros,
-    latency_ms: r.latency_ms,
-    detail: r.detail,
-    chain: r.chain,
-    seq: r.seq,
-    prev_hash: r.prev_hash,
-    hash: r.hash,
-  };
-}
 
 function filters(q: AuditQuery): { where: string[]; params: unknown[] } {
   const where: string[] = [];
@@ -119,7 +86,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
   });
 
   app.get('/v1/organizations/audit', async (req, reply) => {
-    await admin.authenticate(req, 'read');
+    const actor = await admin.authenticate(req, 'read');
     const parsed = auditQuerySchema.safeParse(req.query ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -127,6 +94,9 @@ export async function auditRoutes(app: FastifyInstance, ctx: FeatureContext & { 
       throw new GatewayError('INVALID_REQUEST', `${where}${issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message}`);
     }
     const q = parsed.data;
+    // Reading the audit trail is itself audited (who read what), committed before any row is served.
+    const { limit: _limit, ...filters } = q;
+    await ctx.emit({ name: 'admin.audit.read', at: new Date(), requestId: req.id, actor: actor.id, outcome: 'ok', detail: { filters, read_only: !actor.canWrite } });
     reply.header('cache-control', 'no-store');
     if (wantsJsonl(req, q)) {
       const explicitLimit = (req.query as Record<string, unknown>).limit !== undefined;

@@ -32,6 +32,11 @@ export const REFUSED_KEYS: readonly RefusedKey[] = [
     instead: 'Tollgate does not tag sessions with a billing group; remove the key and report spend per group with the Admin API usage endpoint',
   },
   {
+    path: 'audit.sinks[s3].type',
+    instead:
+      'Tollgate does not ship audit rows to object storage yet; use a `file` sink (hourly JSONL in a local directory) and copy that directory to the bucket, or an otlp, splunk_hec or syslog sink',
+  },
+  {
     path: 'oidc.google_groups',
     instead:
       'Tollgate does not look up Google Workspace groups; remove the key and send groups in the ID token (oidc.groups_claim) or match policies by email_domain',
@@ -59,7 +64,10 @@ function findPresent(value: unknown, pattern: string[], at: string[] = []): stri
   const list = obj[sel[1]!];
   if (!Array.isArray(list)) return [];
   return list.flatMap((item, i) =>
-    (item as { provider?: unknown })?.provider === sel[2] ? findPresent(item, rest, [...at, sel[1]!, String(i)]) : [],
+    // Union members are told apart by `provider` (upstreams) or `type` (audit sinks).
+    ((item as { provider?: unknown; type?: unknown })?.provider ?? (item as { type?: unknown })?.type) === sel[2]
+      ? findPresent(item, rest, [...at, sel[1]!, String(i)])
+      : [],
   );
 }
 

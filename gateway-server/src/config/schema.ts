@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { isCidr } from '../access/network-gate';
 import { codexPolicySchema } from '../protocol/codex';
+import { auditSchema } from './audit-schema';
 
 const port = z.number().int().min(0).max(65535);
 const url = z.string().url();
@@ -290,7 +291,7 @@ export const adminSchema = z
     write_keys: z.array(keyEntry).default([]),
     read_keys: z.array(keyEntry).default([]),
     admin_groups: z.array(z.string()).default([]),
-    /** Tollgate extension: IdP groups with read-only admin access (reports, audit, listings; no changes). */
+    /** Tollgate extension: members get read-only Admin API access (auditors); their audit reads are audited. */
     viewer_groups: z.array(z.string()).default([]),
     blocked_message: z.string().default(''),
     audit_retention_days: z.number().int().min(1).default(365),
@@ -390,6 +391,8 @@ export const configSchema = z
     admin: adminSchema.optional(),
     /** Tollgate extension: the admin console at /console, the Reports API and the hourly rollups behind both. */
     console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
+    /** Tollgate extension: audit sinks (docs/audit.md). */
+    audit: auditSchema.optional(),
     enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),

@@ -20,6 +20,7 @@ import { buildUpstreams } from '../routing/build';
 import type { Upstream } from '../routing/upstream';
 import { MIGRATIONS } from '../store/migrations';
 import { commentCutStrings } from '../config/comment-cut';
+import { checkSinkLag, checkSinkReachable } from '../audit/sinks/check';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckLine {
@@ -52,6 +53,7 @@ export async function checkConfig(config: Config, opts: CheckOptions, emit: (l: 
   for (const l of await checkDatabase(config, opts.timeoutMs)) emit(l);
   emit(await checkIdp(config, opts.timeoutMs));
   for (const u of config.upstreams) emit(await checkUpstream(u, opts.timeoutMs));
+  for (const s of config.audit?.sinks ?? []) emit(await checkSinkReachable(s, opts.timeoutMs));
 }
 
 function describe(c: Config): string {
@@ -141,6 +143,7 @@ export async function checkDatabase(config: Config, timeoutMs: number): Promise<
     );
     out.push(await checkMigrations(client));
     out.push(await checkNotifications(s, client, timeoutMs));
+    if (config.audit?.sinks.length) out.push(...(await checkSinkLag(client, config.audit.sinks)));
     if (s.read_url) {
       const primaryMigrated = !!(await client.query<{ t: string | null }>("SELECT to_regclass('tollgate_migrations')::text AS t")).rows[0]!.t;
       out.push(await checkReadReplica(s, timeoutMs, primaryMigrated));

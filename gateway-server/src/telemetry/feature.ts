@@ -37,6 +37,8 @@ export async function createTelemetryFeature(ctx: FeatureContext): Promise<Telem
         providerOf: (name) => providers.get(name),
       })
     : undefined;
+  // Features created before this one (audit) contribute gauges such as audit sink lag.
+  for (const f of Object.values(ctx.features)) for (const g of f?.gauges ?? []) metrics?.observe(g);
 
   return {
     relay,

@@ -11,7 +11,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { InferenceEvent } from '../inference/hooks';
-import type { GatewayEvent } from '../feature';
+import type { GatewayEvent, GaugeSource } from '../feature';
 import { signalUrl } from './relay';
 
 // Bucket boundaries recommended by the GenAI semantic conventions.
@@ -49,6 +49,7 @@ export class GatewayMetrics {
   private readonly cost: Counter;
   private readonly requests: Counter;
   private readonly events: Counter;
+  private readonly meter: ReturnType<MeterProvider['getMeter']>;
 
   constructor(private readonly opts: GatewayMetricsOptions) {
     const interval = opts.exportIntervalMs ?? (Number(process.env.OTEL_METRIC_EXPORT_INTERVAL) || 60_000);
@@ -67,7 +68,7 @@ export class GatewayMetrics {
           }),
       ),
     });
-    const meter = this.provider.getMeter('tollgate-gateway', opts.serviceVersion);
+    const meter = (this.meter = this.provider.getMeter('tollgate-gateway', opts.serviceVersion));
     this.tokenUsage = meter.createHistogram('gen_ai.client.token.usage', {
       unit: '{token}',
       description: 'Tokens used per inference request, by gen_ai.token.type',
@@ -81,6 +82,13 @@ export class GatewayMetrics {
     this.cost = meter.createCounter('tollgate.cost', { unit: 'USD', description: 'Estimated cost of inference requests (list price × pricing.multiplier)' });
     this.requests = meter.createCounter('tollgate.requests', { unit: '{request}', description: 'Inference requests by outcome' });
     this.events = meter.createCounter('tollgate.events', { unit: '{event}', description: 'Gateway events (sign-ins, refreshes, denials, admin changes) by name and outcome' });
+  }
+
+  /** Export another feature's gauge; read only when the exporter collects, never per request. */
+  observe(g: GaugeSource): void {
+    this.meter.createObservableGauge(g.name, { unit: g.unit, description: g.description }).addCallback((result) => {
+      for (const { value, attributes } of g.read()) result.observe(value, attributes);
+    });
   }
 
   private pending: InferenceEvent[] = [];
