@@ -52,7 +52,7 @@ for (const kind of storeKinds()) {
       const res = await fetch(`${gw.url}/v1/organizations/users/someone/sessions/revoke`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } });
       assert.equal(res.status, 403);
       const body = (await res.json()) as { error: { message: string } };
-      assert.match(body.error.message, /read-only group \(admin\.viewer_groups\)/);
+      assert.match(body.error.message, /read-only admin access \(admin\.viewer_groups\)/);
       const { rows } = await tdb.db.query<{ reason: string }>(`SELECT reason FROM audit_log WHERE event = 'admin.denied' ORDER BY id DESC LIMIT 1`);
       assert.equal(rows[0]!.reason, 'viewer_group');
       // An admin group member still writes; a member of neither group reads nothing.
