@@ -48,6 +48,23 @@ export const ROUTE_DOCS: Record<string, { auth: Auth; what: string }> = {
   'GET /v1/organizations/reports/spend': { auth: 'bearer or admin', what: 'Tollgate: spend (micro-dollars and exact dollars) by `group_by=user|group|model|upstream` over `from`..`to` in `bucket=day|week|month|none` of zone `tz`; JSON, or CSV with `format=csv` / `Accept: text/csv` (docs/console.md)' },
   'GET /v1/organizations/reports/usage': { auth: 'bearer or admin', what: 'Tollgate: requests, errors and tokens by kind (input, output, cache write, cache read), same parameters as the spend report' },
   'POST /v1/organizations/users/:user_id/sessions/revoke': { auth: 'bearer or admin', what: "Tollgate: end every session of a user, on every replica" },
+  // The admin console (docs/console.md): pages for people signed in through the IdP (console cookie; admin_groups act, viewer_groups look).
+  'GET /console': { auth: 'browser', what: 'Tollgate console: overview (spend over time, tokens by kind, upstream health)' },
+  'GET /console/login': { auth: 'browser', what: 'Tollgate console: sign in through the IdP (authorization code + PKCE)' },
+  'GET /console/callback': { auth: 'browser', what: "Tollgate console: the IdP's redirect back after sign-in" },
+  'POST /console/logout': { auth: 'browser', what: 'Tollgate console: sign out (CSRF token)' },
+  'GET /console/users': { auth: 'browser', what: 'Tollgate console: users, their spend against the cap that applies' },
+  'POST /console/users/cap': { auth: 'browser', what: 'Tollgate console: set or clear a user cap (admins; CSRF token)' },
+  'POST /console/users/revoke': { auth: 'browser', what: "Tollgate console: end every session of a user (admins; CSRF token)" },
+  'GET /console/groups': { auth: 'browser', what: 'Tollgate console: policies as merged, their groups and spend' },
+  'GET /console/caps': { auth: 'browser', what: 'Tollgate console: caps, with the effect of a change shown before saving' },
+  'POST /console/caps': { auth: 'browser', what: 'Tollgate console: create or edit a cap in dollars (admins; CSRF token)' },
+  'POST /console/caps/delete': { auth: 'browser', what: 'Tollgate console: delete a cap (admins; CSRF token)' },
+  'GET /console/audit': { auth: 'browser', what: 'Tollgate console: audit rows, filtered' },
+  'GET /console/audit/export': { auth: 'browser', what: 'Tollgate console: the filtered audit rows as JSONL or CSV' },
+  'GET /console/audit/verify': { auth: 'browser', what: 'Tollgate console: verify the audit hash chain' },
+  'GET /console/upstreams': { auth: 'browser', what: 'Tollgate console: upstreams, health, breaker state, models and prices' },
+  'GET /console/setup': { auth: 'browser', what: "Tollgate console: set-up snippets with this gateway's URL" },
 };
 
 const AUTH_TEXT: Record<Auth, string> = {
