@@ -18,6 +18,8 @@ export interface S3Receiver {
   puts: number;
   /** Requests refused by the signature check, with the reason. */
   refused: string[];
+  /** `x-amz-security-token` of each accepted PUT that carried one (temporary credentials). */
+  sessionTokens: string[];
   failing?: number;
   close(): Promise<void>;
 }
@@ -51,7 +53,7 @@ export function s3SignatureProblem(method: string, rawUrl: string, rawHeaders: s
 const xmlError = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 
 export async function startS3Receiver(opts: { bucket: string; accessKeyId: string; secretAccessKey: string; region: string }): Promise<S3Receiver> {
-  const state: Omit<S3Receiver, 'url' | 'close'> = { objects: new Map(), puts: 0, refused: [] };
+  const state: Omit<S3Receiver, 'url' | 'close'> = { objects: new Map(), puts: 0, refused: [], sessionTokens: [] };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -70,6 +72,7 @@ export async function startS3Receiver(opts: { bucket: string; accessKeyId: strin
       const prefix = `/${opts.bucket}/`;
       if (req.method !== 'PUT' || !req.url!.startsWith(prefix)) return reply(400, 'InvalidRequest', 'only path-style PutObject is simulated');
       state.puts++;
+      if (req.headers['x-amz-security-token']) state.sessionTokens.push(String(req.headers['x-amz-security-token']));
       state.objects.set(decodeURIComponent(req.url!.slice(prefix.length).split('?')[0]!), body.toString('utf8'));
       reply(200);
     });

@@ -264,7 +264,7 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['audit.sinks[s3].prefix', 'test/integration/audit-s3-sink.test.ts'],
   ['audit.sinks[s3].access_key_id', 'test/integration/audit-s3-sink.test.ts'],
   ['audit.sinks[s3].secret_access_key', 'test/integration/audit-s3-sink.test.ts'],
-  ['audit.sinks[s3].session_token', 'test/integration/audit-s3-sink.test.ts'],
+  ['audit.sinks[s3].session_token', 'test/unit/audit-sinks.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */
