@@ -15,6 +15,7 @@ import { assertDelivered, auditIds } from '../support/sink-checks';
 import { waitFor } from '../support/wait';
 import { resolveConfig } from '../../gateway-server/src/config/load';
 import { auditEntrySchema } from '../../gateway-server/src/protocol/audit';
+import { checkSinkReachable } from '../../gateway-server/src/audit/sinks/check';
 
 const ACCESS_KEY = 'AKIATOLLGATETEST0001';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYTOLLGATEKEY';
@@ -112,6 +113,8 @@ for (const kind of storeKinds()) {
       assert.doesNotMatch(text, /secret prompt/);
       assert.doesNotMatch(text, new RegExp(`sk-upstream-test|Bearer |${SECRET_KEY.replace(/\//g, '\\/')}`));
       assert.ok(![...s3.objects.keys()].some((k) => k.startsWith('forged/')), 'the wrongly signed sink stored nothing');
+      const probe = await checkSinkReachable(gw.config.audit!.sinks[0]!, 2000);
+      assert.deepEqual(probe, { name: 'audit sink cold', status: 'ok', detail: `s3: 127.0.0.1:${new URL(s3.url).port} accepts connections` });
       await waitFor('the cold sink has no lag', async () => {
         const s = await sink('cold');
         return s.shipping && s.lag_rows === 0 && s.last_error === null;
