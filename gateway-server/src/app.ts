@@ -103,6 +103,7 @@ export const REDACT_PATHS = [
   '*.client_secret',
   '*.jwt_secret',
   '*.api_key',
+  '*.secret_access_key',
 ];
 
 export function defaultLoggerOptions(level = process.env.TOLLGATE_LOG_LEVEL ?? 'info'): FastifyServerOptions['logger'] {

@@ -65,8 +65,25 @@ const fileSink = z
   })
   .strict();
 
-/** Accepted by the schema so boot can refuse it with a sentence (config/refused.ts). */
-const s3Sink = z.object({ type: z.literal('s3') }).passthrough();
+const s3Sink = z
+  .object({
+    type: z.literal('s3'),
+    ...common,
+    bucket: z.string().min(3).max(255),
+    region: z.string().min(1).default('us-east-1'),
+    /** An S3-compatible store's URL (MinIO, Ceph, R2, ...); unset: AWS S3 in `region`. */
+    endpoint: z.string().url().optional(),
+    /** `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (most self-hosted stores). */
+    force_path_style: z.boolean().default(false),
+    /** Key prefix; objects are `<prefix>/YYYY/MM/DD/HH/<first id>-<last id>.jsonl`. */
+    prefix: z.string().max(512).default('tollgate-audit'),
+    /** Unset: the AWS default credential chain (environment, profile, SSO, IMDS/ECS role). */
+    access_key_id: z.string().min(1).optional(),
+    secret_access_key: z.string().min(1).optional(),
+    session_token: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((s) => !s.access_key_id === !s.secret_access_key, 'set both access_key_id and secret_access_key, or neither (the AWS default credential chain)');
 
 export const auditSinkSchema = z.discriminatedUnion('type', [otlpSink, splunkHecSink, syslogSink, fileSink, s3Sink]);
 export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

@@ -32,11 +32,6 @@ export const REFUSED_KEYS: readonly RefusedKey[] = [
     instead: 'Tollgate does not tag sessions with a billing group; remove the key and report spend per group with the Admin API usage endpoint',
   },
   {
-    path: 'audit.sinks[s3].type',
-    instead:
-      'Tollgate does not ship audit rows to object storage yet; use a `file` sink (hourly JSONL in a local directory) and copy that directory to the bucket, or an otlp, splunk_hec or syslog sink',
-  },
-  {
     path: 'oidc.google_groups',
     instead:
       'Tollgate does not look up Google Workspace groups; remove the key and send groups in the ID token (oidc.groups_claim) or match policies by email_domain',

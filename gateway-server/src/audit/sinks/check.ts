@@ -32,8 +32,8 @@ function reach(host: string, port: number, tls: boolean | { ca?: string; servern
 
 function endpoint(s: AuditSinkConfig): { host: string; port: number; tls: boolean | { ca?: string; servername?: string } } | undefined {
   if (s.type === 'syslog') return { host: s.host, port: s.port, tls: s.tls };
-  if (s.type === 'otlp' || s.type === 'splunk_hec') {
-    const u = new URL(s.url);
+  if (s.type === 'otlp' || s.type === 'splunk_hec' || s.type === 's3') {
+    const u = new URL(s.type === 's3' ? (s.endpoint ?? `https://s3.${s.region}.amazonaws.com`) : s.url);
     const https = u.protocol === 'https:';
     return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || (https ? 443 : 80), tls: https };
   }
@@ -41,8 +41,7 @@ function endpoint(s: AuditSinkConfig): { host: string; port: number; tls: boolea
 }
 
 export async function checkSinkReachable(s: AuditSinkConfig, timeoutMs: number): Promise<SinkCheckLine> {
-  const name = `audit sink ${s.type === 's3' ? 's3' : s.name}`;
-  if (s.type === 's3') return { name, status: 'fail', detail: 'type s3 is not supported (see the boot error)' };
+  const name = `audit sink ${s.name}`;
   if (s.type === 'file') {
     try {
       await mkdir(s.dir, { recursive: true });
@@ -66,7 +65,6 @@ export async function checkSinkLag(db: Queryable, sinks: readonly AuditSinkConfi
   if (!exists) return [];
   const out: SinkCheckLine[] = [];
   for (const s of sinks) {
-    if (s.type === 's3') continue;
     const { rows } = await db.query<{ txid: string; last_id: string; delivered: string; updated_at: Date }>(
       `SELECT txid::text AS txid, last_id::text AS last_id, delivered::text AS delivered, updated_at FROM tollgate_audit_sink WHERE sink = $1`,
       [s.name],

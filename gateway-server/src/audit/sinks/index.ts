@@ -11,6 +11,7 @@ import { otlpDestination } from './otlp';
 import { splunkHecDestination } from './splunk-hec';
 import { syslogDestination } from './syslog';
 import { fileDestination } from './file';
+import { s3Destination } from './s3';
 
 export function destinationFor(cfg: AuditSinkConfig, fetchImpl: typeof fetch): Destination {
   switch (cfg.type) {
@@ -23,8 +24,7 @@ export function destinationFor(cfg: AuditSinkConfig, fetchImpl: typeof fetch): D
     case 'file':
       return fileDestination(cfg);
     case 's3':
-      // Boot refuses s3 sinks (config/refused.ts); reaching here is a bug, not a configuration.
-      throw new Error('s3 audit sinks are not supported');
+      return s3Destination(cfg);
   }
 }
 
@@ -40,11 +40,9 @@ export function startSinks(
   opts: { fetch: typeof fetch; onError(sink: string, err: unknown, attempt: number): void; pollMs?: number; leaseMs?: number },
 ): SinkSet {
   const owner = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-  const shippers = sinks
-    .filter((s) => s.type !== 's3')
-    .map((s) => {
-      const cfg = s as Exclude<AuditSinkConfig, { type: 's3' }>;
-      return new SinkShipper(db, destinationFor(cfg, opts.fetch), {
+  const shippers = sinks.map(
+    (cfg) =>
+      new SinkShipper(db, destinationFor(cfg, opts.fetch), {
         name: cfg.name,
         type: cfg.type,
         batchSize: cfg.batch_size,
@@ -53,8 +51,8 @@ export function startSinks(
         pollMs: opts.pollMs,
         leaseMs: opts.leaseMs,
         onError: (err, attempt) => opts.onError(cfg.name, err, attempt),
-      });
-    });
+      }),
+  );
   for (const s of shippers) s.start();
   return {
     shippers,
