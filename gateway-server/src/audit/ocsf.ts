@@ -58,7 +58,9 @@ function actorOf(e: AuditEntry): Json {
 
 /** The client surface when there was one; otherwise the event started inside the gateway. */
 function srcEndpoint(e: AuditEntry): Json {
-  return e.surface ? { name: e.surface } : { svc_name: 'tollgate-gateway' };
+  const ip = typeof e.detail?.ip === 'string' ? { ip: e.detail.ip } : {};
+  if (e.surface) return { ...ip, name: e.surface };
+  return 'ip' in ip ? ip : { svc_name: 'tollgate-gateway' };
 }
 
 function unmapped(e: AuditEntry): Json {
