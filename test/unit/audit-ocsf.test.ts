@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { toOcsf, eventBody } from '../../gateway-server/src/audit/ocsf';
 import { hecEvents } from '../../gateway-server/src/audit/sinks/splunk-hec';
 import { syslogFrame } from '../../gateway-server/src/audit/sinks/syslog';
+import { toLogRecords } from '../../gateway-server/src/audit/sinks/otlp';
 import { ConfigError, resolveConfig } from '../../gateway-server/src/config/load';
 import type { AuditEntry } from '../../gateway-server/src/protocol/audit';
 import { assertOcsf } from '../support/ocsf';
@@ -87,12 +88,14 @@ describe('OCSF mapping of audit entries', () => {
     assert.equal((admin.api as { operation: string }).operation, 'admin.limit.upsert');
   });
 
-  it('is what the HEC and syslog sinks ship with schema: ocsf, and the entry itself without it', () => {
+  it('is what the OTLP, HEC and syslog sinks ship with schema: ocsf, and the entry itself without it', () => {
     const hec = JSON.parse(hecEvents([base], { source: 's', sourcetype: 'st', schema: 'ocsf' })) as { event: Record<string, unknown> };
     assertOcsf(hec.event, 'HEC event');
     const frame = syslogFrame(base, { format: 'json', app_name: 'tollgate', schema: 'ocsf' }).toString('utf8');
     const syslogEvent = JSON.parse(frame.slice(frame.indexOf(' - ') + 3)) as Record<string, unknown>;
     assertOcsf(syslogEvent, 'syslog message');
+    const record = toLogRecords([base], 0, 'ocsf')[0]!;
+    assertOcsf(JSON.parse(record.body as string) as Record<string, unknown>, 'OTLP log body');
     assert.deepEqual(eventBody(base, undefined), base);
     assert.deepEqual(eventBody(base, 'tollgate'), base);
   });

@@ -253,6 +253,10 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['audit.sinks[file].batch_size', 'test/integration/audit-sinks.test.ts'],
   ['audit.sinks[file].max_backoff_seconds', 'test/integration/audit-sinks.test.ts'],
   ['audit.sinks[file].dir', 'test/integration/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[splunk_hec].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[syslog].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[file].schema', 'test/integration/audit-ocsf.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */
