@@ -15,6 +15,7 @@ import { startTestGateway, testConfig, type TestGateway } from '../support/gatew
 import { assertDelivered, auditIds } from '../support/sink-checks';
 import { assertOcsf } from '../support/ocsf';
 import { waitFor } from '../support/wait';
+import { sealsFrom } from '../../gateway-server/src/audit/bundle/verify';
 
 const READ_KEY = 'read-key-ocsf-0123456789abcdef0123456789ab';
 const KEY = 'ocsf-checkpoint-key-0123456789abcdef0123';
@@ -98,6 +99,10 @@ for (const kind of storeKinds()) {
       assert.ok(byEvent('admin.audit.read').every((e) => e.activity_id === 2 && e.status_id === 1));
       assert.ok(byEvent('admin.denied').every((e) => e.status_id === 2 && e.status_detail === 'invalid_key'));
       const text = readdirSync(dir).map((n) => readFileSync(join(dir, n), 'utf8')).join('');
+      // The checkpoints shipped in OCSF are still usable as `verify-bundle --sink-checkpoints` input.
+      const seals = sealsFrom(text);
+      assert.equal(seals.length, byEvent('audit.seal').length);
+      assert.ok(seals.every((x) => x.key_id === 'k1' && /^[0-9a-f]{64}$/.test(x.mac)), JSON.stringify(seals[0]));
       assert.doesNotMatch(text, /secret prompt/);
       assert.doesNotMatch(text, /sk-upstream-test|Bearer |read-key-ocsf|ocsf-checkpoint-key|xxxxxxxxxx/);
     });
