@@ -134,6 +134,15 @@ describe('audit sinks: wire formats', () => {
     assert.equal(objectsFor('', [entry()])[0]![0], '2026/12/04/10/00000000000000000042-00000000000000000042.jsonl');
   });
 
+  it('an s3 sink with schema: ocsf writes OCSF events (API Activity for an inference row)', () => {
+    const [[, body]] = objectsFor('audit', [entry()], 'ocsf') as [[string, string]];
+    const event = JSON.parse(body.trimEnd()) as { class_uid: number; category_uid: number; unmapped?: { id?: string } };
+    assert.equal(event.class_uid, 6003);
+    assert.equal(event.category_uid, 6);
+    const [[, plain]] = objectsFor('audit', [entry()]) as [[string, string]];
+    assert.deepEqual(JSON.parse(plain.trimEnd()), entry(), 'without schema the entry goes as is');
+  });
+
   it('signs an s3 PUT with temporary credentials (session_token) that the independent SigV4 check accepts', async () => {
     const creds = { accessKeyId: 'ASIATEMP', secretAccessKey: 'temp-secret', region: 'us-east-1' };
     const s3 = await startS3Receiver({ bucket: 'b', ...creds });

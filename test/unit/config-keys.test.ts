@@ -265,6 +265,11 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['audit.sinks[s3].access_key_id', 'test/integration/audit-s3-sink.test.ts'],
   ['audit.sinks[s3].secret_access_key', 'test/integration/audit-s3-sink.test.ts'],
   ['audit.sinks[s3].session_token', 'test/unit/audit-sinks.test.ts'],
+  ['audit.sinks[otlp].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[splunk_hec].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[syslog].schema', 'test/unit/audit-ocsf.test.ts'],
+  ['audit.sinks[file].schema', 'test/integration/audit-ocsf.test.ts'],
+  ['audit.sinks[s3].schema', 'test/unit/audit-sinks.test.ts'],
 ]);
 
 /** Keys a branch adds before the code that reads them lands (empty on main). */

@@ -13,6 +13,8 @@ const common = {
   batch_size: z.number().int().min(1).max(5000).default(500),
   /** Longest back-off between retries while the destination fails. */
   max_backoff_seconds: z.number().min(1).max(3600).default(60),
+  /** Event body: Tollgate's audit entry (default, `tollgate`) or the OCSF 1.3 mapping (docs/audit.md, "OCSF"). */
+  schema: z.enum(['tollgate', 'ocsf']).optional(),
 };
 
 const otlpSink = z
@@ -108,6 +110,10 @@ export const auditSchema = z
     sinks: z
       .array(auditSinkSchema)
       .default([])
-      .refine((s) => new Set(s.map((x) => x.name)).size === s.length, 'audit.sinks names must be unique (each sink keeps its own cursor by name)'),
+      .refine((s) => new Set(s.map((x) => x.name)).size === s.length, 'audit.sinks names must be unique (each sink keeps its own cursor by name)')
+      .refine(
+        (s) => !s.some((x) => x.type === 'syslog' && x.format === 'cef' && x.schema === 'ocsf'),
+        'a syslog sink with schema: ocsf needs format: json (CEF has no place for the OCSF object); set format: json or drop schema: ocsf',
+      ),
   })
   .strict();

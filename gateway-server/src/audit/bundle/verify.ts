@@ -36,9 +36,20 @@ function parseLines<T>(text: string): T[] {
   return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 }
 
-/** Seals from a sink: bare seals, or audit entries/rows of event audit.seal carrying one in `detail`. */
+/** An OCSF event (sink with `schema: ocsf`) of an audit.seal row carries the seal in `unmapped.detail`. */
+function ocsfSeal(o: Record<string, unknown>): Seal | undefined {
+  const meta = o.metadata as { event_code?: unknown } | undefined;
+  return meta?.event_code === SEAL_EVENT ? ((o.unmapped as { detail?: Seal } | undefined)?.detail ?? undefined) : undefined;
+}
+
+/** Seals from a sink: bare seals, audit entries/rows of event audit.seal carrying one in `detail`, or their OCSF events. */
 export function sealsFrom(text: string): Seal[] {
-  return parseLines<Record<string, unknown>>(text).flatMap((o) => (o.event === SEAL_EVENT ? [o.detail as Seal] : 'mac' in o && 'last_id' in o ? [o as unknown as Seal] : []));
+  return parseLines<Record<string, unknown>>(text).flatMap((o) => {
+    if (o.event === SEAL_EVENT) return [o.detail as Seal];
+    if ('mac' in o && 'last_id' in o) return [o as unknown as Seal];
+    const seal = ocsfSeal(o);
+    return seal ? [seal] : [];
+  });
 }
 
 function checkRows(rows: Row[], problems: BundleProblem[]): void {

@@ -7,12 +7,13 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEntry } from '../../protocol/audit';
 import type { Destination } from './shipper';
+import { eventBody, type EventSchema } from '../ocsf';
 
 export function hourFile(at: string): string {
   return `audit-${at.slice(0, 13)}.jsonl`;
 }
 
-export function fileDestination(cfg: { dir: string }): Destination {
+export function fileDestination(cfg: { dir: string; schema?: EventSchema }): Destination {
   return {
     async deliver(entries) {
       await mkdir(cfg.dir, { recursive: true });
@@ -20,7 +21,7 @@ export function fileDestination(cfg: { dir: string }): Destination {
       for (const e of entries) {
         const f = hourFile(e.at);
         const lines = byFile.get(f) ?? [];
-        lines.push(`${JSON.stringify(e)}\n`);
+        lines.push(`${JSON.stringify(eventBody(e, cfg.schema))}\n`);
         byFile.set(f, lines);
       }
       for (const [name, lines] of byFile) {

@@ -5,6 +5,7 @@
  * Delivery is at least once like every sink; because the key is derived from the rows, a batch
  * sent again after a crash or a lost reply overwrites the same object instead of adding a copy.
  */
+import { eventBody, type EventSchema } from '../ocsf';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AuditEntry } from '../../protocol/audit';
@@ -19,6 +20,7 @@ export interface S3SinkConfig {
   access_key_id?: string;
   secret_access_key?: string;
   session_token?: string;
+  schema?: EventSchema;
 }
 
 const pad = (id: string | number) => String(id).padStart(20, '0');
@@ -32,14 +34,14 @@ export function objectKey(prefix: string, first: AuditEntry, last: AuditEntry): 
 }
 
 /** The batch split by UTC hour, in order: key → JSONL body. */
-export function objectsFor(prefix: string, entries: AuditEntry[]): [string, string][] {
+export function objectsFor(prefix: string, entries: AuditEntry[], schema?: EventSchema): [string, string][] {
   const groups: AuditEntry[][] = [];
   for (const e of entries) {
     const cur = groups.at(-1);
     if (cur && cur[0]!.at.slice(0, 13) === e.at.slice(0, 13)) cur.push(e);
     else groups.push([e]);
   }
-  return groups.map((g) => [objectKey(prefix, g[0]!, g.at(-1)!), g.map((e) => `${JSON.stringify(e)}\n`).join('')]);
+  return groups.map((g) => [objectKey(prefix, g[0]!, g.at(-1)!), g.map((e) => `${JSON.stringify(eventBody(e, schema))}\n`).join('')]);
 }
 
 /** Worded for /healthz and the log: status and S3 error code, never the request (it carries the signature). */
@@ -70,7 +72,7 @@ export function s3Client(cfg: S3SinkConfig): S3Client {
 export function s3Destination(cfg: S3SinkConfig, client: S3Client = s3Client(cfg)): Destination {
   return {
     async deliver(entries) {
-      for (const [key, body] of objectsFor(cfg.prefix, entries)) {
+      for (const [key, body] of objectsFor(cfg.prefix, entries, cfg.schema)) {
         try {
           await client.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }), { abortSignal: AbortSignal.timeout(30_000) });
         } catch (err) {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AuditEntry } from '../../protocol/audit';
 import type { Destination } from './shipper';
+import { eventBody, type EventSchema } from '../ocsf';
 import { httpFailure } from './http';
 
 const ackReply = z.object({ ackId: z.number().int() }).passthrough();
@@ -22,11 +23,12 @@ export interface SplunkHecConfig {
   sourcetype: string;
   ack: boolean;
   ack_timeout_seconds: number;
+  schema?: EventSchema;
 }
 
-export function hecEvents(entries: AuditEntry[], cfg: Pick<SplunkHecConfig, 'index' | 'source' | 'sourcetype'>): string {
+export function hecEvents(entries: AuditEntry[], cfg: Pick<SplunkHecConfig, 'index' | 'source' | 'sourcetype' | 'schema'>): string {
   return entries
-    .map((e) => JSON.stringify({ time: Date.parse(e.at) / 1000, source: cfg.source, sourcetype: cfg.sourcetype, ...(cfg.index ? { index: cfg.index } : {}), event: e }))
+    .map((e) => JSON.stringify({ time: Date.parse(e.at) / 1000, source: cfg.source, sourcetype: cfg.sourcetype, ...(cfg.index ? { index: cfg.index } : {}), event: eventBody(e, cfg.schema) }))
     .join('\n');
 }
 

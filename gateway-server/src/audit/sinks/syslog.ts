@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { AuditEntry } from '../../protocol/audit';
 import { GATEWAY_VERSION } from '../../version';
 import type { Destination } from './shipper';
+import { eventBody, type EventSchema } from '../ocsf';
 
 export interface SyslogConfig {
   host: string;
@@ -16,6 +17,7 @@ export interface SyslogConfig {
   tls: boolean | { ca?: string; servername?: string };
   format: 'json' | 'cef';
   app_name: string;
+  schema?: EventSchema;
 }
 
 // Facility 13 ("log audit"); severity 6 informational, 4 warning.
@@ -55,10 +57,10 @@ export function cefMessage(e: AuditEntry): string {
 }
 
 /** One RFC 5424 message, octet-counted: `LEN SP <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG`. */
-export function syslogFrame(e: AuditEntry, cfg: Pick<SyslogConfig, 'format' | 'app_name'>): Buffer {
+export function syslogFrame(e: AuditEntry, cfg: Pick<SyslogConfig, 'format' | 'app_name' | 'schema'>): Buffer {
   const pri = FACILITY * 8 + (e.outcome === 'ok' ? 6 : 4);
   const msgid = e.event.replace(/[^!-~]/g, '_').slice(0, 32) || '-';
-  const body = cfg.format === 'cef' ? cefMessage(e) : JSON.stringify(e);
+  const body = cfg.format === 'cef' ? cefMessage(e) : JSON.stringify(eventBody(e, cfg.schema));
   // MSG-ANY (no BOM): receivers such as rsyslog then hand the JSON or CEF text on unchanged.
   const msg = Buffer.from(`<${pri}>1 ${e.at} ${HOST} ${cfg.app_name} ${process.pid} ${msgid} - ${body}`, 'utf8');
   return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
