@@ -6,7 +6,7 @@
  * the request carries the function_call_output, the text turn). Records every request and its
  * headers so tests can assert what reached the upstream.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './loopback-server';
 import { sleep, type RecordedRequest } from './mock-anthropic';
 
@@ -190,7 +190,15 @@ function errorTypeFor(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
-export async function startMockOpenAI(opts: { apiKey?: string; /** Azure: require `api-key` instead of a bearer. */ azure?: boolean } = {}): Promise<MockOpenAI> {
+export interface MockOpenAIOptions {
+  apiKey?: string;
+  /** Azure: require `api-key` instead of a bearer. */
+  azure?: boolean;
+  /** Checks the request's credentials itself (an Entra ID bearer); a returned reason answers 401. */
+  authorize?: (headers: IncomingHttpHeaders) => string | undefined;
+}
+
+export async function startMockOpenAI(opts: MockOpenAIOptions = {}): Promise<MockOpenAI> {
   const state = { requests: [] as RecordedRequest[], queue: [] as OpenAIBehaviour[], defaults: {} as OpenAIBehaviour, sentBodies: [] as Buffer[] };
   let counter = 0;
 
@@ -217,6 +225,8 @@ export async function startMockOpenAI(opts: { apiKey?: string; /** Azure: requir
   }
 
   async function respond(req: IncomingMessage, res: ServerResponse, json: Record<string, unknown> | undefined, b: OpenAIBehaviour, index: number) {
+    const refused = opts.authorize?.(req.headers);
+    if (refused !== undefined) return sendError(res, 401, 'invalid_request_error', `Unauthorized: ${refused}`, 'invalid_api_key');
     if (opts.apiKey) {
       const presented = opts.azure ? req.headers['api-key'] : req.headers.authorization;
       if (presented !== (opts.azure ? opts.apiKey : `Bearer ${opts.apiKey}`)) {
