@@ -18,7 +18,7 @@ import { SessionTokens } from '../../gateway-server/src/auth/session-token';
 import { createPostgresDatabase } from '../support/db';
 import { TEST_JWT_SECRET } from '../support/gateway';
 import { startMockEntra, type MockEntra } from '../support/mock-entra';
-import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai';
+import { codexRequestHeaders, sdkStreamTurn, startMockOpenAI, type MockOpenAI } from '../support/mock-openai';
 import { startGatewayProcess, type GatewayProcess } from '../support/process';
 import { makeTestCertificates } from '../support/test-ca';
 import { waitFor } from '../support/wait';
@@ -29,21 +29,10 @@ const ADMIN_READ_KEY = 'rk-0123456789abcdef0123456789abcdef';
 
 const mint = (url: string, sub = 'entra-user') => new SessionTokens([TEST_JWT_SECRET], url, 3600).mint({ sub, email: `${sub}@example.com`, groups: ['engineering'] }).token;
 
-const codexHeaders = (token: string) => ({
-  authorization: `Bearer ${token}`,
-  'content-type': 'application/json',
-  accept: 'text/event-stream',
-  'accept-encoding': 'zstd,gzip',
-  originator: 'codex_exec',
-  'user-agent': 'codex_exec/0.171.0 (Linux; x86_64)',
-  'session-id': 'sess-entra',
-  'x-codex-turn-metadata': JSON.stringify({ session_id: 'sess-entra', turn_id: 't1', request_kind: 'turn' }),
-});
-
 const codexTurn = (gw: GatewayProcess, sub?: string) =>
   fetch(`${gw.url}/v1/responses`, {
     method: 'POST',
-    headers: codexHeaders(mint(gw.url, sub)),
+    headers: codexRequestHeaders(mint(gw.url, sub)),
     body: JSON.stringify({ model: 'gpt-5-codex', input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], stream: true, store: false }),
   });
 
@@ -117,7 +106,7 @@ describe('Azure OpenAI with Entra ID tokens (bundled server, @azure/identity, lo
       const userToken = mint(gw.url);
       const res = await fetch(`${gw.url}/v1/responses`, {
         method: 'POST',
-        headers: codexHeaders(userToken),
+        headers: codexRequestHeaders(userToken),
         body: JSON.stringify({ model: 'gpt-5-codex', input: 'hi', stream: true, store: false }),
       });
       assert.equal(res.status, 200, await res.clone().text());
@@ -150,10 +139,7 @@ describe('Azure OpenAI with Entra ID tokens (bundled server, @azure/identity, lo
 
     it('serves the openai SDK (responses.stream and responses.create) on the cached token', async () => {
       const client = new OpenAI({ apiKey: mint(gw.url, 'sdk-user'), baseURL: `${gw.url}/v1`, maxRetries: 0 });
-      const stream = client.responses.stream({ model: 'gpt-5-codex', input: 'hello' });
-      let deltas = '';
-      stream.on('response.output_text.delta', (e) => (deltas += e.delta));
-      const final = await stream.finalResponse();
+      const { deltas, final } = await sdkStreamTurn(client, 'gpt-5-codex', 'hello');
       assert.equal(deltas, 'Hello from the mock OpenAI upstream.');
       assert.equal(final.usage?.input_tokens_details.cached_tokens, 1024);
       const tokensSoFar = entra.tokenRequests.length;

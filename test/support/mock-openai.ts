@@ -7,6 +7,7 @@
  * headers so tests can assert what reached the upstream.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type OpenAI from 'openai';
 import { listenLoopback } from './loopback-server';
 import { sleep, type RecordedRequest } from './mock-anthropic';
 
@@ -173,6 +174,30 @@ export function responseEvents(reply: OpenAIReply, model: string, tool?: ToolCal
 /** The JSON (non-stream) answer of one turn. */
 export function responseJson(reply: OpenAIReply, model: string, tool?: ToolCallScript): Record<string, unknown> {
   return responseObject(reply.id, model, 'completed', outputItems(reply, tool).map((i) => i.item), reply.usage, Math.floor(Date.now() / 1000));
+}
+
+/** The headers Codex 0.171 (`codex exec`) sends with a Responses turn, for tests that act as Codex. */
+export function codexRequestHeaders(token: string): Record<string, string> {
+  return {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    'accept-encoding': 'zstd,gzip',
+    originator: 'codex_exec',
+    'user-agent': 'codex_exec/0.171.0 (Linux; x86_64)',
+    'session-id': 'sess-0001',
+    'thread-id': 'thread-0001',
+    'x-codex-turn-metadata': JSON.stringify({ session_id: 'sess-0001', turn_id: 't1', request_kind: 'turn', sandbox: 'read-only' }),
+  };
+}
+
+/** One `responses.stream()` turn through the official SDK: the text deltas joined, and the final response. */
+export async function sdkStreamTurn(client: OpenAI, model: string, input: string) {
+  const stream = client.responses.stream({ model, input });
+  let deltas = '';
+  stream.on('response.output_text.delta', (e) => (deltas += e.delta));
+  const final = await stream.finalResponse();
+  return { deltas, final };
 }
 
 export function openaiSseEvent(e: Event): string {
