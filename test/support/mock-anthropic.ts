@@ -75,6 +75,8 @@ export interface MockAnthropic {
   overCount: { index: number; usage: number; count: number }[];
   /** With `promptCache`: the prompt usage reported for each Messages request, by request index. */
   promptUsages: (PromptUsage | undefined)[];
+  /** With `promptCache`: forget every cached prefix (as after the cache's TTL). */
+  clearPromptCache(): void;
   close(): Promise<void>;
 }
 
@@ -96,7 +98,7 @@ export async function startMockAnthropic(opts: { apiKey?: string; promptCache?: 
     overCount: [] as MockAnthropic['overCount'],
     promptUsages: [] as MockAnthropic['promptUsages'],
   };
-  const cache = opts.promptCache ? new MockPromptCache() : undefined;
+  let cache = opts.promptCache ? new MockPromptCache() : undefined;
   /** count_tokens answers by prompt (the counted fields' JSON). */
   const counted = new Map<string, number>();
   let counter = 0;
@@ -230,7 +232,10 @@ export async function startMockAnthropic(opts: { apiKey?: string; promptCache?: 
   server.keepAliveTimeout = 60_000;
   const loop = await listenLoopback(server);
   // The returned object is the live state: tests assign `queue`/`defaults` and read `requests`.
-  return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close }) as MockAnthropic;
+  const clearPromptCache = () => {
+    if (cache) cache = new MockPromptCache();
+  };
+  return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close, clearPromptCache }) as MockAnthropic;
 }
 
 /** The prompt count_tokens counts, as one key (cache_control markers aside, as they are not tokens). */
