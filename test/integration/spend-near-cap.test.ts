@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { mockTokenCount, startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { unmarked } from '../support/mock-prompt-cache';
 import { waitFor } from '../support/wait';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
@@ -56,9 +57,6 @@ const worstCounted = (r: Rates, count: number, maxTokens: number, inRate = r.CW)
   const c = BigInt(count);
   return ((c + (c + 49n) / 50n + 100n) * inRate + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
 };
-/** The value with every cache_control key removed, at any depth (the oracle of what an uncached request carries). */
-const unmarked = (v: unknown): unknown =>
-  Array.isArray(v) ? v.map(unmarked) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'cache_control').map(([k, x]) => [k, unmarked(x)])) : v;
 
 // count_tokens_near_cap: false is the byte bound alone, drop_cache_control_near_cap: false keeps
 // every request's cache_control (the designs before them), measured for comparison.

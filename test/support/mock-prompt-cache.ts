@@ -26,8 +26,8 @@ interface Unit {
 
 const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
-/** The value without any cache_control key, at any depth (the tokenizer's view). */
-function unmarked(v: unknown): unknown {
+/** The value without any cache_control key, at any depth (the tokenizer's view; tests' oracle of an uncached body). */
+export function unmarked(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(unmarked);
   if (!isObject(v)) return v;
   return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'cache_control').map(([k, x]) => [k, unmarked(x)]));
