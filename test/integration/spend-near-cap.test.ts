@@ -223,7 +223,7 @@ for (const [reservation, counting, dropping] of [
       const usd = (m: bigint) => `$${(Number(m) / 1e6).toFixed(Number(m) < 100_000 ? 4 : 2)}`;
       const fraction = Number(spent) / Number(CAP_MICROS);
       console.log(
-        `      ${model}, ${start} cache, ${reservation}, count_tokens_near_cap ${counting}, drop_cache_control_near_cap ${dropping}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered with caching, ${uncached.length} without cache_control; refused with ${usd(left)} left, ${usd(least)} needed for a ${refusal.bytes}-byte, ${refusal.count}-token request`,
+        `      ${model}, ${start} cache, ${reservation}, count_tokens_near_cap ${counting}, drop_cache_control_near_cap ${dropping}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered with caching, ${uncached.length} without cache_control; refused with ${usd(left)} left (${left} µ$), ${usd(least)} needed (${least} µ$) for a ${refusal.bytes}-byte, ${refusal.count}-token request`,
       );
 
       // Lowered requests that kept caching: only the max_tokens value differs from what the client sent; the answer stops at max_tokens.
