@@ -121,6 +121,7 @@ const IMPLEMENTED = new Map<string, string | null>([
   ['enforcement.reservation', 'test/e2e/spend-replicas.test.ts'],
   ['enforcement.min_output_tokens', 'test/integration/spend-near-cap.test.ts'],
   ['enforcement.count_tokens_near_cap', 'test/integration/spend-near-cap.test.ts'],
+  ['enforcement.drop_cache_control_near_cap', 'test/integration/spend-near-cap.test.ts'],
   ['pricing', 'test/integration/policy-pricing-cli.test.ts'],
   ['pricing.multiplier', 'test/integration/policy-pricing-cli.test.ts'],
   ['pricing.overrides', 'test/integration/policy-pricing-cli.test.ts'],

@@ -359,6 +359,11 @@ export const enforcementSchema = z
      */
     count_tokens_near_cap: z.boolean().default(true),
     /**
+     * Tollgate extension, hard mode only: near a cap, a Messages request that fits only with its
+     * prompt at the plain input rate (not the cache-write rate) goes out with its cache_control removed.
+     */
+    drop_cache_control_near_cap: z.boolean().default(true),
+    /**
      * Tollgate extension, hard mode: output tokens an OpenAI Responses request reserves when it sets
      * no `max_output_tokens` (Codex never does) and the price file knows no output ceiling for its
      * model (default 128000).
@@ -424,7 +429,7 @@ export const configSchema = z
     console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
     /** Tollgate extension: audit sinks (docs/audit.md). */
     audit: auditSchema.optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true }),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true, drop_cache_control_near_cap: true }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),
