@@ -40,7 +40,7 @@ function seedContent(i: number): AuditContent {
   };
 }
 
-const ids = (html: string) => [...html.matchAll(/<tr data-id="(\d+)">/g)].map((m) => m[1]!);
+const ids = (html: string) => [...html.matchAll(/<tr data-id="(\d+)"/g)].map((m) => m[1]!);
 const attr = (html: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(html)?.[1];
 const unescape = (s: string) => s.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'");
 

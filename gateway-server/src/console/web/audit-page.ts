@@ -22,7 +22,7 @@ const FILTERS = ['user_id', 'outcome', 'event', 'model', 'upstream', 'since', 'u
 const filterSchema = auditQuerySchema.pick({ user_id: true, outcome: true, event: true, model: true, upstream: true, since: true, until: true });
 /** `older` = `<ISO time>,<id>` of the last row of the page before. */
 const olderSchema = z.string().regex(/^\d{4}-\d\d-\d\dT[\d:.]+Z,\d{1,19}$/);
-const OUTCOMES = ['ok', 'denied', 'denied_policy', 'blocked_spend', 'upstream_error', 'upstream_cut', 'client_aborted', 'error'];
+const OUTCOMES = ['ok', 'denied', 'denied_auth', 'denied_policy', 'blocked_spend', 'upstream_error', 'upstream_cut', 'client_aborted', 'error'];
 
 interface Parsed {
   filter: AuditFilter;
@@ -58,16 +58,16 @@ ${field('since', 'Since (ISO time, inclusive)')}${field('until', 'Until (ISO tim
 }
 
 function badge(r: VerifyReport, p: Parsed): SafeHtml {
-  const range = p.filter.since || p.filter.until ? `from ${p.filter.since ?? 'the start'} until ${p.filter.until ?? 'now'}` : 'the whole log';
+  const range = p.filter.since || p.filter.until ? `rows from ${p.filter.since ?? 'the start'} until ${p.filter.until ?? 'now'}` : 'the whole log';
   const first = r.breaks[0];
   return html`<div class="notice${r.ok ? '' : ' error'}" role="status" data-chain="${r.ok ? 'intact' : 'broken'}" data-rows="${r.rows}"${first ? html` data-break-id="${first.id}" data-break-kind="${first.kind}"` : ''}>
 <b>${r.ok ? 'Chain intact' : 'Chain broken'}</b> for ${range}: ${r.rows} rows in ${r.chains} chain(s) checked.
 ${first ? html`<br>First broken link: row <b>${first.id}</b> (chain ${first.chain}, sequence ${first.seq}), ${first.kind.replaceAll('_', ' ')}: ${first.message}.${r.breaks.length > 1 ? html` ${r.breaks.length - 1} more chain(s) broken.` : ''}` : ''}</div>`;
 }
 
-function rowsTable(rows: AuditEntry[]): SafeHtml {
+function rowsTable(rows: AuditEntry[], brokenId?: string): SafeHtml {
   return html`<table><thead><tr><th>Time (UTC)</th><th>Event</th><th>Who</th><th>Model</th><th>Upstream</th><th>Outcome</th><th class="n">Cost</th></tr></thead><tbody>
-${rows.map((r) => html`<tr data-id="${r.id}"><td>${r.at.replace('T', ' ').slice(0, 23)}</td><td>${r.event}</td><td>${r.principal?.sub ?? r.actor ?? ''}</td><td>${r.model ?? ''}</td><td>${r.upstream ?? ''}</td><td>${r.outcome}${r.reason ? html` <span class="muted">(${r.reason})</span>` : ''}</td><td class="n">${r.cost_micros ? usd(r.cost_micros) : ''}</td></tr>`)}
+${rows.map((r) => html`<tr data-id="${r.id}"${r.id === brokenId ? html` class="bad"` : ''}><td>${r.at.replace('T', ' ').slice(0, 23)}</td><td>${r.event}</td><td>${r.principal?.sub ?? r.actor ?? ''}</td><td>${r.model ?? ''}</td><td>${r.upstream ?? ''}</td><td>${r.outcome}${r.reason ? html` <span class="muted">(${r.reason})</span>` : ''}</td><td class="n">${r.cost_micros ? usd(r.cost_micros) : ''}</td></tr>`)}
 </tbody></table>`;
 }
 
@@ -83,7 +83,7 @@ async function auditBody(c: ConsoleCtx, req: FastifyRequest, s: Signed, verify: 
   return html`${filterForm(p, c)}${report ? badge(report, p) : ''}
 <div class="bar"><span>Export the filtered set (every row, oldest first):</span> <a href="/console/audit/export?${qs}${qs ? '&' : ''}format=jsonl" download>JSONL</a> <a href="/console/audit/export?${qs}${qs ? '&' : ''}format=csv" download>CSV</a>
 <form method="get" action="/console/audit/verify" class="inline">${hidden}<button type="submit" data-verify>Verify the hash chain for ${p.filter.since || p.filter.until ? 'this time range' : 'the whole log'}</button></form></div>
-${rowsTable(page.rows)}<p class="muted">${page.rows.length ? `Newest first, ${page.rows.length} row(s) on this page.` : 'No entries match.'}
+${rowsTable(page.rows, report?.breaks[0]?.id)}<p class="muted">${page.rows.length ? `Newest first, ${page.rows.length} row(s) on this page.` : 'No entries match.'}
 ${page.next ? html` <a href="/console/audit?${qs}${qs ? '&' : ''}older=${encodeURIComponent(`${page.next.at},${page.next.id}`)}" rel="next">Older entries</a>` : ''}</p>`;
 }
 
