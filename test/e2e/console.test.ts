@@ -202,7 +202,7 @@ describe('admin console (Chromium, PostgreSQL, real IdP, official SDK)', functio
     await waitFor('dora is listed with her console session', async () => {
       await page.goto(`${gw.url}/console/users?q=dora`);
       return (await page.locator('tr[data-user=dora] li[data-state=active]', { hasText: 'console' }).count()) === 1;
-    });
+    }, { intervalMs: 100, attempts: 100 });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       await page.screenshot({ path: `${OUT}/users-sessions-active-${scheme}.png`, fullPage: true });
