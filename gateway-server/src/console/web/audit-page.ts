@@ -116,10 +116,12 @@ export async function consoleAuditRoutes(app: FastifyInstance, c: ConsoleCtx, sh
     const p = parseAuditQuery(req);
     if (p.error) return show(reply, s, html`${filterForm(p, c)}<p class="notice error" role="status">Export refused: ${p.error}</p>`, 400);
     const csv = (req.query as Record<string, unknown>)?.format === 'csv';
-    await auditRead(c, req, s, p.filter, `console export ${csv ? 'csv' : 'jsonl'}`);
+    // Without an end, the export ends where it started: rows written while it runs would otherwise extend it without bound.
+    const filter: AuditFilter = { ...p.filter, until: p.filter.until ?? new Date(c.fctx.clock.now()).toISOString() };
+    await auditRead(c, req, s, filter, `console export ${csv ? 'csv' : 'jsonl'}`);
     reply.header('content-disposition', `attachment; filename="tollgate-audit.${csv ? 'csv' : 'jsonl'}"`).header('cache-control', 'no-store');
     reply.type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    return reply.send(Readable.from(exportLines(streamByTime(lagTolerant(c.fctx.db), p.filter), csv)));
+    return reply.send(Readable.from(exportLines(streamByTime(lagTolerant(c.fctx.db), filter), csv)));
   });
 }
 
