@@ -119,7 +119,9 @@ export async function openWorkbench(cs: CodeServer, opts: { query?: string; outD
 
   async function screenshot(name: string): Promise<string> {
     const path = join(opts.outDir, `${name}.png`);
-    await page.screenshot({ path });
+    // Transitions finished first: the status bar fades its background over 150 ms after a theme
+    // switch (longer on a loaded machine), which left dark shots with a grey, unreadable bar.
+    await page.screenshot({ path, animations: 'disabled' });
     return path;
   }
 
