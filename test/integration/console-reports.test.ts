@@ -12,7 +12,7 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { AuditWriter } from '../../gateway-server/src/audit/writer';
 import type { AuditContent } from '../../gateway-server/src/audit/record';
-import { rollupSql } from '../../gateway-server/src/console/rollup';
+import { rollupSql, TIERS } from '../../gateway-server/src/console/rollup';
 
 const WRITE_KEY = 'wk-reports-0123456789abcdef0123456789ab';
 const READ_KEY = 'rk-reports-0123456789abcdef0123456789ab';
@@ -136,18 +136,28 @@ for (const kind of storeKinds()) {
       await mock?.close();
     });
 
-    it('the rollups hold exactly what the audit log holds (the console-off run rebuilt at boot)', async () => {
-      const sum = (table: string, cost: string, where: string) =>
-        tdb.db.query<{ n: string; c: string }>(`SELECT coalesce(sum(${table === 'audit_log' ? '1' : 'requests'}), 0)::text AS n, coalesce(sum(${cost}), 0)::text AS c FROM ${table} ${where}`);
-      const a = (await sum('audit_log', 'cost_micros', "WHERE event = 'inference'")).rows[0]!;
-      const r = (await sum('console_rollup_hourly', 'cost_micros', '')).rows[0]!;
-      assert.equal(r.n, a.n);
-      assert.equal(r.c, a.c);
-      assert.ok(Number(a.n) > 1800, `seeded inference rows: ${a.n}`);
+    it('every tier at every grain holds exactly what the audit log holds (the console-off run rebuilt at boot)', async () => {
+      const audit = (
+        await tdb.db.query<{ n: string; c: string; gn: string; gc: string }>(
+          `SELECT count(*)::text AS n, coalesce(sum(cost_micros), 0)::text AS c,
+             sum(greatest(coalesce(jsonb_array_length(groups), 0), 1))::text AS gn,
+             coalesce(sum(cost_micros * greatest(coalesce(jsonb_array_length(groups), 0), 1)), 0)::text AS gc
+           FROM audit_log WHERE event = 'inference'`,
+        )
+      ).rows[0]!;
+      assert.ok(Number(audit.n) > 1800, `seeded inference rows: ${audit.n}`);
+      for (const tier of Object.values(TIERS)) {
+        const { rows } = await tdb.db.query<{ grain: number; n: string; c: string }>(
+          `SELECT grain, sum(requests)::text AS n, sum(cost_micros)::text AS c FROM ${tier.table} GROUP BY grain ORDER BY grain`,
+        );
+        // The group tier counts a request once per group of its user (once under '' for none).
+        const [n, c] = tier === TIERS.group ? [audit.gn, audit.gc] : [audit.n, audit.c];
+        assert.deepEqual(rows.map((r) => [Number(r.grain), r.n, r.c]), tier.grains.map((g) => [g, n, c]), tier.table);
+      }
       const offAudit = await tdb.db.query(`SELECT sub FROM audit_log WHERE sub IN ('off-1', 'off-2')`);
       assert.equal(offAudit.rows.length, 2, JSON.stringify(offAudit.rows));
-      const offRows = await tdb.db.query(`SELECT 1 FROM console_rollup_hourly WHERE sub IN ('off-1', 'off-2')`);
-      assert.equal(offRows.rows.length, 2);
+      const offRows = await tdb.db.query<{ grain: number }>(`SELECT grain FROM console_rollup_user WHERE sub IN ('off-1', 'off-2') ORDER BY grain`);
+      assert.deepEqual(offRows.rows.map((r) => Number(r.grain)), [60, 60, 1440, 1440, 10080, 10080]);
     });
 
     const now = new Date();

@@ -1,61 +1,87 @@
 /**
- * Report queries over the hourly rollups. Totals are exact for any range and display zone: whole
- * UTC hours that lie inside the range and inside one local day come from the rollups; the other
- * hours (a range starting or ending mid-hour, and hours a half-hour zone's midnight cuts) are
- * summed from the audit rows themselves, through the `at` index, so a report never scans the
- * audit log beyond those edge hours.
+ * Report queries over the rollup tiers (console/rollup.ts). A report reads the smallest tier that
+ * has the dimension it groups by (model and upstream: per model × upstream; group: per group;
+ * user: per user). Its range is cut at the display zone's bucket boundaries, and each piece is
+ * summed from signed blocks of that tier's grains plus the audit rows of any sub-quarter-hour
+ * edge (console/plan.ts), so totals are exact for any range and zone, half-hour and 45-minute
+ * zones and ranges starting mid-hour included, and no page view scans the audit log.
  */
 import type { Queryable } from '../store/db';
 import type { ReportQuery, ReportRow } from '../protocol/reports';
-import { ERROR_OUTCOMES } from './rollup';
+import { ERROR_OUTCOMES, METRICS, TIERS, binSql, type TierName } from './rollup';
+import { planRange, splitAtBuckets, type Costs, type Segment } from './plan';
 
-const METRICS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_write_tokens', 'cache_read_tokens', 'cost_micros'] as const;
 const ERRORS_IN = ERROR_OUTCOMES.map((o) => `'${o}'`).join(', ');
 
-/** Local bucket start of a time `x` in zone $3. */
-function bucketOf(x: string, bucket: ReportQuery['bucket']): string {
-  return bucket === 'none' ? 'NULL::text' : `to_char(date_trunc('${bucket}', ${x} AT TIME ZONE $3), 'YYYY-MM-DD')`;
-}
+/**
+ * Rows read per block (relative): the small tiers hold about as many rows per block at every
+ * grain, the per-user tier many more per day than per hour. Audit rows are dearer than any block.
+ */
+const COSTS: Record<TierName, Costs> = {
+  mu: { grains: TIERS.mu.grains, weights: [1, 1, 1.5], auditPerQuarter: 8 },
+  group: { grains: TIERS.group.grains, weights: [1, 1, 1.5], auditPerQuarter: 8 },
+  user: { grains: TIERS.user.grains, weights: [1, 8, 10], auditPerQuarter: 1 },
+};
 
-function keyOf(groupBy: ReportQuery['group_by']): { expr: string; join: string } {
+const TIER_OF: Record<ReportQuery['group_by'], TierName> = { user: 'user', group: 'group', model: 'mu', upstream: 'mu' };
+
+/** The key of a tier row `r`, and of an audit row `a` (with its join, for groups). */
+function keyOf(groupBy: ReportQuery['group_by']): { tier: string; audit: string; join: string } {
   switch (groupBy) {
     case 'user':
-      return { expr: `NULLIF(s.sub, '')`, join: '' };
+      return { tier: 'r.sub', audit: `coalesce(a.sub, '')`, join: '' };
     case 'model':
-      return { expr: `NULLIF(s.model, '')`, join: '' };
+      return { tier: 'r.model', audit: `coalesce(a.model, '')`, join: '' };
     case 'upstream':
-      return { expr: `NULLIF(s.upstream, '')`, join: '' };
+      return { tier: 'r.upstream', audit: `coalesce(a.upstream, '')`, join: '' };
     case 'group':
-      // A request counts once for each group its user was in; a user in no group under null.
-      return { expr: 'g.name', join: `CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_array_length(s.groups) = 0 THEN '[null]'::jsonb ELSE s.groups END) AS g(name)` };
+      // A request counts once for each group its user was in; a user in no group under ''.
+      return { tier: 'r.grp', audit: 'x.name', join: `CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN coalesce(jsonb_array_length(a.groups), 0) = 0 THEN '[""]'::jsonb ELSE a.groups END) AS x(name)` };
   }
 }
 
-/** $1 from, $2 to (timestamptz), $3 zone. */
-export function reportSql(q: Pick<ReportQuery, 'bucket' | 'group_by'>): string {
-  // Hours a bucket boundary cuts: with day/week/month buckets every boundary is a local midnight.
-  const sameBucket = q.bucket === 'none' ? 'true' : `date_trunc('day', h AT TIME ZONE $3) = date_trunc('day', (h + interval '1 hour' - interval '1 microsecond') AT TIME ZONE $3)`;
-  const key = keyOf(q.group_by);
+/**
+ * $1..$5 the segments (grain, lo, hi, sign, bucket label), $6 (optional) the only keys wanted.
+ * Each segment is one index range scan; the signed sums cancel what a block holds beyond its piece.
+ */
+export function reportSql(groupBy: ReportQuery['group_by'], filtered = false): string {
+  const tier = TIERS[TIER_OF[groupBy]];
+  const key = keyOf(groupBy);
+  const only = (expr: string) => (filtered ? ` AND ${expr} = ANY($6::text[])` : '');
   return `
-WITH hours AS (
-  SELECT h, (h >= $1::timestamptz AND h + interval '1 hour' <= $2::timestamptz AND ${sameBucket}) AS whole
-  FROM generate_series(date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2::timestamptz, interval '1 hour') AS h
-  WHERE h < $2::timestamptz
-), s AS (
-  SELECT r.hour AS at, r.sub, r.groups, r.model, r.upstream, ${METRICS.map((m) => `r.${m}`).join(', ')}
-  FROM console_rollup_hourly r JOIN hours ON hours.whole AND r.hour = hours.h
-  WHERE r.hour >= date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AND r.hour < $2::timestamptz
+WITH seg AS (SELECT * FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[]) AS s(grain, lo, hi, sign, bucket)),
+parts AS (
+  SELECT s.bucket, ${key.tier} AS key, s.sign, ${METRICS.map((m) => `r.${m}`).join(', ')}
+  FROM seg s JOIN ${tier.table} r ON r.grain = s.grain AND r.t >= s.lo AND r.t < s.hi${only(key.tier)}
   UNION ALL
-  SELECT a.at, coalesce(a.sub, ''), coalesce(a.groups, '[]'::jsonb), coalesce(a.model, ''), coalesce(a.upstream, ''),
-    1, CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END, coalesce(a.input_tokens, 0), coalesce(a.output_tokens, 0),
+  SELECT s.bucket, ${key.audit}, s.sign, 1, CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END, coalesce(a.input_tokens, 0), coalesce(a.output_tokens, 0),
     coalesce(a.cache_creation_tokens, 0), coalesce(a.cache_read_tokens, 0), coalesce(a.cost_micros, 0)
-  FROM hours JOIN audit_log a ON NOT hours.whole AND a.at >= greatest(hours.h, $1::timestamptz) AND a.at < least(hours.h + interval '1 hour', $2::timestamptz)
-  WHERE a.event = 'inference'
+  FROM seg s JOIN audit_log a ON s.grain = 0 AND a.at >= s.lo AND a.at < s.hi ${key.join}
+  WHERE a.event = 'inference'${only(key.audit)}
 )
-SELECT ${bucketOf('s.at', q.bucket)} AS bucket, ${key.expr} AS key, ${METRICS.map((m) => `sum(s.${m})::text AS ${m}`).join(', ')}
-FROM s ${key.join}
-GROUP BY 1, 2
+SELECT bucket, NULLIF(key, '') AS key, ${METRICS.map((m) => `sum(sign * ${m})::text AS ${m}`).join(', ')}
+FROM parts
+GROUP BY bucket, key
+HAVING sum(sign * requests) <> 0
 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST`;
+}
+
+/**
+ * The first instant of every bucket (local day, Monday week or month in `tz`) that [from, to)
+ * touches: the earliest quarter-hour whose local bucket is that one, which is how the database
+ * buckets a row (date_trunc of its local time), midnights that DST skips or repeats included.
+ */
+export async function bucketStarts(db: Queryable, bucket: 'day' | 'week' | 'month', tz: string, from: Date, to: Date): Promise<{ label: string; at: number }[]> {
+  const { rows } = await db.query<{ label: string; at: number | string }>(
+    `SELECT to_char(d, 'YYYY-MM-DD') AS label,
+       (SELECT extract(epoch FROM min(s)) * 1000
+        FROM generate_series(${binSql('15', `(d AT TIME ZONE $3::text) - interval '3 hours'`)}, (d AT TIME ZONE $3::text) + interval '3 hours', interval '15 minutes') AS s
+        WHERE date_trunc('${bucket}', s AT TIME ZONE $3::text) >= d)::float8 AS at
+     FROM generate_series(date_trunc('${bucket}', $1::timestamptz AT TIME ZONE $3::text), $2::timestamptz AT TIME ZONE $3::text, interval '1 ${bucket}') AS d
+     ORDER BY d`,
+    [from.toISOString(), to.toISOString(), tz],
+  );
+  return rows.map((r) => ({ label: r.label, at: Number(r.at) }));
 }
 
 /** Exact dollars from micro-dollars, as a decimal string without trailing zeros ("0.000123", "12.5", "3"). */
@@ -70,10 +96,20 @@ export function microsToUsd(micros: string): string {
 
 type Metrics = Omit<ReportRow, 'bucket' | 'key'>;
 
-export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: Date): Promise<{ data: ReportRow[]; totals: Metrics }> {
-  // With bucket=none the zone is not in the statement, and an unused parameter has no type.
-  const params = [from.toISOString(), to.toISOString(), ...(q.bucket === 'none' ? [] : [q.tz])];
-  const { rows } = await db.query<Record<string, string | null>>(reportSql(q), params);
+/** The segments a report reads, each with its bucket's label. */
+export async function reportSegments(db: Queryable, q: Pick<ReportQuery, 'bucket' | 'group_by' | 'tz'>, from: Date, to: Date): Promise<(Segment & { label: string | null })[]> {
+  const starts = q.bucket === 'none' ? [{ label: null, at: from.getTime() }] : await bucketStarts(db, q.bucket, q.tz, from, to);
+  const costs = COSTS[TIER_OF[q.group_by]];
+  return splitAtBuckets(from.getTime(), to.getTime(), starts).flatMap((p) => planRange(p.a, p.b, costs).map((s) => ({ ...s, label: p.label })));
+}
+
+/** `keys`: only these keys (e.g. the top users of a chart), not part of the public API. */
+export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: Date, keys?: string[]): Promise<{ data: ReportRow[]; totals: Metrics }> {
+  const segs = await reportSegments(db, q, from, to);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const params: unknown[] = [segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label)];
+  if (keys) params.push(keys);
+  const { rows } = await db.query<Record<string, string | null>>(reportSql(q.group_by, keys !== undefined), params);
   const sums: Record<string, bigint> = Object.fromEntries(METRICS.map((m) => [m, 0n]));
   const data = rows.map((r) => {
     const out: Record<string, string | null> = { bucket: r.bucket ?? null, key: r.key ?? null };
