@@ -5,6 +5,7 @@
  */
 import type { Migration } from '../store/migrate';
 import { METRICS, REBUILD_SQL, TIERS, type Tier } from './rollup';
+import { REPORT_FUNCTION } from './reports';
 
 export const CONSOLE_MIGRATIONS: Migration[] = [
   {
@@ -44,8 +45,11 @@ ${tierTable(TIERS.mu)}
 ${tierTable(TIERS.group)}
 ${tierTable(TIERS.user)}
 CREATE INDEX IF NOT EXISTS console_rollup_user_sub ON console_rollup_user (sub, grain, t);
+CREATE TABLE IF NOT EXISTS console_user_last_seen (sub text PRIMARY KEY, last_t timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS console_user_last_seen_t ON console_user_last_seen (last_t);
 DROP TABLE IF EXISTS console_rollup_hourly;
 ${REBUILD_SQL}
+${REPORT_FUNCTION}
 `,
   },
 ];

@@ -41,13 +41,14 @@ function wantsCsv(req: FastifyRequest, q: ReportQuery): boolean {
   return /text\/csv/i.test(String(req.headers.accept ?? ''));
 }
 
-export async function buildReport(db: Db, kind: ReportKind, q: ReportQuery): Promise<Report> {
+/** `keys`: only these keys (the console's chart of top users); not a parameter of the API. */
+export async function buildReport(db: Db, kind: ReportKind, q: ReportQuery, keys?: string[]): Promise<Report> {
   const reads = lagTolerant(db);
   const from = await resolveInstant(reads, q.from, q.tz);
   const to = await resolveInstant(reads, q.to, q.tz);
   if (!(from < to)) throw new GatewayError('INVALID_REQUEST', '`from` must be before `to`');
   if (to.getTime() - from.getTime() > MAX_RANGE_MS) throw new GatewayError('INVALID_REQUEST', 'a report covers at most 400 days: split the range');
-  const { data, totals } = await runReport(reads, q, from, to);
+  const { data, totals } = await runReport(reads, q, from, to, keys);
   return { type: 'report', report: kind, from: from.toISOString(), to: to.toISOString(), tz: q.tz, bucket: q.bucket, group_by: q.group_by, data, totals };
 }
 

@@ -42,22 +42,30 @@ function keyOf(groupBy: ReportQuery['group_by']): { tier: string; audit: string;
 
 /**
  * $1..$5 the segments (grain, lo, hi, sign, bucket label), $6 (optional) the only keys wanted.
- * Each segment is one index range scan; the signed sums cancel what a block holds beyond its piece.
+ * Each segment is one index range scan (a LATERAL subquery kept apart by OFFSET 0, so the planner
+ * neither hashes the whole tier nor estimates the work high enough to JIT-compile it); the audit
+ * rows are read only when some segment needs them. The signed sums cancel what a block holds
+ * beyond its piece.
  */
-export function reportSql(groupBy: ReportQuery['group_by'], filtered = false): string {
+export function reportSql(groupBy: ReportQuery['group_by'], opts: { filtered?: boolean; audit?: boolean } = {}): string {
   const tier = TIERS[TIER_OF[groupBy]];
   const key = keyOf(groupBy);
-  const only = (expr: string) => (filtered ? ` AND ${expr} = ANY($6::text[])` : '');
+  const only = (expr: string) => (opts.filtered ? ` AND ${expr} = ANY($6::text[])` : '');
+  const audit = `
+  UNION ALL
+  SELECT s.bucket, p.* FROM seg s CROSS JOIN LATERAL (
+    SELECT ${key.audit} AS key, s.sign, 1 AS requests, CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END AS errors, coalesce(a.input_tokens, 0) AS input_tokens,
+      coalesce(a.output_tokens, 0) AS output_tokens, coalesce(a.cache_creation_tokens, 0) AS cache_write_tokens, coalesce(a.cache_read_tokens, 0) AS cache_read_tokens, coalesce(a.cost_micros, 0) AS cost_micros
+    FROM audit_log a ${key.join}
+    WHERE a.at >= s.lo AND a.at < s.hi AND a.event = 'inference'${only(key.audit)} OFFSET 0) p
+  WHERE s.grain = 0`;
   return `
 WITH seg AS (SELECT * FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[]) AS s(grain, lo, hi, sign, bucket)),
 parts AS (
-  SELECT s.bucket, ${key.tier} AS key, s.sign, ${METRICS.map((m) => `r.${m}`).join(', ')}
-  FROM seg s JOIN ${tier.table} r ON r.grain = s.grain AND r.t >= s.lo AND r.t < s.hi${only(key.tier)}
-  UNION ALL
-  SELECT s.bucket, ${key.audit}, s.sign, 1, CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END, coalesce(a.input_tokens, 0), coalesce(a.output_tokens, 0),
-    coalesce(a.cache_creation_tokens, 0), coalesce(a.cache_read_tokens, 0), coalesce(a.cost_micros, 0)
-  FROM seg s JOIN audit_log a ON s.grain = 0 AND a.at >= s.lo AND a.at < s.hi ${key.join}
-  WHERE a.event = 'inference'${only(key.audit)}
+  SELECT s.bucket, p.* FROM seg s CROSS JOIN LATERAL (
+    SELECT ${key.tier} AS key, s.sign, ${METRICS.map((m) => `r.${m}`).join(', ')}
+    FROM ${tier.table} r WHERE r.grain = s.grain AND r.t >= s.lo AND r.t < s.hi${only(key.tier)} OFFSET 0) p
+  WHERE s.grain > 0${opts.audit ? audit : ''}
 )
 SELECT bucket, NULLIF(key, '') AS key, ${METRICS.map((m) => `sum(sign * ${m})::text AS ${m}`).join(', ')}
 FROM parts
@@ -65,6 +73,22 @@ GROUP BY bucket, key
 HAVING sum(sign * requests) <> 0
 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST`;
 }
+
+/**
+ * Runs a report statement (reportSql) with JIT compilation off. A report reads a few thousand
+ * rows through hundreds of index range scans; PostgreSQL's estimate of that passes jit_above_cost,
+ * and compiling took longer than the query (50 ms to 2 s on the benchmark machine). A function's
+ * SET clause scopes the setting to this statement, on the primary and on a read replica alike.
+ */
+export const REPORT_FUNCTION = `
+CREATE OR REPLACE FUNCTION console_report(q text, g integer[], lo timestamptz[], hi timestamptz[], sg integer[], b text[], k text[])
+RETURNS TABLE (bucket text, key text, ${METRICS.map((m) => `${m} text`).join(', ')})
+LANGUAGE plpgsql STABLE SET jit = off AS $$
+BEGIN
+  RETURN QUERY EXECUTE q USING g, lo, hi, sg, b, k;
+END
+$$;
+`;
 
 /**
  * The first instant of every bucket (local day, Monday week or month in `tz`) that [from, to)
@@ -107,9 +131,9 @@ export async function reportSegments(db: Queryable, q: Pick<ReportQuery, 'bucket
 export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: Date, keys?: string[]): Promise<{ data: ReportRow[]; totals: Metrics }> {
   const segs = await reportSegments(db, q, from, to);
   const iso = (ms: number) => new Date(ms).toISOString();
-  const params: unknown[] = [segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label)];
-  if (keys) params.push(keys);
-  const { rows } = await db.query<Record<string, string | null>>(reportSql(q.group_by, keys !== undefined), params);
+  const sql = reportSql(q.group_by, { filtered: keys !== undefined, audit: segs.some((s) => s.grain === 0) });
+  const params = [sql, segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label), keys ?? []];
+  const { rows } = await db.query<Record<string, string | null>>('SELECT * FROM console_report($1, $2, $3, $4, $5, $6, $7)', params);
   const sums: Record<string, bigint> = Object.fromEntries(METRICS.map((m) => [m, 0n]));
   const data = rows.map((r) => {
     const out: Record<string, string | null> = { bucket: r.bucket ?? null, key: r.key ?? null };
@@ -123,6 +147,22 @@ export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: D
   const totals = Object.fromEntries(METRICS.map((m) => [m, sums[m]!.toString()])) as Record<string, string>;
   totals.cost_usd = microsToUsd(totals.cost_micros!);
   return { data, totals: totals as unknown as Metrics };
+}
+
+/**
+ * How many users made an inference request in [from, to), when the last-seen table can say
+ * exactly: `from` on a quarter-hour (every local midnight is) and no row at or after `to` (the
+ * overview's ranges end after now). Otherwise undefined: count the per-user tier's keys instead.
+ */
+export async function activeUsers(db: Queryable, from: Date, to: Date): Promise<number | undefined> {
+  if (from.getTime() % 900_000 !== 0) return undefined;
+  const { rows } = await db.query<{ n: number | string; newest: Date | string | null }>(
+    `SELECT count(*) FILTER (WHERE sub <> '') AS n, (SELECT max(last_t) FROM console_user_last_seen) AS newest FROM console_user_last_seen WHERE last_t >= $1`,
+    [from.toISOString()],
+  );
+  const newest = rows[0]?.newest;
+  if (newest && new Date(newest).getTime() + 900_000 > to.getTime()) return undefined;
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** The instant a `from`/`to` parameter names: a date is local midnight in `tz`. */

@@ -88,8 +88,8 @@ export function aggregate(contents: readonly AuditContent[]): BatchRow[] {
 
 /**
  * INSERT … SELECT of one tier from a source `b` (columns t, sub, groups, model, upstream and the
- * metrics as `m_<metric>` sums), grouped per block, in key order so that concurrent writers
- * (replicas) take row locks in the same order.
+ * metrics), grouped per block, in key order: concurrent writers (replicas) take row locks in the
+ * same order, and a rebuild lays each block's rows out together, as the write path does.
  */
 function tierInsert(tier: Tier, from: string, upsert: boolean): string {
   const keys = tier.keys.map((k, i) => `${tier.source[i]} AS ${k}`).join(', ');
@@ -102,7 +102,8 @@ function tierInsert(tier: Tier, from: string, upsert: boolean): string {
   return `INSERT INTO ${tier.table} (${cols})
 SELECT g.grain, ${binSql('g.grain', 'b.t')}, ${keys}, ${sums}
 FROM ${from} ${tier.table === TIERS.group.table ? GROUPS_LATERAL : ''} CROSS JOIN (VALUES ${tier.grains.map((x) => `(${x})`).join(', ')}) AS g(grain)
-GROUP BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}${upsert ? `\nORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}` : ''}${onConflict}`;
+GROUP BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}
+ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}${onConflict}`;
 }
 
 const RECORDSET_COLS = `t timestamptz, sub text, groups jsonb, model text, upstream text, ${METRICS.map((m) => `${m} bigint`).join(', ')}`;
@@ -119,8 +120,18 @@ export function rollupSql(contents: readonly AuditContent[]): string | undefined
   const [mu, group, user] = [TIERS.mu, TIERS.group, TIERS.user].map((t) => tierInsert(t, 'b', true));
   return `WITH b AS (SELECT * FROM jsonb_to_recordset(${sqlLiteral(json)}::jsonb) AS r(${RECORDSET_COLS})),
 w_mu AS (${mu}),
-w_group AS (${group})
-${user}`;
+w_group AS (${group}),
+w_user AS (${user})
+${lastSeenInsert('b', true)}`;
+}
+
+/**
+ * Each user's latest inference row (quarter-hour precision): who was active since a time, for
+ * ranges that end after every row (the overview's), without summing the per-user tier.
+ */
+function lastSeenInsert(from: string, upsert: boolean): string {
+  return `INSERT INTO console_user_last_seen (sub, last_t)
+SELECT b.sub, max(${binSql('15', 'b.t')}) FROM ${from} GROUP BY 1 ORDER BY 1${upsert ? '\nON CONFLICT (sub) DO UPDATE SET last_t = greatest(console_user_last_seen.last_t, EXCLUDED.last_t)' : ''}`;
 }
 
 /** audit_log's inference rows in the batch's shape (one row each). */
@@ -131,6 +142,7 @@ const AUDIT_SOURCE = `(SELECT at AS t, coalesce(sub, '') AS sub, coalesce(groups
   FROM audit_log WHERE event = 'inference') AS b`;
 
 /** Rebuild every tier from the audit log (the migrations' backfill, and after running with the console off). */
-export const REBUILD_SQL = Object.values(TIERS)
-  .map((t) => `DELETE FROM ${t.table};\n${tierInsert(t, AUDIT_SOURCE, false)};`)
-  .join('\n');
+export const REBUILD_SQL = [
+  ...Object.values(TIERS).map((t) => `DELETE FROM ${t.table};\n${tierInsert(t, AUDIT_SOURCE, false)};`),
+  `DELETE FROM console_user_last_seen;\n${lastSeenInsert(AUDIT_SOURCE, false)};`,
+].join('\n');
