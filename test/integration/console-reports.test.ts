@@ -12,7 +12,8 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { AuditWriter } from '../../gateway-server/src/audit/writer';
 import type { AuditContent } from '../../gateway-server/src/audit/record';
-import { rollupSql, TIERS } from '../../gateway-server/src/console/rollup';
+import { REBUILD_SQL, rollupSql, TIERS } from '../../gateway-server/src/console/rollup';
+import { activeUsers, userLeaders } from '../../gateway-server/src/console/reports';
 
 const WRITE_KEY = 'wk-reports-0123456789abcdef0123456789ab';
 const READ_KEY = 'rk-reports-0123456789abcdef0123456789ab';
@@ -170,6 +171,14 @@ for (const kind of storeKinds()) {
       { from: '2026-11-01T10:17:23.456+05:30', to: '2026-11-04T23:59:59.999Z', tz: 'Asia/Kolkata', bucket: 'none', group_by: 'group' },
       { from: '2026-11-02T03:30:00Z', to: '2026-11-05T21:10:00Z', tz: 'Australia/Adelaide', bucket: 'month', group_by: 'user' },
       { from: new Date(now.getTime() - 3_600_000).toISOString(), to: new Date(now.getTime() + 3_600_000).toISOString(), tz: 'Pacific/Chatham', bucket: 'day', group_by: 'user' },
+      // The smaller tiers and the per-user one across half-hour, 45-minute and DST days, mid-hour starts.
+      { from: '2026-10-31', to: '2026-11-04', tz: 'America/New_York', bucket: 'day', group_by: 'model' },
+      { from: '2026-11-01T07:45:10.5Z', to: '2026-11-05T13:07:00Z', tz: 'Asia/Kolkata', bucket: 'day', group_by: 'model' },
+      { from: '2026-11-01T02:59:59.999Z', to: '2026-11-06', tz: 'Asia/Kathmandu', bucket: 'day', group_by: 'group' },
+      { from: '2026-10-29', to: '2026-11-09', tz: 'Pacific/Chatham', bucket: 'week', group_by: 'group' },
+      { from: '2026-11-01T00:15:00Z', to: '2026-11-05T23:45:00Z', tz: 'Asia/Kolkata', bucket: 'day', group_by: 'user' },
+      { from: '2026-11-01T18:31:00+05:30', to: '2026-11-04T18:29:00+05:30', tz: 'Asia/Kolkata', bucket: 'none', group_by: 'upstream' },
+      { from: '2026-10-01', to: '2026-12-31', tz: 'Europe/Berlin', bucket: 'month', group_by: 'group' },
     ];
     for (const c of CASES) {
       it(`usage ${c.group_by} by ${c.bucket} in ${c.tz} from ${c.from} to ${c.to} equals the SQL aggregate over audit_log`, async () => {
@@ -184,6 +193,44 @@ for (const kind of storeKinds()) {
         assert.equal(body.totals.cost_micros, total.toString());
       });
     }
+
+    it('a rebuild from the audit log makes exactly the tiers the write path made', async () => {
+      const snapshot = async () => {
+        const out: Record<string, unknown[]> = {};
+        for (const table of [...Object.values(TIERS).map((t) => t.table), 'console_user_last_seen']) {
+          out[table] = (await tdb.db.query(`SELECT * FROM ${table} ORDER BY ${table === 'console_user_last_seen' ? '1' : table === 'console_rollup_mu' ? '1, 2, 3, 4' : '1, 2, 3'}`)).rows.map((r) => JSON.stringify(r));
+        }
+        return out;
+      };
+      const before = await snapshot();
+      assert.ok(before.console_rollup_user!.length > 100);
+      for (const sql of REBUILD_SQL.split(';').map((x) => x.trim()).filter(Boolean)) await tdb.db.query(sql);
+      assert.deepEqual(await snapshot(), before);
+    });
+
+    it('active users and top spenders over a range equal the audit log', async () => {
+      const from = new Date('2026-11-01T18:30:00Z');
+      const to = new Date(Date.now() + 86_400_000);
+      const { rows } = await tdb.db.query<{ sub: string; c: string }>(
+        `SELECT sub, sum(coalesce(cost_micros, 0))::text AS c FROM audit_log WHERE event = 'inference' AND at >= $1 AND at < $2 AND coalesce(sub, '') <> '' GROUP BY sub`,
+        [from.toISOString(), to.toISOString()],
+      );
+      const ranked = rows.sort((x, y) => (BigInt(y.c) > BigInt(x.c) ? 1 : BigInt(y.c) < BigInt(x.c) ? -1 : x.sub < y.sub ? -1 : 1)).map((r) => r.sub);
+      assert.ok(ranked.length >= 12, `users: ${ranked.length}`);
+      assert.deepEqual(await userLeaders(tdb.db, from, to, 3), { active: ranked.length, top: ranked.slice(0, 3) });
+      // Mid-hour edges: the per-user tier's hours plus audit rows.
+      const midFrom = new Date('2026-11-02T10:17:23.456Z');
+      const midTo = new Date('2026-11-04T05:42:00.001Z');
+      const mid = await tdb.db.query<{ n: string }>(
+        `SELECT count(DISTINCT sub)::text AS n FROM audit_log WHERE event = 'inference' AND at >= $1 AND at < $2 AND coalesce(sub, '') <> ''`,
+        [midFrom.toISOString(), midTo.toISOString()],
+      );
+      assert.equal((await userLeaders(tdb.db, midFrom, midTo, 1)).active, Number(mid.rows[0]!.n));
+      // The last-seen table answers for ranges that end after every row, and only for those.
+      assert.equal(await activeUsers(tdb.db, from, to), ranked.length);
+      assert.equal(await activeUsers(tdb.db, from, new Date('2026-11-03T00:00:00Z')), undefined);
+      assert.equal(await activeUsers(tdb.db, midFrom, to), undefined);
+    });
 
     it('dates are local midnights in tz; spend rows carry exact dollars', async () => {
       const res = await report('spend', { from: '2026-11-02', to: '2026-11-03', tz: 'Asia/Kolkata', group_by: 'model' });

@@ -41,21 +41,28 @@ function keyOf(groupBy: ReportQuery['group_by']): { tier: string; audit: string;
 }
 
 /**
- * $1..$5 the segments (grain, lo, hi, sign, bucket label), $6 (optional) the only keys wanted.
- * Each segment is one index range scan (a LATERAL subquery kept apart by OFFSET 0, so the planner
- * neither hashes the whole tier nor estimates the work high enough to JIT-compile it); the audit
- * rows are read only when some segment needs them. The signed sums cancel what a block holds
- * beyond its piece.
+ * The signed rows of segments $1..$5 (grain, lo, hi, sign, bucket label), $6 the only keys wanted
+ * (when `filtered`), as CTEs `seg` and `parts` (bucket, key, sign, metrics). Each segment is one
+ * index range scan (a LATERAL subquery kept apart by OFFSET 0, so the planner does not hash the
+ * whole tier); audit rows are read only when some segment needs them.
  */
-export function reportSql(groupBy: ReportQuery['group_by'], opts: { filtered?: boolean; audit?: boolean } = {}): string {
+function partsSql(groupBy: ReportQuery['group_by'], opts: { filtered?: boolean; audit?: boolean }, metrics: readonly string[] = METRICS): string {
   const tier = TIERS[TIER_OF[groupBy]];
   const key = keyOf(groupBy);
   const only = (expr: string) => (opts.filtered ? ` AND ${expr} = ANY($6::text[])` : '');
+  const fromAudit: Record<string, string> = {
+    requests: '1',
+    errors: `CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END`,
+    input_tokens: 'coalesce(a.input_tokens, 0)',
+    output_tokens: 'coalesce(a.output_tokens, 0)',
+    cache_write_tokens: 'coalesce(a.cache_creation_tokens, 0)',
+    cache_read_tokens: 'coalesce(a.cache_read_tokens, 0)',
+    cost_micros: 'coalesce(a.cost_micros, 0)',
+  };
   const audit = `
   UNION ALL
   SELECT s.bucket, p.* FROM seg s CROSS JOIN LATERAL (
-    SELECT ${key.audit} AS key, s.sign, 1 AS requests, CASE WHEN a.outcome IN (${ERRORS_IN}) THEN 1 ELSE 0 END AS errors, coalesce(a.input_tokens, 0) AS input_tokens,
-      coalesce(a.output_tokens, 0) AS output_tokens, coalesce(a.cache_creation_tokens, 0) AS cache_write_tokens, coalesce(a.cache_read_tokens, 0) AS cache_read_tokens, coalesce(a.cost_micros, 0) AS cost_micros
+    SELECT ${key.audit} AS key, s.sign, ${metrics.map((m) => `${fromAudit[m]} AS ${m}`).join(', ')}
     FROM audit_log a ${key.join}
     WHERE a.at >= s.lo AND a.at < s.hi AND a.event = 'inference'${only(key.audit)} OFFSET 0) p
   WHERE s.grain = 0`;
@@ -63,10 +70,15 @@ export function reportSql(groupBy: ReportQuery['group_by'], opts: { filtered?: b
 WITH seg AS (SELECT * FROM unnest($1::integer[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[]) AS s(grain, lo, hi, sign, bucket)),
 parts AS (
   SELECT s.bucket, p.* FROM seg s CROSS JOIN LATERAL (
-    SELECT ${key.tier} AS key, s.sign, ${METRICS.map((m) => `r.${m}`).join(', ')}
+    SELECT ${key.tier} AS key, s.sign, ${metrics.map((m) => `r.${m}`).join(', ')}
     FROM ${tier.table} r WHERE r.grain = s.grain AND r.t >= s.lo AND r.t < s.hi${only(key.tier)} OFFSET 0) p
   WHERE s.grain > 0${opts.audit ? audit : ''}
-)
+)`;
+}
+
+/** A report: every metric per bucket × key. The signed sums cancel what a block holds beyond its piece. */
+export function reportSql(groupBy: ReportQuery['group_by'], opts: { filtered?: boolean; audit?: boolean } = {}): string {
+  return `${partsSql(groupBy, opts)}
 SELECT bucket, NULLIF(key, '') AS key, ${METRICS.map((m) => `sum(sign * ${m})::text AS ${m}`).join(', ')}
 FROM parts
 GROUP BY bucket, key
@@ -74,8 +86,15 @@ HAVING sum(sign * requests) <> 0
 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST`;
 }
 
+/** How many users were active, and the `n` who spent most (ties by name): one jsonb, not a row per user. */
+function leadersSql(audit: boolean, n: number): string {
+  return `${partsSql('user', { audit }, ['requests', 'cost_micros'])},
+agg AS (SELECT key, sum(sign * cost_micros) AS c FROM parts GROUP BY key HAVING sum(sign * requests) <> 0 AND key <> '')
+SELECT jsonb_build_object('active', (SELECT count(*) FROM agg), 'top', (SELECT coalesce(jsonb_agg(key ORDER BY c DESC, key), '[]') FROM (SELECT key, c FROM agg ORDER BY c DESC, key LIMIT ${Math.floor(n)}) t))`;
+}
+
 /**
- * Runs a report statement (reportSql) with JIT compilation off. A report reads a few thousand
+ * Run a report statement (reportSql; leadersSql for one jsonb value) with JIT compilation off. A report reads a few thousand
  * rows through hundreds of index range scans; PostgreSQL's estimate of that passes jit_above_cost,
  * and compiling took longer than the query (50 ms to 2 s on the benchmark machine). A function's
  * SET clause scopes the setting to this statement, on the primary and on a read replica alike.
@@ -86,6 +105,14 @@ RETURNS TABLE (bucket text, key text, ${METRICS.map((m) => `${m} text`).join(', 
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 BEGIN
   RETURN QUERY EXECUTE q USING g, lo, hi, sg, b, k;
+END
+$$;
+CREATE OR REPLACE FUNCTION console_report_value(q text, g integer[], lo timestamptz[], hi timestamptz[], sg integer[], b text[], k text[])
+RETURNS jsonb LANGUAGE plpgsql STABLE SET jit = off AS $$
+DECLARE v jsonb;
+BEGIN
+  EXECUTE q INTO v USING g, lo, hi, sg, b, k;
+  RETURN v;
 END
 $$;
 `;
@@ -127,13 +154,16 @@ export async function reportSegments(db: Queryable, q: Pick<ReportQuery, 'bucket
   return splitAtBuckets(from.getTime(), to.getTime(), starts).flatMap((p) => planRange(p.a, p.b, costs).map((s) => ({ ...s, label: p.label })));
 }
 
+function segmentParams(segs: (Segment & { label: string | null })[], keys?: string[]): unknown[] {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return [segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label), keys ?? []];
+}
+
 /** `keys`: only these keys (e.g. the top users of a chart), not part of the public API. */
 export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: Date, keys?: string[]): Promise<{ data: ReportRow[]; totals: Metrics }> {
   const segs = await reportSegments(db, q, from, to);
-  const iso = (ms: number) => new Date(ms).toISOString();
   const sql = reportSql(q.group_by, { filtered: keys !== undefined, audit: segs.some((s) => s.grain === 0) });
-  const params = [sql, segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label), keys ?? []];
-  const { rows } = await db.query<Record<string, string | null>>('SELECT * FROM console_report($1, $2, $3, $4, $5, $6, $7)', params);
+  const { rows } = await db.query<Record<string, string | null>>('SELECT * FROM console_report($1, $2, $3, $4, $5, $6, $7)', [sql, ...segmentParams(segs, keys)]);
   const sums: Record<string, bigint> = Object.fromEntries(METRICS.map((m) => [m, 0n]));
   const data = rows.map((r) => {
     const out: Record<string, string | null> = { bucket: r.bucket ?? null, key: r.key ?? null };
@@ -147,6 +177,15 @@ export async function runReport(db: Queryable, q: ReportQuery, from: Date, to: D
   const totals = Object.fromEntries(METRICS.map((m) => [m, sums[m]!.toString()])) as Record<string, string>;
   totals.cost_usd = microsToUsd(totals.cost_micros!);
   return { data, totals: totals as unknown as Metrics };
+}
+
+/** Users with an inference request in [from, to), and the `n` who spent most there. */
+export async function userLeaders(db: Queryable, from: Date, to: Date, n: number): Promise<{ active: number; top: string[] }> {
+  const segs = await reportSegments(db, { bucket: 'none', group_by: 'user', tz: 'UTC' }, from, to);
+  const sql = leadersSql(segs.some((s) => s.grain === 0), n);
+  const { rows } = await db.query<{ v: { active: number; top: string[] } | string }>('SELECT console_report_value($1, $2, $3, $4, $5, $6, $7) AS v', [sql, ...segmentParams(segs)]);
+  const v = rows[0]!.v;
+  return typeof v === 'string' ? (JSON.parse(v) as { active: number; top: string[] }) : v;
 }
 
 /**
@@ -165,9 +204,12 @@ export async function activeUsers(db: Queryable, from: Date, to: Date): Promise<
   return Number(rows[0]?.n ?? 0);
 }
 
-/** The instant a `from`/`to` parameter names: a date is local midnight in `tz`. */
-export async function resolveInstant(db: Queryable, value: string, tz: string): Promise<Date> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(value);
-  const { rows } = await db.query<{ t: Date | string }>(`SELECT ($1::timestamp AT TIME ZONE $2) AS t`, [value, tz]);
-  return new Date(rows[0]!.t);
+/** The instants `from` and `to` name: a date is local midnight in `tz` (one query for both). */
+export async function resolveRange(db: Queryable, from: string, to: string, tz: string): Promise<[Date, Date]> {
+  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
+  const dates = [from, to].filter(isDate);
+  if (!dates.length) return [new Date(from), new Date(to)];
+  const { rows } = await db.query<{ t: Date | string }>(`SELECT (d::timestamp AT TIME ZONE $2::text) AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(d, i) ORDER BY i`, [dates, tz]);
+  const local = rows.map((r) => new Date(r.t));
+  return [isDate(from) ? local.shift()! : new Date(from), isDate(to) ? local.shift()! : new Date(to)];
 }

@@ -4,8 +4,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { lagTolerant, type Db } from '../../store/db';
-import { buildReport } from '../reports-routes';
-import { activeUsers } from '../reports';
+import { reportBetween } from '../reports-routes';
+import { activeUsers, resolveRange, userLeaders } from '../reports';
 import type { ReportQuery, ReportRow } from '../../protocol/reports';
 import { html, type SafeHtml } from './html';
 import { csrfField, type Viewer } from './layout';
@@ -18,25 +18,29 @@ const num = (s: string | number) => Number(s).toLocaleString('en-US');
 /** Series a chart shows; the rest are summed under "others". */
 const TOP_SERIES = 7;
 
+interface Range {
+  q: Omit<ReportQuery, 'group_by' | 'bucket'>;
+  from: Date;
+  to: Date;
+}
+
 /**
  * Spend per day of the top keys by spend over the range, plus the others. Per user, only the top
  * users' days are read (the per-user tier, by key), the others being the day's total less theirs.
  */
-async function stackedSpend(db: Db, base: Omit<ReportQuery, 'group_by' | 'bucket'>, by: ReportQuery['group_by'], buckets: string[], users: ReportRow[]): Promise<Map<string, number[]>> {
+async function stackedSpend(db: Db, r: Range, by: ReportQuery['group_by'], buckets: string[], topUsers: string[]): Promise<Map<string, number[]>> {
+  const daily = (group_by: ReportQuery['group_by'], keys?: string[]) => reportBetween(db, 'spend', { ...r.q, group_by, bucket: 'day' }, r.from, r.to, keys);
   let rows: ReportRow[];
   let top: (string | null)[];
   if (by === 'user') {
-    top = users.filter((r) => r.key !== null).sort((x, y) => Number(BigInt(y.cost_micros) - BigInt(x.cost_micros))).slice(0, TOP_SERIES).map((r) => r.key);
-    const [daily, mine] = await Promise.all([
-      buildReport(db, 'spend', { ...base, group_by: 'model', bucket: 'day' }),
-      buildReport(db, 'spend', { ...base, group_by: 'user', bucket: 'day' }, top as string[]),
-    ]);
-    rows = [...mine.data, ...daily.data.map((r) => ({ ...r, key: '\0total' }))];
+    top = topUsers;
+    const [total, mine] = await Promise.all([daily('model'), daily('user', topUsers)]);
+    rows = [...mine.data, ...total.data.map((x) => ({ ...x, key: '\0total' }))];
   } else {
-    rows = (await buildReport(db, 'spend', { ...base, group_by: by, bucket: 'day' })).data;
+    rows = (await daily(by)).data;
     const sums = new Map<string | null, bigint>();
-    for (const r of rows) sums.set(r.key, (sums.get(r.key) ?? 0n) + BigInt(r.cost_micros));
-    top = [...sums].sort((x, y) => Number(y[1] - x[1])).slice(0, TOP_SERIES).map(([k]) => k);
+    for (const x of rows) sums.set(x.key, (sums.get(x.key) ?? 0n) + BigInt(x.cost_micros));
+    top = [...sums].sort((x, y) => (y[1] > x[1] ? 1 : y[1] < x[1] ? -1 : 0)).slice(0, TOP_SERIES).map(([k]) => k);
   }
   const name = (k: string | null) => k ?? '(none)';
   const series = new Map<string, number[]>(top.map((k) => [name(k), buckets.map(() => 0)]));
@@ -90,17 +94,24 @@ export const overviewPage: PageRender = async (c, req, { session }) => {
   const { from, to } = overviewRange(c.fctx.clock.now(), tz, days);
   const base: Omit<ReportQuery, 'group_by' | 'bucket'> = { from, to, tz };
   const db = c.fctx.db;
-  const upstreams = await buildReport(db, 'usage', { ...base, group_by: 'upstream', bucket: 'none' });
-  // Per-user sums only when the chart needs the top users; else the last-seen table counts them.
-  const known = by === 'user' ? undefined : await activeUsers(lagTolerant(db), new Date(upstreams.from), new Date(upstreams.to));
-  const users = known === undefined ? (await buildReport(db, 'usage', { ...base, group_by: 'user', bucket: 'none' })).data : [];
-  const active = known ?? users.filter((r) => r.key).length;
-  const t = upstreams.totals;
+  const reads = lagTolerant(db);
+  const [fromAt, toAt] = await resolveRange(reads, from, to, tz);
+  const range: Range = { q: base, from: fromAt, to: toAt };
   const buckets = Array.from({ length: days }, (_, i) => addDays(from, i));
-  const series = await stackedSpend(db, base, by, buckets, users);
+  // Per-user sums only when the chart needs the top users (or the last-seen table cannot count them).
+  const users = (async () => {
+    const known = by === 'user' ? undefined : await activeUsers(reads, fromAt, toAt);
+    return known === undefined ? userLeaders(reads, fromAt, toAt, TOP_SERIES) : { active: known, top: [] };
+  })();
+  const [upstreams, { active }, series, breakers] = await Promise.all([
+    reportBetween(db, 'usage', { ...base, group_by: 'upstream', bucket: 'none' }, fromAt, toAt),
+    users,
+    by === 'user' ? users.then((u) => stackedSpend(db, range, by, buckets, u.top)) : stackedSpend(db, range, by, buckets, []),
+    adminApi(c, session, 'GET', '/v1/organizations/upstreams'),
+  ]);
+  const t = upstreams.totals;
   const tokensIn = BigInt(t.input_tokens) + BigInt(t.cache_write_tokens) + BigInt(t.cache_read_tokens);
   const cacheShare = tokensIn > 0n ? Number((BigInt(t.cache_read_tokens) * 10000n) / tokensIn) / 100 : 0;
-  const breakers = await adminApi(c, session, 'GET', '/v1/organizations/upstreams');
   const states = new Map(((breakers.body as { data?: { name: string; circuit: { state: string } }[] })?.data ?? []).map((u) => [u.name, u.circuit.state]));
   const card = (label: string, metric: string, value: string, shown: string) => html`<div class="card"><span class="muted">${label}</span><b data-metric="${metric}" data-value="${value}">${shown}</b></div>`;
   return html`${rangeForm(tz, days, by)}

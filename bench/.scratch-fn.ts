@@ -1,0 +1,11 @@
+import { openPostgres } from '../gateway-server/src/store/postgres';
+import { REPORT_FUNCTION } from '../gateway-server/src/console/reports';
+import { REBUILD_SQL } from '../gateway-server/src/console/rollup';
+const db = await openPostgres({ url: 'postgresql://postgres@127.0.0.1:5432/wt18scale_dev' } as never);
+await db.query(REPORT_FUNCTION);
+await db.query(`CREATE TABLE IF NOT EXISTS console_user_last_seen (sub text PRIMARY KEY, last_t timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS console_user_last_seen_t ON console_user_last_seen (last_t);`);
+const stmts = REBUILD_SQL.split(';').map((s) => s.trim()).filter(Boolean);
+for (const s of stmts.slice(-2)) await db.query(s);
+await db.query('ANALYZE');
+await db.close();

@@ -1,0 +1,14 @@
+import { openPostgres } from '../gateway-server/src/store/postgres';
+import { reportSegments, reportSql } from '../gateway-server/src/console/reports';
+const db = await openPostgres({ url: 'postgresql://postgres@127.0.0.1:5432/wt18scale_dev' } as never);
+const day = (d: number) => new Date(Date.now() + d * 86400000).toISOString().slice(0, 10);
+const [gb, bucket, tz, days] = process.argv.slice(2);
+const q: any = { from: day(-Number(days) + 1), to: day(1), tz, group_by: gb, bucket };
+const { resolveInstant } = await import('../gateway-server/src/console/reports');
+const from = await resolveInstant(db, q.from, tz), to = await resolveInstant(db, q.to, tz);
+const segs = await reportSegments(db, q, from, to);
+const iso = (ms: number) => new Date(ms).toISOString();
+const params = [segs.map((s) => s.grain), segs.map((s) => iso(s.lo)), segs.map((s) => iso(s.hi)), segs.map((s) => s.sign), segs.map((s) => s.label)];
+const { rows } = await db.query<any>('EXPLAIN (ANALYZE, BUFFERS) ' + reportSql(gb as never, { audit: segs.some((s) => s.grain === 0) }), params);
+console.log(rows.map((r: any) => r['QUERY PLAN']).join('\n'));
+await db.close();
