@@ -1,7 +1,7 @@
 /**
  * GET /v1/organizations/reports/spend and /usage (admin read access: read or write key, an
  * admin_groups or viewer_groups bearer). JSON by default; CSV with `format=csv` or
- * `Accept: text/csv`. Backed by the hourly rollups (console/reports.ts).
+ * `Accept: text/csv`. Backed by the rollup tiers (console/reports.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';

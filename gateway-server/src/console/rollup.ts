@@ -117,12 +117,21 @@ export function rollupSql(contents: readonly AuditContent[]): string | undefined
   const rows = aggregate(contents);
   if (!rows.length) return undefined;
   const json = JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  const [mu, group, user] = [TIERS.mu, TIERS.group, TIERS.user].map((t) => tierInsert(t, 'b', true));
-  return `WITH b AS (SELECT * FROM jsonb_to_recordset(${sqlLiteral(json)}::jsonb) AS r(${RECORDSET_COLS})),
+  return `WITH b AS (SELECT * FROM jsonb_to_recordset(${sqlLiteral(json)}::jsonb) AS r(${RECORDSET_COLS})),${upsertTail()}`;
+}
+
+let tail: string | undefined;
+/** The statement after the batch's rows: the same for every batch, built once. */
+function upsertTail(): string {
+  if (tail === undefined) {
+    const [mu, group, user] = [TIERS.mu, TIERS.group, TIERS.user].map((t) => tierInsert(t, 'b', true));
+    tail = `
 w_mu AS (${mu}),
 w_group AS (${group}),
 w_user AS (${user})
 ${lastSeenInsert('b', true)}`;
+  }
+  return tail;
 }
 
 /**
