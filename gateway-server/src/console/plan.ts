@@ -37,19 +37,30 @@ const floorTo = (t: number, step: number) => Math.floor((t - ORIGIN) / step) * s
 const ceilTo = (t: number, step: number) => Math.ceil((t - ORIGIN) / step) * step + ORIGIN;
 const negate = (p: Plan): Plan => ({ cost: p.cost, segs: p.segs.map((s) => ({ ...s, sign: s.sign === 1 ? -1 : 1 })) });
 
-function cover(a: number, b: number, level: number, c: Costs): Plan {
+function cover(a: number, b: number, level: number, c: Costs, memo: Map<string, Plan>): Plan {
   if (a >= b) return { cost: 0, segs: [] };
   if (level < 0) return { cost: c.auditPerQuarter * Math.max(1, (b - a) / QUARTER), segs: [{ grain: 0, lo: a, hi: b, sign: 1 }] };
+  // The same edges recur across the alternatives of every coarser level: plan each once.
+  const id = `${a}:${b}:${level}`;
+  const known = memo.get(id);
+  if (known) return known;
+  const plan = coverAt(a, b, level, c, memo);
+  memo.set(id, plan);
+  return plan;
+}
+
+function coverAt(a: number, b: number, level: number, c: Costs, memo: Map<string, Plan>): Plan {
   const grain = c.grains[level]!;
   const step = grain * MINUTE;
-  let best = cover(a, b, level - 1, c);
+  // A piece holding two whole blocks or more is never cheaper in finer blocks alone: skip that search.
+  let best: Plan = (floorTo(b, step) - ceilTo(a, step)) / step >= 2 ? { cost: Infinity, segs: [] } : cover(a, b, level - 1, c, memo);
   for (const A of new Set([ceilTo(a, step), floorTo(a, step)])) {
     for (const B of new Set([floorTo(b, step), ceilTo(b, step)])) {
       if (A >= B) continue;
       const blocks = ((B - A) / step) * c.weights[level]!;
       if (blocks >= best.cost) continue;
-      const left = A >= a ? cover(a, A, level - 1, c) : negate(cover(A, a, level - 1, c));
-      const right = B <= b ? cover(B, b, level - 1, c) : negate(cover(b, B, level - 1, c));
+      const left = A >= a ? cover(a, A, level - 1, c, memo) : negate(cover(A, a, level - 1, c, memo));
+      const right = B <= b ? cover(B, b, level - 1, c, memo) : negate(cover(b, B, level - 1, c, memo));
       const cost = blocks + left.cost + right.cost;
       if (cost < best.cost) best = { cost, segs: [{ grain, lo: A, hi: B, sign: 1 }, ...left.segs, ...right.segs] };
     }
@@ -59,7 +70,7 @@ function cover(a: number, b: number, level: number, c: Costs): Plan {
 
 /** The signed segments whose sum is exactly [a, b) (ms since the epoch). */
 export function planRange(a: number, b: number, costs: Costs): Segment[] {
-  return cover(a, b, costs.grains.length - 1, costs).segs;
+  return cover(a, b, costs.grains.length - 1, costs, new Map()).segs;
 }
 
 /** The pieces of [from, to) between consecutive bucket starts (ascending), each with its bucket's label. */

@@ -18,8 +18,8 @@ const ERRORS_IN = ERROR_OUTCOMES.map((o) => `'${o}'`).join(', ');
  * grain, the per-user tier many more per day than per hour. Audit rows are dearer than any block.
  */
 const COSTS: Record<TierName, Costs> = {
-  mu: { grains: TIERS.mu.grains, weights: [1, 1, 1.5], auditPerQuarter: 8 },
-  group: { grains: TIERS.group.grains, weights: [1, 1, 1.5], auditPerQuarter: 8 },
+  mu: { grains: TIERS.mu.grains, weights: [1, 1, 1.2, 1.5], auditPerQuarter: 8 },
+  group: { grains: TIERS.group.grains, weights: [1, 1, 1.2, 1.5], auditPerQuarter: 8 },
   user: { grains: TIERS.user.grains, weights: [1, 8, 10], auditPerQuarter: 1 },
 };
 

@@ -5,9 +5,11 @@
  * tiers and the audit log never disagree (a spooled batch spools its statement too).
  *
  * Three tiers, each at several time grains (minutes; blocks aligned to UTC, weeks on Monday):
- *   mu     per model × upstream    15, 60, 1440   totals, by model, by upstream
- *   group  per group (one row per group a user was in; '' for none)   15, 60, 1440
+ *   mu     per model × upstream    15, 60, 360, 1440   totals, by model, by upstream
+ *   group  per group (one row per group a user was in; '' for none)   15, 60, 360, 1440
  *   user   per user                60, 1440, 10080
+ * (Six-hour blocks halve what a day in a zone far from UTC reads: a New York day is a UTC day
+ * less a six-hour block plus an hour, plus the same a day later.)
  * The tiers without the user dimension stay small however many people use the gateway, which
  * is what keeps the console's pages fast (console/plan.ts picks the blocks a range needs).
  * Pure: no database, no Fastify.
@@ -33,8 +35,8 @@ export interface Tier {
 }
 
 export const TIERS: Record<TierName, Tier> = {
-  mu: { table: 'console_rollup_mu', keys: ['model', 'upstream'], grains: [15, 60, 1440], source: ['b.model', 'b.upstream'] },
-  group: { table: 'console_rollup_group', keys: ['grp'], grains: [15, 60, 1440], source: ['x.name'] },
+  mu: { table: 'console_rollup_mu', keys: ['model', 'upstream'], grains: [15, 60, 360, 1440], source: ['b.model', 'b.upstream'] },
+  group: { table: 'console_rollup_group', keys: ['grp'], grains: [15, 60, 360, 1440], source: ['x.name'] },
   user: { table: 'console_rollup_user', keys: ['sub'], grains: [60, 1440, 10080], source: ['b.sub'] },
 };
 
