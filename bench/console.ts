@@ -28,7 +28,7 @@ export interface ConsoleLaneOptions {
   users: number;
   /** Page views per page (after two warm-ups). */
   views: number;
-  /** Inference requests per CPU round (three rounds each side). */
+  /** Inference requests per CPU round (CPU_ROUNDS rounds each side). */
   requests: number;
   mockUrl: string;
   jwtSecret: string;
@@ -48,6 +48,8 @@ export interface PageFigure {
   p95: number;
   requestsPerView: number;
   bytes: number;
+  /** The gateway process's own CPU per view (from /proc): what the load of other processes does not inflate. */
+  gatewayCpuMs: number;
 }
 
 export interface ConsoleLaneResult {
@@ -60,6 +62,8 @@ export interface ConsoleLaneResult {
   loadAverage: { start: number[]; end: number[] };
 }
 
+/** Alternating rounds per side: on a shared machine one round can be off by half. */
+const CPU_ROUNDS = 5;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function seed(url: string, rows: number, users: number): Promise<Record<string, number>> {
@@ -115,17 +119,20 @@ async function timePages(gw: GatewayProcess, o: ConsoleLaneOptions): Promise<Pag
   for (const [name, url] of targets) {
     const times: number[] = [];
     let body = '';
+    let cpu0 = 0;
     // The by-user-by-day report returns ~300,000 rows (tens of MB) at the full seed: fewer views.
     const views = name.includes('by user by day') ? Math.min(o.views, 5) : o.views;
     for (let i = 0; i < views + 2; i++) {
+      if (i === 2) cpu0 = cpuMs(gw.child.pid!);
       const t = performance.now();
       const res = await fetch(`${gw.url}${url}`, { headers: url.startsWith('/v1/') ? { 'x-api-key': o.adminKey } : { cookie } });
       body = await res.text();
       if (res.status !== 200) throw new Error(`${url}: ${res.status} ${body.slice(0, 300)}`);
       if (i >= 2) times.push(performance.now() - t);
     }
-    const fig = { name, url, p50: pct(times, 50), p95: pct(times, 95), requestsPerView: url.startsWith('/v1/') ? 1 : requestsPerView(body), bytes: Buffer.byteLength(body) };
-    o.log(`[bench] console ${name}: p50 ${fig.p50.toFixed(1)} ms, p95 ${fig.p95.toFixed(1)} ms, ${fig.requestsPerView} request(s) per view, ${fig.bytes} bytes`);
+    const gatewayCpuMs = (cpuMs(gw.child.pid!) - cpu0) / views;
+    const fig = { name, url, p50: pct(times, 50), p95: pct(times, 95), requestsPerView: url.startsWith('/v1/') ? 1 : requestsPerView(body), bytes: Buffer.byteLength(body), gatewayCpuMs };
+    o.log(`[bench] console ${name}: p50 ${fig.p50.toFixed(1)} ms, p95 ${fig.p95.toFixed(1)} ms, gateway CPU ${gatewayCpuMs.toFixed(1)} ms, ${fig.requestsPerView} request(s) per view, ${fig.bytes} bytes`);
     out.push(fig);
   }
   return out;
@@ -153,7 +160,7 @@ async function measureCpu(o: ConsoleLaneOptions): Promise<ConsoleLaneResult['cpu
     for (const g of gws) await o.prepare(g.url);
     for (const g of gws) await cpuRound(g, o, Math.ceil(o.requests / 3)); // JIT warm-up
     const rounds = { on: [] as number[], off: [] as number[] };
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < CPU_ROUNDS; i++) {
       rounds.on.push(await cpuRound(on, o, o.requests));
       rounds.off.push(await cpuRound(off, o, o.requests));
     }
@@ -189,16 +196,16 @@ export async function runConsoleLane(o: ConsoleLaneOptions): Promise<ConsoleLane
 }
 
 export function consoleTable(r: ConsoleLaneResult): string {
-  const head = ['page', 'p50 ms', 'p95 ms', 'requests/view', 'bytes'];
-  const rows = r.pages.map((p) => [p.name, p.p50.toFixed(1), p.p95.toFixed(1), String(p.requestsPerView), String(p.bytes)]);
+  const head = ['page', 'p50 ms', 'p95 ms', 'gateway CPU ms/view', 'requests/view', 'bytes'];
+  const rows = r.pages.map((p) => [p.name, p.p50.toFixed(1), p.p95.toFixed(1), p.gatewayCpuMs.toFixed(1), String(p.requestsPerView), String(p.bytes)]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const line = (x: string[]) => x.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   return [
-    `console lane: ${r.rows} audit rows, ${r.users} users (PostgreSQL); page times measured by the client over loopback, ${r.pages.length ? 'p50/p95' : ''}`,
+    `console lane: ${r.rows} audit rows, ${r.users} users (PostgreSQL); p50/p95 measured by the client over loopback; gateway CPU from /proc (PostgreSQL's not included)`,
     line(head),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
-    `gateway CPU per inference request: console on ${r.cpu.onUsPerRequest.toFixed(0)} µs, off ${r.cpu.offUsPerRequest.toFixed(0)} µs, on/off ${r.cpu.ratio.toFixed(3)} (median of 3 rounds each; rounds on ${r.cpu.rounds.on.map((x) => x.toFixed(0)).join('/')}, off ${r.cpu.rounds.off.map((x) => x.toFixed(0)).join('/')})`,
+    `gateway CPU per inference request: console on ${r.cpu.onUsPerRequest.toFixed(0)} µs, off ${r.cpu.offUsPerRequest.toFixed(0)} µs, on/off ${r.cpu.ratio.toFixed(3)} (median of ${r.cpu.rounds.on.length} rounds each; rounds on ${r.cpu.rounds.on.map((x) => x.toFixed(0)).join('/')}, off ${r.cpu.rounds.off.map((x) => x.toFixed(0)).join('/')})`,
     `load average ${r.loadAverage.start.map((l) => l.toFixed(1)).join(' ')} at the lane's start, ${r.loadAverage.end.map((l) => l.toFixed(1)).join(' ')} at its end`,
   ].join('\n');
 }
