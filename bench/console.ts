@@ -16,7 +16,8 @@ import { loadavg } from 'node:os';
 import { createPostgresDatabase } from '../test/support/db';
 import { openPostgres } from '../gateway-server/src/store/postgres';
 import { migrate } from '../gateway-server/src/store/migrate';
-import { REBUILD_SQL } from '../gateway-server/src/console/rollup';
+import { REBUILD_SQL, rollupSql } from '../gateway-server/src/console/rollup';
+import type { AuditContent } from '../gateway-server/src/audit/record';
 import { CookieSigner } from '../gateway-server/src/console/web/session';
 import { NAV } from '../gateway-server/src/console/web/layout';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/process';
@@ -58,12 +59,21 @@ export interface ConsoleLaneResult {
   seedSeconds: number;
   tierRows: Record<string, number>;
   pages: PageFigure[];
-  cpu: { onUsPerRequest: number; offUsPerRequest: number; ratio: number; rounds: { on: number[]; off: number[] } };
+  cpu: {
+    onUsPerRequest: number;
+    offUsPerRequest: number;
+    /** Of the medians, and the median of each pair's ratio. */
+    ratio: number;
+    pairRatio: number;
+    rounds: { on: number[]; off: number[] };
+    /** The write path's own statement building (rollupSql), µs of this process's CPU per audit row, by batch size. */
+    writePath: Record<string, number>;
+  };
   loadAverage: { start: number[]; end: number[] };
 }
 
 /** Alternating rounds per side: on a shared machine one round can be off by half. */
-const CPU_ROUNDS = 5;
+const CPU_ROUNDS = 6;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function seed(url: string, rows: number, users: number): Promise<Record<string, number>> {
@@ -138,6 +148,25 @@ async function timePages(gw: GatewayProcess, o: ConsoleLaneOptions): Promise<Pag
   return out;
 }
 
+/** CPU µs per row that building a batch's rollup statement costs, for batches of 1 and 8 rows (the gateway's side of rollup maintenance). */
+function writePathCost(): Record<string, number> {
+  const row = (i: number): AuditContent => ({
+    at: new Date(Date.now() - i * 1000), event: 'inference', request_id: `req_${i}`, sub: `user${i % 50}`, email: null, groups: [`team${i % 5}`], actor: null, surface: 'claude_code',
+    session_id: null, model: 'claude-sonnet-4-6', upstream: 'anthropic', status: 200, outcome: 'ok', reason: null, input_tokens: '1200', output_tokens: '300', cache_read_tokens: '9000',
+    cache_creation_tokens: '100', cost_micros: '12345', latency_ms: 500, detail: null,
+  });
+  const out: Record<string, number> = {};
+  for (const size of [1, 8]) {
+    const batches = Array.from({ length: 200 }, (_, b) => Array.from({ length: size }, (_, i) => row(b * size + i)));
+    for (const b of batches) rollupSql(b); // warm-up
+    const t = process.cpuUsage();
+    for (let k = 0; k < 20; k++) for (const b of batches) rollupSql(b);
+    const d = process.cpuUsage(t);
+    out[`batch of ${size}`] = (d.user + d.system) / (20 * batches.length * size);
+  }
+  return out;
+}
+
 /** Gateway CPU (µs, from /proc) per inference request over `n` requests at concurrency 8. */
 async function cpuRound(gw: GatewayProcess, o: ConsoleLaneOptions, n: number): Promise<number> {
   let cpu0 = 0;
@@ -160,12 +189,13 @@ async function measureCpu(o: ConsoleLaneOptions): Promise<ConsoleLaneResult['cpu
     for (const g of gws) await o.prepare(g.url);
     for (const g of gws) await cpuRound(g, o, Math.ceil(o.requests / 3)); // JIT warm-up
     const rounds = { on: [] as number[], off: [] as number[] };
+    // ABBA order: whichever side runs first in a pair would otherwise carry the machine's drift.
     for (let i = 0; i < CPU_ROUNDS; i++) {
-      rounds.on.push(await cpuRound(on, o, o.requests));
-      rounds.off.push(await cpuRound(off, o, o.requests));
+      for (const side of i % 2 ? (['off', 'on'] as const) : (['on', 'off'] as const)) rounds[side].push(await cpuRound(side === 'on' ? on : off, o, o.requests));
     }
     const [onUs, offUs] = [pct(rounds.on, 50), pct(rounds.off, 50)];
-    return { onUsPerRequest: onUs, offUsPerRequest: offUs, ratio: onUs / offUs, rounds };
+    const pairRatio = pct(rounds.on.map((x, i) => x / rounds.off[i]!), 50);
+    return { onUsPerRequest: onUs, offUsPerRequest: offUs, ratio: onUs / offUs, pairRatio, rounds, writePath: writePathCost() };
   } finally {
     for (const g of gws) await g.stop('SIGTERM');
     for (const d of dbs) await d.drop().catch(() => {});
@@ -188,7 +218,7 @@ export async function runConsoleLane(o: ConsoleLaneOptions): Promise<ConsoleLane
       await gw.stop('SIGTERM');
     }
     const cpu = await measureCpu(o);
-    o.log(`[bench] console: gateway CPU per inference request ${cpu.onUsPerRequest.toFixed(0)} µs with the console on, ${cpu.offUsPerRequest.toFixed(0)} µs off (on/off ${cpu.ratio.toFixed(3)})`);
+    o.log(`[bench] console: gateway CPU per inference request ${cpu.onUsPerRequest.toFixed(0)} µs with the console on, ${cpu.offUsPerRequest.toFixed(0)} µs off (on/off ${cpu.ratio.toFixed(3)}, median pair ${cpu.pairRatio.toFixed(3)})`);
     return { rows: o.rows, users: o.users, seedSeconds, tierRows, pages, cpu, loadAverage: { start, end: loadavg() } };
   } finally {
     await big.drop().catch(() => {});
@@ -205,7 +235,8 @@ export function consoleTable(r: ConsoleLaneResult): string {
     line(head),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
-    `gateway CPU per inference request: console on ${r.cpu.onUsPerRequest.toFixed(0)} µs, off ${r.cpu.offUsPerRequest.toFixed(0)} µs, on/off ${r.cpu.ratio.toFixed(3)} (median of ${r.cpu.rounds.on.length} rounds each; rounds on ${r.cpu.rounds.on.map((x) => x.toFixed(0)).join('/')}, off ${r.cpu.rounds.off.map((x) => x.toFixed(0)).join('/')})`,
+    `gateway CPU per inference request: console on ${r.cpu.onUsPerRequest.toFixed(0)} µs, off ${r.cpu.offUsPerRequest.toFixed(0)} µs, on/off ${r.cpu.ratio.toFixed(3)} (median of ${r.cpu.rounds.on.length} ABBA rounds each; median of pair ratios ${r.cpu.pairRatio.toFixed(3)}; rounds on ${r.cpu.rounds.on.map((x) => x.toFixed(0)).join('/')}, off ${r.cpu.rounds.off.map((x) => x.toFixed(0)).join('/')})`,
+    `the write path's rollup statement (rollupSql), CPU per audit row: ${Object.entries(r.cpu.writePath).map(([k, v]) => `${v.toFixed(1)} µs in a ${k}`).join(', ')}`,
     `load average ${r.loadAverage.start.map((l) => l.toFixed(1)).join(' ')} at the lane's start, ${r.loadAverage.end.map((l) => l.toFixed(1)).join(' ')} at its end`,
   ].join('\n');
 }
