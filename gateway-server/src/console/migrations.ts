@@ -4,7 +4,7 @@
  * writer did not maintain them; the next boot with the console on rebuilds them).
  */
 import type { Migration } from '../store/migrate';
-import { METRICS, REBUILD_SQL, TIERS, type Tier } from './rollup';
+import { METRICS, REBUILD_SQL, TIERS, rollupFunctionSql, type Tier } from './rollup';
 import { REPORT_FUNCTION } from './reports';
 
 export const CONSOLE_MIGRATIONS: Migration[] = [
@@ -50,6 +50,7 @@ CREATE INDEX IF NOT EXISTS console_user_last_seen_t ON console_user_last_seen (l
 DROP TABLE IF EXISTS console_rollup_hourly;
 ${REBUILD_SQL}
 ${REPORT_FUNCTION}
+${rollupFunctionSql()}
 `,
   },
 ];

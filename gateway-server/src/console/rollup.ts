@@ -1,7 +1,7 @@
 /**
  * Rollup tiers of inference rows, maintained on the audit writer's write path: each batch is
  * pre-aggregated here (per UTC quarter-hour × user × groups × model × upstream) and lands as one
- * statement that upserts every tier, in the same transaction as the rows it summarises, so the
+ * call that upserts every tier (console_rollup_apply), in the same transaction as the rows it summarises, so the
  * tiers and the audit log never disagree (a spooled batch spools its statement too).
  *
  * Three tiers, each at several time grains (minutes; blocks aligned to UTC, weeks on Monday):
@@ -111,29 +111,32 @@ ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(', ')}${onConflict}`;
 const RECORDSET_COLS = `t timestamptz, sub text, groups jsonb, model text, upstream text, ${METRICS.map((m) => `${m} bigint`).join(', ')}`;
 
 /**
- * The batch's upsert of every tier as one literal statement (the PostgreSQL write path sends
- * every statement of a batch in one simple-protocol message, which takes no parameters; PGlite
- * runs it as one statement), or undefined when the batch holds no inference rows.
+ * The batch's upsert of every tier: one call of console_rollup_apply (the PostgreSQL write path
+ * sends every statement of a batch in one simple-protocol message, which takes no parameters,
+ * hence a literal), or undefined when the batch holds no inference rows.
  */
 export function rollupSql(contents: readonly AuditContent[]): string | undefined {
   const rows = aggregate(contents);
   if (!rows.length) return undefined;
   const json = JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  return `WITH b AS (SELECT * FROM jsonb_to_recordset(${sqlLiteral(json)}::jsonb) AS r(${RECORDSET_COLS})),${upsertTail()}`;
+  return `SELECT console_rollup_apply(${sqlLiteral(json)}::jsonb)`;
 }
 
-let tail: string | undefined;
-/** The statement after the batch's rows: the same for every batch, built once. */
-function upsertTail(): string {
-  if (tail === undefined) {
-    const [mu, group, user] = [TIERS.mu, TIERS.group, TIERS.user].map((t) => tierInsert(t, 'b', true));
-    tail = `
-w_mu AS (${mu}),
-w_group AS (${group}),
-w_user AS (${user})
-${lastSeenInsert('b', true)}`;
-  }
-  return tail;
+/**
+ * The function that upserts a batch into every tier (migration 61): a function, so PostgreSQL
+ * plans its four upserts once per connection instead of once per batch.
+ */
+export function rollupFunctionSql(): string {
+  const [mu, group, user] = [TIERS.mu, TIERS.group, TIERS.user].map((t) => tierInsert(t, 'b', true));
+  return `CREATE OR REPLACE FUNCTION console_rollup_apply(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  WITH b AS (SELECT * FROM jsonb_to_recordset(batch) AS r(${RECORDSET_COLS})),
+  w_mu AS (${mu}),
+  w_group AS (${group}),
+  w_user AS (${user})
+  ${lastSeenInsert('b', true)};
+END
+$$;`;
 }
 
 /**
