@@ -14,7 +14,8 @@
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
  *   options: --configs null-proxy,bare,governed,official-bare,official,console (default; also governed-request, governed-pgbouncer, governed-sinks)  --concurrency 1,32,256
  *            --console-rows 200000 (default; 50000 with --quick) --console-users 10000 --console-views 20 --console-requests 1500
- *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells)
+ *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells;
+ *                                      each runs interleaved, round by round, with the Messages cell of its stream kind and concurrency)
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
  *            --upstream-delay-ms 20,200 (default)  --delay-concurrency 32   (0 drops the delayed cells)
  *
@@ -380,18 +381,21 @@ async function measureCell(
   }
 }
 
-async function measureCellRounds(
-  target: Target,
-  mock: { url: string; pid: number },
-  mode: Mode,
-  concurrency: number,
-  upstreamDelayMs: number,
-): Promise<Cell> {
-  const stream = isStream(mode);
+interface Tally {
+  directRounds: LoadResult[];
+  gwRounds: LoadResult[];
+  directUpCpu: number;
+  gwUpCpu: number;
+  gwCpu: number;
+  peak: number;
+}
+const newTally = (): Tally => ({ directRounds: [], gwRounds: [], directUpCpu: 0, gwUpCpu: 0, gwCpu: 0, peak: NaN });
+
+function loadSpec(mode: Mode, concurrency: number, upstreamDelayMs: number) {
   // Delayed cells: workers staggered over one upstream delay (independent clients, not a
   // lockstep burst), a warm-up that covers the stagger, and rounds of at least ~10 replies per worker.
-  const common = {
-    stream,
+  return {
+    stream: isStream(mode),
     api: apiOf(mode),
     concurrency,
     durationMs: Math.max(roundMs, 10 * upstreamDelayMs),
@@ -400,59 +404,95 @@ async function measureCellRounds(
     bodyBytes,
     staggerMs: upstreamDelayMs,
   };
-  const directRounds: LoadResult[] = [];
-  const gwRounds: LoadResult[] = [];
-  let directUpCpu = 0;
-  let gwUpCpu = 0;
-  let gwCpu = 0;
-  let peak = NaN;
-  for (let round = 0; round < rounds; round++) {
-    let mockCpu0 = 0;
-    const d = await runLoad({ ...common, url: mock.url, onMeasureStart: () => (mockCpu0 = cpuMs(mock.pid)) });
-    directUpCpu += cpuMs(mock.pid) - mockCpu0;
-    directRounds.push(d);
+}
 
-    let gwCpu0 = 0;
-    let sampler: { stop(): number } | undefined;
-    const g = await runLoad({
-      ...common,
-      url: target.url,
-      token: target.token,
-      onMeasureStart: () => {
-        mockCpu0 = cpuMs(mock.pid);
-        if (target.pid) {
-          gwCpu0 = cpuMs(target.pid);
-          sampler = rssSampler(target.pid);
-        }
-      },
-    });
-    if (target.pid) gwCpu += cpuMs(target.pid) - gwCpu0;
-    gwUpCpu += cpuMs(mock.pid) - mockCpu0;
-    if (sampler) {
-      const p = sampler.stop();
-      if (!(p <= peak)) peak = p;
-    }
-    gwRounds.push(g);
+/** One direct-to-mock round, then one through-gateway round, added to the tally. */
+async function measureRound(target: Target, mock: { url: string; pid: number }, spec: ReturnType<typeof loadSpec>, t: Tally): Promise<void> {
+  let mockCpu0 = 0;
+  const d = await runLoad({ ...spec, url: mock.url, onMeasureStart: () => (mockCpu0 = cpuMs(mock.pid)) });
+  t.directUpCpu += cpuMs(mock.pid) - mockCpu0;
+  t.directRounds.push(d);
+
+  let gwCpu0 = 0;
+  let sampler: { stop(): number } | undefined;
+  const g = await runLoad({
+    ...spec,
+    url: target.url,
+    token: target.token,
+    onMeasureStart: () => {
+      mockCpu0 = cpuMs(mock.pid);
+      if (target.pid) {
+        gwCpu0 = cpuMs(target.pid);
+        sampler = rssSampler(target.pid);
+      }
+    },
+  });
+  if (target.pid) t.gwCpu += cpuMs(target.pid) - gwCpu0;
+  t.gwUpCpu += cpuMs(mock.pid) - mockCpu0;
+  if (sampler) {
+    const p = sampler.stop();
+    if (!(p <= t.peak)) t.peak = p;
   }
-  const direct = combine(directRounds);
-  const gw = combine(gwRounds);
-  const gwCpuPerReq = target.pid ? gwCpu / Math.max(1, gw.requests) : NaN;
-  const directUpCpuPerReq = directUpCpu / Math.max(1, direct.requests);
+  t.gwRounds.push(g);
+}
+
+function cellOf(target: Target, mode: Mode, concurrency: number, upstreamDelayMs: number, t: Tally): Cell {
+  const direct = combine(t.directRounds);
+  const gw = combine(t.gwRounds);
+  const gwCpuPerReq = target.pid ? t.gwCpu / Math.max(1, gw.requests) : NaN;
+  const directUpCpuPerReq = t.directUpCpu / Math.max(1, direct.requests);
   return {
     target: target.name,
     mode,
     concurrency,
     upstreamDelayMs,
     direct: { ...direct, upstreamCpuMsPerReq: directUpCpuPerReq },
-    gateway: { ...gw, cpuMsPerReq: gwCpuPerReq, peakRssMb: peak, upstreamCpuMsPerReq: gwUpCpu / Math.max(1, gw.requests) },
+    gateway: { ...gw, cpuMsPerReq: gwCpuPerReq, peakRssMb: t.peak, upstreamCpuMsPerReq: t.gwUpCpu / Math.max(1, gw.requests) },
     ratios: {
       rps: gw.rps / direct.rps,
       addedP50Ms: gw.p50 - direct.p50,
       addedP99Ms: gw.p99 - direct.p99,
-      ...(stream ? { addedTtfbP50Ms: gw.ttfbP50! - direct.ttfbP50!, addedTtfbP99Ms: gw.ttfbP99! - direct.ttfbP99! } : {}),
+      ...(isStream(mode) ? { addedTtfbP50Ms: gw.ttfbP50! - direct.ttfbP50!, addedTtfbP99Ms: gw.ttfbP99! - direct.ttfbP99! } : {}),
       gatewayCpuVsUpstreamCpu: gwCpuPerReq / directUpCpuPerReq,
     },
   };
+}
+
+async function measureCellRounds(
+  target: Target,
+  mock: { url: string; pid: number },
+  mode: Mode,
+  concurrency: number,
+  upstreamDelayMs: number,
+): Promise<Cell> {
+  const t = newTally();
+  const spec = loadSpec(mode, concurrency, upstreamDelayMs);
+  for (let round = 0; round < rounds; round++) await measureRound(target, mock, spec, t);
+  return cellOf(target, mode, concurrency, upstreamDelayMs, t);
+}
+
+/**
+ * Cells of several API families at one stream kind and concurrency, their rounds interleaved
+ * (Messages, Responses, Messages, …), so the families' CPU per request is compared under the
+ * same load rather than minutes apart on a shared machine.
+ */
+async function measureFamilies(target: Target, mock: { url: string; pid: number }, family: Mode[], concurrency: number): Promise<Cell[]> {
+  const specs = family.map((m) => loadSpec(m, concurrency, 0));
+  const tallies = family.map(newTally);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < family.length; i++) await measureRound(target, mock, specs[i]!, tallies[i]!);
+  }
+  return family.map((m, i) => cellOf(target, m, concurrency, 0, tallies[i]!));
+}
+
+/** Gateway CPU per request of each Responses cell over the Messages cell of the same target, stream kind and concurrency. */
+function familyRatios(cells: Cell[]): { target: string; mode: Mode; concurrency: number; cpuRatio: number }[] {
+  return cells
+    .filter((c) => isResponses(c.mode) && c.upstreamDelayMs === 0)
+    .flatMap((r) => {
+      const m = cells.find((c) => c.target === r.target && c.concurrency === r.concurrency && c.upstreamDelayMs === 0 && c.mode === (isStream(r.mode) ? 'sse' : 'json'));
+      return m ? [{ target: r.target, mode: r.mode, concurrency: r.concurrency, cpuRatio: r.gateway.cpuMsPerReq / m.gateway.cpuMsPerReq }] : [];
+    });
 }
 
 const isStream = (mode: Mode) => mode.endsWith('sse');
@@ -659,13 +699,27 @@ async function main(): Promise<void> {
         ...modesFor(kind).flatMap((m) => concurrencies.filter((c) => !isResponses(m) || c <= 32).map((c): [typeof m, number, number] => [m, c, 0])),
         ...upstreamDelays.flatMap((d) => modes.filter((m) => !isResponses(m)).map((m): [typeof m, number, number] => [m, delayConcurrency, d])),
       ];
-      for (const [mode, c, delay] of plan) {
-        const cell = await measureCell(target, mock, mode, c, delay);
+      const report = (cell: Cell) => {
         served += cell.gateway.allRequests;
         cells.push(cell);
+        const { mode, concurrency: c, upstreamDelayMs: delay } = cell;
         process.stderr.write(
           `[bench] ${kind} ${mode} c=${c}${delay ? ` upstream ${delay} ms` : ''}: ${fmt(cell.gateway.rps, 0)} req/s (direct ${fmt(cell.direct.rps, 0)}), added p50 ${fmt(cell.ratios.addedP50Ms, 3)} ms, p99 ${fmt(cell.ratios.addedP99Ms, 3)} ms${stream(mode) ? `, TTFB ${fmt(cell.ratios.addedTtfbP50Ms, 3)} ms` : ''}, CPU ${fmt(cell.gateway.cpuMsPerReq, 3)} ms/req\n`,
         );
+      };
+      // A Responses cell runs interleaved with the Messages cell of its stream kind and concurrency.
+      const partner = (m: Mode, c: number): Mode | undefined => {
+        const base: Mode = isStream(m) ? 'sse' : 'json';
+        return isResponses(m) && plan.some(([pm, pc, pd]) => pm === base && pc === c && pd === 0) ? base : undefined;
+      };
+      const paired = new Set(plan.flatMap(([m, c, d]) => (d === 0 && partner(m, c) ? [`${partner(m, c)}@${c}`, `${m}@${c}`] : [])));
+      for (const [mode, c, delay] of plan) {
+        if (delay === 0 && paired.has(`${mode}@${c}`)) {
+          if (!isResponses(mode)) continue;
+          for (const cell of await measureFamilies(target, mock, [partner(mode, c)!, mode], c)) report(cell);
+          continue;
+        }
+        report(await measureCell(target, mock, mode, c, delay));
       }
       await target.stop?.();
       if (pg0) {
@@ -715,6 +769,7 @@ async function main(): Promise<void> {
     targets,
     cells,
     comparisons: compare(cells),
+    families: familyRatios(cells),
     profiles,
     console: consoleLane,
     seconds: (Date.now() - started) / 1000,
@@ -732,6 +787,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       `Targets against each other, same run, same mock, same PostgreSQL (ratios target / against; diffs target minus against, ms;\n` +
         `against null-proxy, the diffs are what the gateway's own work adds on top of a loopback hop):\n${comparisonTable(result.comparisons)}\n\n`,
+    );
+  }
+  if (result.families.length) {
+    process.stdout.write(
+      `OpenAI Responses against Anthropic Messages, gateway CPU per request (rounds interleaved in the same run; target ≤ 1.20):\n` +
+        result.families.map((f) => `  ${f.target} ${f.mode} c=${f.concurrency}: ${fmt(f.cpuRatio)}`).join('\n') +
+        '\n\n',
     );
   }
   for (const t of targets) {

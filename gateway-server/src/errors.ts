@@ -53,6 +53,11 @@ export const ERRORS = {
   UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream did not answer in time' },
   UPSTREAM_IDLE_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream sent nothing for too long (timeouts.upstream_idle_ms); retry the request' },
   ALL_UPSTREAMS_FAILED: { status: 502, type: 'api_error', message: 'all upstreams failed' },
+  UPSTREAM_CREDENTIAL_UNAVAILABLE: {
+    status: 502,
+    type: 'api_error',
+    message: "the gateway could not obtain its credential for the upstream (an Entra ID token for Azure OpenAI): retry shortly; operators: see the gateway log",
+  },
   UPSTREAM_OVERLOADED: { status: 529, type: 'overloaded_error', message: 'upstream overloaded' },
   STORE_UNAVAILABLE: { status: 503, type: 'api_error', message: 'store unavailable' },
   STORE_UNREACHABLE: { status: 503, type: 'api_error', message: "the gateway cannot reach its database yet: retry in a few seconds (operators: check store.postgres_url and GET /readyz)" },

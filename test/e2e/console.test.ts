@@ -4,8 +4,11 @@
  * model provider is a loopback simulation. Signs in through the IdP as an admin, a viewer and a
  * non-admin; checks the overview against the Reports API and an SQL aggregate over audit_log;
  * sets a $0.01 cap in the Caps page and watches the SDK get the spend-limit 429; revokes a user
- * in the Users page and watches their bearer get 401; refuses a cross-site form POST; runs
- * axe-core on every page; saves screenshots of every page, light and dark, to test-output/console/.
+ * in the Users page and watches their bearer get 401; filters the Audit page (kept in the URL),
+ * downloads the filtered export, runs the chain badge before and after tampering with a row;
+ * lists sessions on the Users page and watches a revoked user's console cookie be refused;
+ * refuses a cross-site form POST; runs axe-core on every page and these states; saves
+ * screenshots of every page and state, light and dark, to test-output/console/.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -21,12 +24,16 @@ import { CHROMIUM } from '../support/code-server';
 import { DEMO_USERS } from '../../gateway-server/src/auth/dev-idp';
 import { NAV } from '../../gateway-server/src/console/web/layout';
 import { overviewRange } from '../../gateway-server/src/console/web/pages-main';
+import { waitFor } from '../support/wait';
 
 const READ_KEY = 'rk-console-0123456789abcdef0123456789abcd';
+const WRITE_KEY = 'wk-console-0123456789abcdef0123456789abcd';
 const OUT = 'test-output/console';
 const USERS = [
   { login: 'alice', email: 'alice@example.com', name: 'Alice Example', groups: ['engineering', 'platform-admins'] },
   { login: 'fiona', email: 'fiona@example.com', name: 'Fiona Finops', groups: ['finops'] },
+  { login: 'dora', email: 'dora@example.com', name: 'Dora Admin', groups: ['platform-admins'] },
+  { login: 'vera', email: 'vera@example.com', name: 'Vera Auditor', groups: ['finops'] },
   { login: 'bob', email: 'bob@example.com', name: 'Bob Example', groups: ['contractors'] },
 ];
 
@@ -80,7 +87,7 @@ describe('admin console (Chromium, PostgreSQL, real IdP, official SDK)', functio
       port,
       config: {
         upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
-        admin: { read_keys: [{ id: 'finops-script', key: READ_KEY }], admin_groups: ['platform-admins'], viewer_groups: ['finops'] },
+        admin: { read_keys: [{ id: 'finops-script', key: READ_KEY }], write_keys: [{ id: 'ops', key: WRITE_KEY }], admin_groups: ['platform-admins'], viewer_groups: ['finops'] },
         console: { enabled: true },
       },
     });
@@ -142,6 +149,87 @@ describe('admin console (Chromium, PostgreSQL, real IdP, official SDK)', functio
     await assert.rejects(ask(erinToken), (err: unknown) => err instanceof Anthropic.APIError && err.status === 401);
   });
 
+  /** Extra console states, screenshot and axe-checked with every page (light and dark). */
+  const STATES: { name: string; path: () => string }[] = [];
+
+  it('the Audit page: filters kept in the URL, export of the filtered set, chain badge on demand naming a tampered row', async () => {
+    await page.goto(`${gw.url}/console/audit`);
+    await page.fill('input[name=user_id]', 'erin');
+    await page.fill('input[name=outcome]', 'ok');
+    await page.fill('input[name=model]', 'claude-sonnet-4-6');
+    await page.fill('input[name=upstream]', 'anthropic');
+    await Promise.all([page.waitForURL(/user_id=erin/), page.click('form[aria-label=Filter] button[type=submit]')]);
+    const url = new URL(page.url());
+    assert.deepEqual(['user_id', 'outcome', 'model', 'upstream'].map((k) => url.searchParams.get(k)), ['erin', 'ok', 'claude-sonnet-4-6', 'anthropic']);
+    const { rows } = await tdb.db.query<{ id: string }>(
+      `SELECT id::text FROM audit_log WHERE sub = 'erin' AND outcome = 'ok' AND model = 'claude-sonnet-4-6' AND upstream = 'anthropic' ORDER BY at DESC, id DESC`,
+    );
+    assert.equal(rows.length, 3);
+    assert.deepEqual(await page.locator('tr[data-id]').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-id'))), rows.map((r) => r.id));
+    STATES.push({ name: 'audit-filtered', path: () => url.pathname + url.search });
+    // The filtered export, downloaded by the browser with its cookie.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:has-text("JSONL")')]);
+    const lines = readFileSync((await download.path())!, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+    assert.deepEqual(lines, rows.map((r) => r.id).reverse());
+    // The badge for a time range, on demand.
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    await page.goto(`${gw.url}/console/audit?since=${encodeURIComponent(since)}`);
+    await Promise.all([page.waitForURL(/\/console\/audit\/verify/), page.click('button[data-verify]')]);
+    assert.equal(await page.locator('[data-chain]').getAttribute('data-chain'), 'intact');
+    STATES.push({ name: 'audit-verified', path: () => `/console/audit/verify?since=${encodeURIComponent(since)}` });
+    const victim = rows[1]!.id;
+    await tdb.db.query('UPDATE audit_log SET output_tokens = output_tokens + 1 WHERE id = $1', [victim]);
+    await page.reload();
+    assert.equal(await page.locator('[data-chain]').getAttribute('data-chain'), 'broken');
+    assert.equal(await page.locator('[data-chain]').getAttribute('data-break-id'), victim);
+    assert.match((await page.locator('[data-chain]').textContent()) ?? '', new RegExp(`First broken link: row ${victim} .*hash mismatch`));
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.screenshot({ path: `${OUT}/audit-broken-light.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: `${OUT}/audit-broken-dark.png`, fullPage: true });
+    await axeCheck(page, axeSource);
+    await page.emulateMedia({ colorScheme: 'light' });
+    await tdb.db.query('UPDATE audit_log SET output_tokens = output_tokens - 1 WHERE id = $1', [victim]);
+  });
+
+  it("the Users page lists sessions; a revoked user's console cookie is refused at once", async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await signIn(p, gw.url, 'dora');
+    // dora is listed once she has made a request (the Users page lists people who did).
+    const dorasToken = gw.app.gateway.tokens.mint({ sub: 'dora', email: 'dora@example.com', groups: ['platform-admins'] }).token;
+    await ask(dorasToken);
+    await waitFor('dora is listed with her console session', async () => {
+      await page.goto(`${gw.url}/console/users?q=dora`);
+      return (await page.locator('tr[data-user=dora] li[data-state=active]', { hasText: 'console' }).count()) === 1;
+    }, { intervalMs: 100, attempts: 100 });
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.screenshot({ path: `${OUT}/users-sessions-active-${scheme}.png`, fullPage: true });
+      await axeCheck(page, axeSource);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    STATES.push({ name: 'users-sessions', path: () => '/console/users?q=dora' });
+    assert.equal((await p.request.get(`${gw.url}/console/users`, { maxRedirects: 0 })).status(), 200);
+    await page.locator('tr[data-user=dora] button', { hasText: 'Revoke all sessions' }).click();
+    await page.waitForSelector('.notice');
+    assert.match((await page.locator('.notice').textContent()) ?? '', /Every session of dora has ended/);
+    const refused = await p.request.get(`${gw.url}/console/users`, { maxRedirects: 0 });
+    assert.equal(refused.status(), 303);
+    assert.match(refused.headers().location ?? '', /^\/console\/login/);
+    assert.equal(await page.locator('tr[data-user=dora] li[data-state=revoked]').count(), 1);
+    // The Admin API's revocation ends a console cookie the same way.
+    const f = await browser.newContext();
+    const fp = await f.newPage();
+    await signIn(fp, gw.url, 'vera');
+    assert.equal((await fp.request.get(`${gw.url}/console/audit`, { maxRedirects: 0 })).status(), 200);
+    const res = await fetch(`${gw.url}/v1/organizations/users/vera/sessions/revoke`, { method: 'POST', headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 200);
+    assert.equal((await fp.request.get(`${gw.url}/console/audit`, { maxRedirects: 0 })).status(), 303);
+    await f.close();
+    await ctx.close();
+  });
+
   it('a cross-site form POST is refused and changes nothing', async () => {
     const aport = await freePort();
     attacker = createServer((_req, res) => {
@@ -168,6 +256,15 @@ describe('admin console (Chromium, PostgreSQL, real IdP, official SDK)', functio
         assert.match(csp, /script-src 'nonce-[^']+'/);
         assert.match(csp, /frame-ancestors 'none'/);
         await page.screenshot({ path: `${OUT}/${id}-${scheme}.png`, fullPage: true });
+        await axeCheck(page, axeSource);
+      }
+    }
+    assert.deepEqual(STATES.map((s) => s.name), ['audit-filtered', 'audit-verified', 'users-sessions']);
+    for (const st of STATES) {
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        assert.equal((await page.goto(`${gw.url}${st.path()}`))?.status(), 200, st.name);
+        await page.screenshot({ path: `${OUT}/${st.name}-${scheme}.png`, fullPage: true });
         await axeCheck(page, axeSource);
       }
     }

@@ -78,13 +78,14 @@ describe('Claude Code CLI against a capped user', function () {
     // What is left: $0.25 minus the first answer (3 in at $5, 20 000 cache writes at $6.25, 2000 out at $25 per million).
     const spent = (3 * 5 + 20_000 * 6.25 + 2000 * 25) / 1e6;
     const left = (0.25 - spent).toFixed(4);
-    // What the second question needs at least: its counted prompt (+2% +100) at $6.25 and 1024 output tokens at $25.
+    // What the second question needs at least: its counted prompt (+2% +100) and 1024 output tokens
+    // at $25, sent without cache_control so its prompt is priced at the $5 input rate, not $6.25.
     const counted = mock.requests.filter((q) => q.url.includes('count_tokens')).at(-1)!.json!;
     const c = mockTokenCount(counted);
-    const least = (((c + Math.ceil(c / 50) + 100) * 6.25 + 1024 * 25) / 1e6).toFixed(2);
+    const least = (((c + Math.ceil(c / 50) + 100) * 5 + 1024 * 25) / 1e6).toFixed(2);
     assert.match(out, /spend limit reached \(daily; resets \d{4}-\d{2}-\d{2} 00:00 UTC\) ask #eng-budget to raise it/, out);
     assert.ok(out.includes(`($${left} left; this request needs up to $`), out);
-    assert.ok(out.includes(`at max_tokens 64000 and at least $${least} with max_tokens lowered to 1024)`), out);
+    assert.ok(out.includes(`at max_tokens 64000 and at least $${least} with max_tokens lowered to 1024 and prompt caching off)`), out);
     console.log(`      the CLI printed: ${/spend limit reached.*/.exec(out)?.[0]}`);
   });
 });

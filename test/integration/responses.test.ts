@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import OpenAI from 'openai';
-import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai';
+import { codexRequestHeaders, sdkStreamTurn, startMockOpenAI, type MockOpenAI } from '../support/mock-openai';
 import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { setSpendLimit } from '../support/spend-limits';
@@ -86,17 +86,7 @@ for (const kind of storeKinds()) {
     });
 
     const sdk = (token: string) => new OpenAI({ apiKey: token, baseURL: `${gw.url}/v1`, maxRetries: 0 });
-    const codexHeaders = (token: string) => ({
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
-      'accept-encoding': 'zstd,gzip',
-      originator: 'codex_exec',
-      'user-agent': 'codex_exec/0.171.0 (Linux; x86_64)',
-      'session-id': 'sess-0001',
-      'thread-id': 'thread-0001',
-      'x-codex-turn-metadata': JSON.stringify({ session_id: 'sess-0001', turn_id: 't1', request_kind: 'turn', sandbox: 'read-only' }),
-    });
+    const codexHeaders = codexRequestHeaders;
     const auditRow = async (requestId: string) =>
       (await tdb.db.query<Record<string, unknown>>(`SELECT * FROM audit_log WHERE event = 'inference' AND request_id = $1`, [requestId])).rows[0];
 
@@ -146,10 +136,7 @@ for (const kind of storeKinds()) {
 
     it('serves the official openai SDK: responses.stream(), responses.create() and models.list()', async () => {
       const client = sdk(gw.mint());
-      const stream = client.responses.stream({ model: 'gpt-5-codex', input: 'hello' });
-      let deltas = '';
-      stream.on('response.output_text.delta', (e) => (deltas += e.delta));
-      const final = await stream.finalResponse();
+      const { deltas, final } = await sdkStreamTurn(client, 'gpt-5-codex', 'hello');
       assert.equal(deltas, 'Hello from the mock OpenAI upstream.');
       assert.equal(final.usage?.input_tokens_details.cached_tokens, 1024);
       const created = await client.responses.create({ model: 'gpt-5.1-codex', input: 'hello' });

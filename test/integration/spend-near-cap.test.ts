@@ -2,14 +2,18 @@
  * Near-cap admission (issue 16 item 2): a scripted developer sending Claude Code's request shapes
  * (Opus, max_tokens 64000, adaptive thinking, ~80 KB bodies with cache_control, streaming) against
  * a $3 daily cap, in both hard-mode reservation designs on real PostgreSQL. Near the cap the
- * gateway lowers the forwarded max_tokens instead of refusing; the first 429 comes only when not
- * even `enforcement.min_output_tokens` of output fits, and recorded spend never passes the cap.
- * The oracle prices with Anthropic's published Opus 4.5+ rates ($5 in, $25 out, cache write
- * $6.25, cache read $0.50 per million tokens), written out here, not taken from the gateway.
+ * gateway lowers the forwarded max_tokens instead of refusing, and when even that does not fit
+ * with the prompt at the cache-write rate, forwards the request without cache_control (priced at
+ * the input rate); the first 429 comes only when not even `enforcement.min_output_tokens` of
+ * output fits, and recorded spend never passes the cap. The mock upstream simulates Anthropic's
+ * prompt cache (reads, writes, plain input from the breakpoints it receives). The oracle prices
+ * with Anthropic's published rates (Opus 4.5+: $5 in, $25 out, cache write $6.25, cache read
+ * $0.50 per million tokens), written out here, not taken from the gateway.
  */
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { mockTokenCount, startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic';
+import { unmarked } from '../support/mock-prompt-cache';
 import { waitFor } from '../support/wait';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
@@ -46,17 +50,23 @@ function claudeCodeBody(captured: Record<string, unknown>, turn: number): string
 }
 
 type Rates = (typeof RATES)['opus'];
-/** The most a body can cost with `maxTokens` of output, byte bound: every byte a token plus 1000, at the cache-write rate. */
-const worst = (r: Rates, bytes: number, maxTokens: number) => (BigInt(bytes + 1000) * r.CW + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
+/** The most a body can cost with `maxTokens` of output, byte bound: every byte a token plus 1000, at `inRate` (the cache-write rate when it has cache_control). */
+const worst = (r: Rates, bytes: number, maxTokens: number, inRate = r.CW) => (BigInt(bytes + 1000) * inRate + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
 /** The same with the prompt bounded by a count_tokens answer: the count plus 2% (rounded up) and 100 tokens. */
-const worstCounted = (r: Rates, count: number, maxTokens: number) => {
+const worstCounted = (r: Rates, count: number, maxTokens: number, inRate = r.CW) => {
   const c = BigInt(count);
-  return ((c + (c + 49n) / 50n + 100n) * r.CW + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
+  return ((c + (c + 49n) / 50n + 100n) * inRate + BigInt(maxTokens) * r.OUT + 999_999n) / 1_000_000n;
 };
 
-// count_tokens_near_cap: false is the byte bound alone (the design before it), measured for comparison.
-for (const [reservation, counting] of [['lease', true], ['request', true], ['lease', false]] as const) {
-  describe(`near-cap admission: a Claude Code developer against a $3 daily cap (postgres, reservation: ${reservation}, count_tokens_near_cap: ${counting})`, function () {
+// count_tokens_near_cap: false is the byte bound alone, drop_cache_control_near_cap: false keeps
+// every request's cache_control (the designs before them), measured for comparison.
+for (const [reservation, counting, dropping] of [
+  ['lease', true, true],
+  ['request', true, true],
+  ['lease', false, true],
+  ['lease', true, false],
+] as const) {
+  describe(`near-cap admission: a Claude Code developer against a $3 daily cap (postgres, reservation: ${reservation}, count_tokens_near_cap: ${counting}, drop_cache_control_near_cap: ${dropping})`, function () {
     let mock: MockAnthropic;
     let tdb: TestDatabase;
     let gw: TestGateway;
@@ -65,12 +75,12 @@ for (const [reservation, counting] of [['lease', true], ['request', true], ['lea
 
     before(async function () {
       this.timeout(180_000);
-      mock = await startMockAnthropic();
+      mock = await startMockAnthropic({ promptCache: true });
       tdb = await createTestDatabase('postgres');
       const config = testConfig({
         upstreams: [{ name: 'anthropic', provider: 'anthropic', base_url: mock.url, auth: { api_key: 'sk-upstream-test' } }],
         admin: { write_keys: [{ id: 'ops', key: WRITE_KEY }], blocked_message: 'ask #eng-budget to raise it' },
-        enforcement: { reservation, min_output_tokens: MIN_OUTPUT, count_tokens_near_cap: counting },
+        enforcement: { reservation, min_output_tokens: MIN_OUTPUT, count_tokens_near_cap: counting, drop_cache_control_near_cap: dropping },
       });
       gw = await startTestGateway({ config, db: tdb.db });
       // The real CLI, uncapped: its main request (the one with tools) is the shape replayed below.
@@ -110,10 +120,13 @@ for (const [reservation, counting] of [['lease', true], ['request', true], ['lea
       assert.equal(msg.usage.output_tokens, sent);
     });
 
-    for (const model of ['opus', 'sonnet'] as const) it(`${model}: spends the cap down to what one more minimal request could cost; the upstream gets the lowered max_tokens; never over the cap`, async function () {
+    // A cold start: the developer's first turn writes the whole prompt to the cache. A warm start:
+    // the CLI's own request (same system prompt and tools, as any colleague's) was cached just before.
+    for (const model of ['opus', 'sonnet'] as const) for (const start of ['cold', 'warm'] as const) it(`${model}, ${start} prompt cache: spends the cap down to what one more minimal request could cost; near it the upstream gets a lowered max_tokens, then no cache_control; never over the cap`, async function () {
       this.timeout(300_000);
-      const dev = `dev-${model}`;
-      const { IN, CR, CW, OUT } = RATES[model];
+      const dev = `dev-${model}-${start}`;
+      const rates = RATES[model];
+      const { IN, CR, CW, OUT } = rates;
       const r = await fetch(`${gw.url}/v1/organizations/spend_limits`, {
         method: 'POST',
         headers: { 'x-api-key': WRITE_KEY, 'content-type': 'application/json' },
@@ -132,39 +145,60 @@ for (const [reservation, counting] of [['lease', true], ['request', true], ['lea
       const isMessages = (q: { url: string }) => q.url.startsWith('/v1/messages') && !q.url.includes('count_tokens');
       const isCount = (q: { url: string }) => q.url.includes('/count_tokens');
       let spentOracle = 0n;
-      let prevPrompt = 0;
-      let refusal: { status: number; text: string; headers: Headers; bytes: number; count: number } | undefined;
+      let refusal: { status: number; text: string; headers: Headers; bytes: number; plainBytes: number; count: number; counted: boolean } | undefined;
       const lowered: { sent: string; got: Buffer; stop: string; asked: number }[] = [];
+      const uncached: { turn: number; maxTokens: number }[] = [];
+      let cacheReads = 0;
+      mock.clearPromptCache();
+      if (start === 'warm') {
+        const warm = await fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...shape, stream: false }) });
+        assert.equal(warm.status, 200);
+        assert.ok(mock.promptUsages.at(-1)!.cache_creation_input_tokens > 0, 'the CLI request warmed the cache');
+      }
       for (let turn = 0; turn < 200 && !refusal; turn++) {
         const body = claudeCodeBody(shape, turn);
         const json = JSON.parse(body) as Record<string, unknown>;
-        // The usage the mock reports is its own tokenizer's count of this prompt: what the last turn
-        // cached is read, the new turn is written, 3 tokens after the breakpoint are plain input.
-        const prompt = mockTokenCount(json);
-        const usage = { inputTokens: 3, cacheReadInputTokens: prevPrompt, cacheCreationInputTokens: prompt - prevPrompt - 3, outputTokens: outputs[turn % outputs.length]! };
-        mock.queue = [{ reply: usage, honourMaxTokens: true }];
+        // The prompt side of the usage is the mock's prompt cache at work; the output is scripted.
+        mock.queue = [{ reply: { outputTokens: outputs[turn % outputs.length]! }, honourMaxTokens: true }];
         const before = mock.requests.filter(isMessages).length;
         const countsBefore = mock.requests.filter(isCount).length;
-        const byteBoundFits = worst(RATES[model], Buffer.byteLength(body), maxTokens) <= CAP_MICROS - spentOracle;
+        const byteBoundFits = worst(rates, Buffer.byteLength(body), maxTokens) <= CAP_MICROS - spentOracle;
+        // ... and only if some count could make it fit: an empty prompt (100 tokens of margin) and the floor of output.
+        const countCouldFit = (100n * (dropping ? IN : CW) + BigInt(MIN_OUTPUT) * OUT + 999_999n) / 1_000_000n <= CAP_MICROS - spentOracle;
         const res = await fetch(`${gw.url}/v1/messages?beta=true`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body });
         const text = await res.text();
         // count_tokens is asked only near the cap: when the byte bound no longer fits.
         const counted = mock.requests.filter(isCount).length - countsBefore;
-        assert.equal(counted, counting && !byteBoundFits ? 1 : 0, `turn ${turn}: count_tokens requests`);
+        assert.equal(counted, counting && !byteBoundFits && countCouldFit ? 1 : 0, `turn ${turn}: count_tokens requests`);
+        const count = mockTokenCount(json);
         if (res.status !== 200) {
-          refusal = { status: res.status, text, headers: res.headers, bytes: Buffer.byteLength(body), count: prompt };
+          refusal = { status: res.status, text, headers: res.headers, bytes: Buffer.byteLength(body), plainBytes: Buffer.byteLength(JSON.stringify(unmarked(json))), count, counted: counted === 1 };
           assert.equal(mock.requests.filter(isMessages).length, before, 'a refused request never reaches the upstream');
           break;
         }
-        prevPrompt = prompt;
         const got = mock.requests.filter(isMessages).at(-1)!;
         const sentMax = (got.json as { max_tokens: number }).max_tokens;
-        const out = Math.min(usage.outputTokens, sentMax);
-        spentOracle += (3n * IN + BigInt(usage.cacheReadInputTokens) * CR + BigInt(usage.cacheCreationInputTokens) * CW + BigInt(out) * OUT + 999_999n) / 1_000_000n;
-        if (sentMax !== maxTokens) lowered.push({ sent: body, got: got.body, stop: /"stop_reason":"(\w+)"/.exec(text)?.[1] ?? '', asked: usage.outputTokens });
+        const usage = mock.promptUsages[mock.requests.indexOf(got)]!;
+        const out = BigInt(Math.min(outputs[turn % outputs.length]!, sentMax));
+        const cost = (BigInt(usage.input_tokens) * IN + BigInt(usage.cache_read_input_tokens) * CR + BigInt(usage.cache_creation_input_tokens) * CW + out * OUT + 999_999n) / 1_000_000n;
+        spentOracle += cost;
+        cacheReads += usage.cache_read_input_tokens;
+        const marked = got.body.includes('"cache_control"');
+        // What this request could cost at most, by the formula that could have admitted it (input
+        // rate without markers, cache-write rate with): its real cost never exceeds it.
+        const inRate = marked ? CW : IN;
+        const bound = [worst(rates, got.body.length, sentMax, inRate), ...(counted ? [worstCounted(rates, count, sentMax, inRate)] : [])].reduce((a, b) => (a < b ? a : b));
+        assert.ok(cost <= bound, `turn ${turn}: cost ${cost} µ$ exceeds its worst case ${bound} µ$`);
+        if (!marked) {
+          // Without markers the upstream cannot write (or read) the cache: every prompt token is plain input.
+          assert.deepEqual(usage, { input_tokens: count, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }, `turn ${turn}: an uncached request's usage`);
+          assert.deepEqual(got.json, { ...(unmarked(json) as object), max_tokens: sentMax }, 'only the markers removed (and max_tokens when lowered)');
+          uncached.push({ turn, maxTokens: sentMax });
+        } else if (sentMax !== maxTokens) lowered.push({ sent: body, got: got.body, stop: /"stop_reason":"(\w+)"/.exec(text)?.[1] ?? '', asked: outputs[turn % outputs.length]! });
       }
       assert.ok(refusal, 'the developer reached the cap');
       assert.deepEqual(mock.overCount, [], 'the mock never reported more prompt tokens than its count_tokens said');
+      assert.ok(cacheReads > 0, 'the conversation was read from the prompt cache');
 
       // The books: recorded spend equals the usage priced independently, and never passes the cap.
       await waitFor('every charge is stored', async () => {
@@ -176,43 +210,59 @@ for (const [reservation, counting] of [['lease', true], ['request', true], ['lea
       assert.equal(spent, spentOracle, 'ledger = usage × list price');
       assert.ok(spent <= CAP_MICROS, `recorded spend ${spent} µ$ passes the $3 cap`);
 
-      // Lowered requests: only the max_tokens value differs from what the client sent; the answer stops at max_tokens.
-      assert.ok(lowered.length >= 1, 'near the cap, requests were forwarded with a lowered max_tokens');
+      const left = CAP_MICROS - spent;
+      // The least the refused request could be proven to cost: at the floor, its prompt counted if
+      // it was (not when not even an empty prompt could fit), without markers when they may be dropped.
+      const least = dropping
+        ? refusal.counted
+          ? worstCounted(rates, refusal.count, MIN_OUTPUT, IN)
+          : worst(rates, refusal.plainBytes, MIN_OUTPUT, IN)
+        : refusal.counted
+          ? worstCounted(rates, refusal.count, MIN_OUTPUT)
+          : worst(rates, refusal.bytes, MIN_OUTPUT);
+      const usd = (m: bigint) => `$${(Number(m) / 1e6).toFixed(Number(m) < 100_000 ? 4 : 2)}`;
+      const fraction = Number(spent) / Number(CAP_MICROS);
+      console.log(
+        `      ${model}, ${start} cache, ${reservation}, count_tokens_near_cap ${counting}, drop_cache_control_near_cap ${dropping}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered with caching, ${uncached.length} without cache_control; refused with ${usd(left)} left (${left} µ$), ${usd(least)} needed (${least} µ$) for a ${refusal.bytes}-byte, ${refusal.count}-token request`,
+      );
+
+      // Lowered requests that kept caching: only the max_tokens value differs from what the client sent; the answer stops at max_tokens.
+      assert.ok(lowered.length + uncached.length >= 1, 'near the cap, requests were forwarded with a lowered max_tokens');
       for (const l of lowered) {
         const m = (JSON.parse(l.got.toString('utf8')) as { max_tokens: number }).max_tokens;
         assert.ok(m >= MIN_OUTPUT && m < maxTokens);
         assert.equal(l.got.toString('utf8'), l.sent.replace(`"max_tokens":${maxTokens}`, `"max_tokens":${m}`), 'every other byte forwarded unchanged');
         assert.equal(l.stop, l.asked > m ? 'max_tokens' : 'end_turn', 'a lowered answer that runs long ends with stop_reason max_tokens');
       }
+      for (const u of uncached) assert.ok(u.maxTokens >= MIN_OUTPUT && u.maxTokens <= maxTokens);
+      if (!dropping) assert.deepEqual(uncached, [], 'drop_cache_control_near_cap: false: every request kept its cache_control');
+      // From a cold start Opus's last turn fits only at the input rate (below), so it goes out uncached.
+      else if (model === 'opus' && start === 'cold') assert.ok(uncached.length >= 1, 'near the cap, a request went out without cache_control');
 
       // The 429: Anthropic's envelope, what is left, what the request needs, when it resets; headers kept.
       assert.equal(refusal.status, 429);
       const err = JSON.parse(refusal.text) as { type: string; error: { type: string; message: string } };
       assert.equal(err.type, 'error');
       assert.equal(err.error.type, 'billing_error');
-      const left = CAP_MICROS - spent;
-      const least = counting ? worstCounted(RATES[model], refusal.count, MIN_OUTPUT) : worst(RATES[model], refusal.bytes, MIN_OUTPUT);
       assert.ok(left < least, `refused with ${left} µ$ left although ${least} µ$ covers the request at ${MIN_OUTPUT} output tokens`);
-      const usd = (m: bigint) => `$${(Number(m) / 1e6).toFixed(Number(m) < 100_000 ? 4 : 2)}`;
       assert.ok(err.error.message.includes(`${usd(left)} left`), err.error.message);
-      assert.ok(err.error.message.includes(`at least ${usd(least)}`), err.error.message);
+      assert.ok(err.error.message.includes(`at least ${usd(least)} with max_tokens lowered to ${MIN_OUTPUT}${dropping ? ' and prompt caching off' : ''})`), err.error.message);
       assert.match(err.error.message, /resets /);
       assert.match(err.error.message, /ask #eng-budget to raise it/);
       assert.equal(refusal.headers.get('anthropic-ratelimit-unified-status'), 'rejected');
       assert.ok(Number(refusal.headers.get('retry-after')) > 0);
 
-      const fraction = Number(spent) / Number(CAP_MICROS);
-      console.log(
-        `      ${model}, ${reservation}, count_tokens_near_cap ${counting}: spent ${usd(spent)} of $3.00 (${(fraction * 100).toFixed(1)}%) before the first 429; ${lowered.length} request(s) lowered; refused with ${usd(left)} left, ${usd(least)} needed for a ${refusal.bytes}-byte, ${refusal.count}-token request`,
-      );
       // What is out of reach is at most the proven worst case of one minimal request.
       assert.ok(spent >= CAP_MICROS - least, 'refused only when even the floor did not fit');
-      // Issue 16 asks for 95%. With the prompt counted, Sonnet gets there. Opus 4.5+ does not always:
-      // the least an Opus request of this size can be proven to cost, its ~25 000 prompt tokens at the
-      // $6.25 cache-write rate (a cache miss cannot be ruled out) and 1024 output tokens, is about
-      // $0.19, 6% of $3, so a developer whose last answer fits ends 93.8-95.3% in (docs/spend.md).
-      // The byte bound alone (count_tokens_near_cap: false) stops near 80% on Opus.
-      const target = !counting ? 0.79 : model === 'sonnet' ? 0.95 : 0.935;
+      // Issue 16 asks for 95%. Without dropping cache_control, the least an Opus request of this size
+      // can be proven to cost, its ~25 000 prompt tokens at the $6.25 cache-write rate (a cache miss
+      // cannot be ruled out) and 1024 output tokens, is about $0.19, 6% of $3: from a cold start the
+      // session stops at 93.9% with $0.18 left. Dropping it, the last turn goes out uncached ($5 per
+      // million, $0.155 at the floor) and the cap is spent to 99.9%. From a warm start the previous
+      // turn's short answer leaves $0.154, just under the $0.155 the next needs even uncached:
+      // 94.9%, with or without dropping (docs/spend.md, "How close to the cap").
+      // The byte bound alone (count_tokens_near_cap: false) stops near 86-91%.
+      const target = !counting ? 0.85 : model === 'sonnet' || (dropping && start === 'cold') ? 0.95 : dropping ? 0.945 : 0.93;
       assert.ok(fraction >= target, `spent only ${(fraction * 100).toFixed(1)}% of the cap before the first 429`);
     });
   });

@@ -68,6 +68,21 @@ describe('boot without the database (private PostgreSQL)', function () {
     const oauth = (await tok.json()) as { error: string; error_description: string };
     assert.equal(oauth.error, 'temporarily_unavailable');
     assert.match(oauth.error_description, /sign-in and refresh are paused/);
+
+    // Every route family gets its own shape from the one classifier (edge/render.ts).
+    const codex = await fetch(`${url}/v1/responses`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(codex.status, 503);
+    assert.equal(codex.headers.get('retry-after'), '5');
+    const oai = (await codex.json()) as { error: { type: string; code: string; message: string } };
+    assert.deepEqual([oai.error.type, oai.error.code], ['server_error', 'store_unreachable']);
+    assert.match(oai.error.message, /cannot reach its database/);
+    const page = await fetch(`${url}/device?user_code=ABCD-EFGH`);
+    assert.equal(page.status, 503);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /sign-in and refresh are paused/);
+    const disco = await fetch(`${url}/.well-known/oauth-authorization-server`);
+    assert.equal(disco.status, 503);
+    assert.equal(((await disco.json()) as { error: string }).error, 'temporarily_unavailable');
     assert.ok(logs.some((l) => /could not reach or migrate PostgreSQL at boot \(attempt 1/.test(l)), logs.join('\n'));
     assert.equal(startError, undefined);
 

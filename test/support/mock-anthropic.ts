@@ -4,14 +4,23 @@
  * receives, and can inject faults: error statuses, a slow first byte, a mid-stream cut.
  *
  * count_tokens answers deterministically and consistently with the usage the mock reports, as
- * the real API's count is the prompt it bills: `mockTokenCount` (one token per 4 bytes of the
- * prompt's JSON), raised to the prompt usage the next scripted reply will report. Count requests
- * never consume `queue`. A Messages reply whose prompt usage exceeds what count_tokens answered
- * for the same prompt is recorded in `overCount`, so a test can assert the mock stayed honest.
+ * the real API's count is the prompt it bills: `mockTokenCount` (mock-prompt-cache.ts: about one
+ * token per 4 bytes of the prompt's JSON, cache_control markers not counted), raised to the prompt
+ * usage the next scripted reply will report. Count requests never consume `queue`. A Messages
+ * reply whose prompt usage exceeds what count_tokens answered for the same prompt (markers aside)
+ * is recorded in `overCount`, so a test can assert the mock stayed honest.
+ *
+ * With `promptCache: true` the prompt side of every Messages reply is not scripted but computed by
+ * a deterministic prompt cache (mock-prompt-cache.ts): input, cache write and cache read tokens
+ * from the request's cache_control breakpoints and what earlier requests wrote; each is recorded
+ * in `promptUsages`. Only the output side comes from the scripted reply.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './loopback-server';
 import { scriptedEvents, scriptedMessage, sseEvent, type ScriptedReply } from '../../gateway-server/src/routing/sse';
+import { MockPromptCache, mockTokenCount, promptUnits, type PromptUsage } from './mock-prompt-cache';
+
+export { mockTokenCount };
 
 export interface RecordedRequest {
   method: string;
@@ -64,6 +73,10 @@ export interface MockAnthropic {
   closedRequests: number;
   /** Messages replies that reported more prompt tokens than count_tokens answered for that prompt. */
   overCount: { index: number; usage: number; count: number }[];
+  /** With `promptCache`: the prompt usage reported for each Messages request, by request index. */
+  promptUsages: (PromptUsage | undefined)[];
+  /** With `promptCache`: forget every cached prefix (as after the cache's TTL). */
+  clearPromptCache(): void;
   close(): Promise<void>;
 }
 
@@ -75,7 +88,7 @@ export const DEFAULT_REPLY: ScriptedReply = {
   outputTokens: 11,
 };
 
-export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promise<MockAnthropic> {
+export async function startMockAnthropic(opts: { apiKey?: string; promptCache?: boolean } = {}): Promise<MockAnthropic> {
   const state = {
     requests: [] as RecordedRequest[],
     queue: [] as Behaviour[],
@@ -83,7 +96,9 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
     sentBodies: [] as Buffer[],
     closedRequests: 0,
     overCount: [] as MockAnthropic['overCount'],
+    promptUsages: [] as MockAnthropic['promptUsages'],
   };
+  let cache = opts.promptCache ? new MockPromptCache() : undefined;
   /** count_tokens answers by prompt (the counted fields' JSON). */
   const counted = new Map<string, number>();
   let counter = 0;
@@ -135,7 +150,7 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
       return;
     }
     if ((req.url ?? '').includes('/count_tokens')) {
-      const upcoming = promptUsage({ ...DEFAULT_REPLY, ...(state.queue[0] ?? state.defaults).reply });
+      const upcoming = cache ? 0 : promptUsage({ ...DEFAULT_REPLY, ...(state.queue[0] ?? state.defaults).reply });
       const count = Math.max(mockTokenCount(json ?? {}), upcoming);
       counted.set(promptKey(json ?? {}), count);
       res.writeHead(200, { ...common, 'content-type': 'application/json' });
@@ -143,6 +158,11 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
       return;
     }
     const reply: ScriptedReply = { ...DEFAULT_REPLY, model: typeof json?.model === 'string' ? json.model : DEFAULT_REPLY.model, ...b.reply };
+    if (cache) {
+      const u = cache.use(json ?? {});
+      state.promptUsages[index] = u;
+      Object.assign(reply, { inputTokens: u.input_tokens, cacheCreationInputTokens: u.cache_creation_input_tokens, cacheReadInputTokens: u.cache_read_input_tokens });
+    }
     const count = counted.get(promptKey(json ?? {}));
     if (count !== undefined && promptUsage(reply) > count) state.overCount.push({ index, usage: promptUsage(reply), count });
     // As the real API: never more output than the max_tokens received, and then stop_reason max_tokens.
@@ -212,17 +232,15 @@ export async function startMockAnthropic(opts: { apiKey?: string } = {}): Promis
   server.keepAliveTimeout = 60_000;
   const loop = await listenLoopback(server);
   // The returned object is the live state: tests assign `queue`/`defaults` and read `requests`.
-  return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close }) as MockAnthropic;
+  const clearPromptCache = () => {
+    if (cache) cache = new MockPromptCache();
+  };
+  return Object.assign(state, { url: loop.url, port: loop.port, close: loop.close, clearPromptCache }) as MockAnthropic;
 }
 
-/** The fields count_tokens counts, as one key. */
+/** The prompt count_tokens counts, as one key (cache_control markers aside, as they are not tokens). */
 function promptKey(json: Record<string, unknown>): string {
-  return JSON.stringify([json.model, json.system, json.tools, json.messages, json.tool_choice]);
-}
-
-/** The mock's tokenizer: one token per 4 bytes of the prompt's JSON (system, tools, messages, tool_choice). */
-export function mockTokenCount(json: Record<string, unknown>): number {
-  return Math.ceil(Buffer.byteLength(JSON.stringify([json.system, json.tools, json.messages, json.tool_choice])) / 4);
+  return JSON.stringify([json.model, promptUnits(json).map((u) => u.json)]);
 }
 
 function promptUsage(r: Pick<ScriptedReply, 'inputTokens' | 'cacheReadInputTokens' | 'cacheCreationInputTokens'>): number {

@@ -6,7 +6,8 @@
  * the request carries the function_call_output, the text turn). Records every request and its
  * headers so tests can assert what reached the upstream.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type OpenAI from 'openai';
 import { listenLoopback } from './loopback-server';
 import { sleep, type RecordedRequest } from './mock-anthropic';
 
@@ -175,6 +176,30 @@ export function responseJson(reply: OpenAIReply, model: string, tool?: ToolCallS
   return responseObject(reply.id, model, 'completed', outputItems(reply, tool).map((i) => i.item), reply.usage, Math.floor(Date.now() / 1000));
 }
 
+/** The headers Codex 0.171 (`codex exec`) sends with a Responses turn, for tests that act as Codex. */
+export function codexRequestHeaders(token: string): Record<string, string> {
+  return {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    'accept-encoding': 'zstd,gzip',
+    originator: 'codex_exec',
+    'user-agent': 'codex_exec/0.171.0 (Linux; x86_64)',
+    'session-id': 'sess-0001',
+    'thread-id': 'thread-0001',
+    'x-codex-turn-metadata': JSON.stringify({ session_id: 'sess-0001', turn_id: 't1', request_kind: 'turn', sandbox: 'read-only' }),
+  };
+}
+
+/** One `responses.stream()` turn through the official SDK: the text deltas joined, and the final response. */
+export async function sdkStreamTurn(client: OpenAI, model: string, input: string) {
+  const stream = client.responses.stream({ model, input });
+  let deltas = '';
+  stream.on('response.output_text.delta', (e) => (deltas += e.delta));
+  const final = await stream.finalResponse();
+  return { deltas, final };
+}
+
 export function openaiSseEvent(e: Event): string {
   return `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 }
@@ -190,7 +215,15 @@ function errorTypeFor(status: number): string {
   return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
-export async function startMockOpenAI(opts: { apiKey?: string; /** Azure: require `api-key` instead of a bearer. */ azure?: boolean } = {}): Promise<MockOpenAI> {
+export interface MockOpenAIOptions {
+  apiKey?: string;
+  /** Azure: require `api-key` instead of a bearer. */
+  azure?: boolean;
+  /** Checks the request's credentials itself (an Entra ID bearer); a returned reason answers 401. */
+  authorize?: (headers: IncomingHttpHeaders) => string | undefined;
+}
+
+export async function startMockOpenAI(opts: MockOpenAIOptions = {}): Promise<MockOpenAI> {
   const state = { requests: [] as RecordedRequest[], queue: [] as OpenAIBehaviour[], defaults: {} as OpenAIBehaviour, sentBodies: [] as Buffer[] };
   let counter = 0;
 
@@ -217,6 +250,8 @@ export async function startMockOpenAI(opts: { apiKey?: string; /** Azure: requir
   }
 
   async function respond(req: IncomingMessage, res: ServerResponse, json: Record<string, unknown> | undefined, b: OpenAIBehaviour, index: number) {
+    const refused = opts.authorize?.(req.headers);
+    if (refused !== undefined) return sendError(res, 401, 'invalid_request_error', `Unauthorized: ${refused}`, 'invalid_api_key');
     if (opts.apiKey) {
       const presented = opts.azure ? req.headers['api-key'] : req.headers.authorization;
       if (presented !== (opts.azure ? opts.apiKey : `Bearer ${opts.apiKey}`)) {

@@ -136,11 +136,11 @@ function formOf(html: string, pageUrl: string): { action: string; fields: URLSea
  * Complete the browser leg of a device sign-in headless. Returns the last page (the gateway's
  * result page: "You are signed in", or the page explaining a refusal).
  */
-export async function completeDeviceSignIn(verificationUriComplete: string, opts: SignInOptions): Promise<BrowserPage> {
-  const f = opts.fetch ?? fetch;
-  const jar = opts.jar ?? new CookieJar();
-  const gatewayOrigin = new URL(verificationUriComplete).origin;
-  const go = async (url: string, init: RequestInit = {}): Promise<BrowserPage> => {
+type Go = (url: string, init?: RequestInit) => Promise<BrowserPage>;
+
+/** A headless browser tab: follows redirects by hand, keeping cookies in `jar`. */
+function browser(jar: CookieJar, f: typeof fetch, gatewayOrigin: string, opts: Pick<SignInOptions, 'tamperAuthorizationUrl' | 'beforeCallback'> = {}): Go {
+  return async (url, init = {}) => {
     let current = url;
     let req = init;
     for (let hops = 0; hops < 20; hops++) {
@@ -163,26 +163,49 @@ export async function completeDeviceSignIn(verificationUriComplete: string, opts
     }
     throw new Error('too many redirects');
   };
-  const confirm = await go(verificationUriComplete);
-  if (confirm.status !== 200) return confirm;
-  const { fields } = formOf(confirm.html, confirm.url);
-  const action = new URL(opts.deny ? '/device/deny' : '/device', gatewayOrigin).href;
-  let page = await go(action, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gatewayOrigin, 'sec-fetch-site': 'same-origin', ...opts.confirmHeaders },
-    body: new URLSearchParams({ user_code: fields.get('user_code') ?? '' }).toString(),
-  });
-  // At the IdP: a login form, then consent; each a POST that redirects onwards.
+}
+
+/** At the IdP: a login form, then consent; each a POST that redirects onwards, until back at the gateway. */
+async function idpLeg(go: Go, first: BrowserPage, login: string, gatewayOrigin: string): Promise<BrowserPage> {
+  let page = first;
   for (let step = 0; step < 4 && new URL(page.url).origin !== gatewayOrigin; step++) {
     if (page.status !== 200) return page;
     const form = formOf(page.html, page.url);
     if (form.fields.get('prompt') === 'login') {
-      form.fields.set('login', opts.login);
+      form.fields.set('login', login);
       form.fields.set('password', 'any-password');
     }
     page = await go(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.fields.toString() });
   }
   return page;
+}
+
+/**
+ * Complete the browser leg of a device sign-in headless. Returns the last page (the gateway's
+ * result page: "You are signed in", or the page explaining a refusal).
+ */
+export async function completeDeviceSignIn(verificationUriComplete: string, opts: SignInOptions): Promise<BrowserPage> {
+  const jar = opts.jar ?? new CookieJar();
+  const gatewayOrigin = new URL(verificationUriComplete).origin;
+  const go = browser(jar, opts.fetch ?? fetch, gatewayOrigin, opts);
+  const confirm = await go(verificationUriComplete);
+  if (confirm.status !== 200) return confirm;
+  const { fields } = formOf(confirm.html, confirm.url);
+  const action = new URL(opts.deny ? '/device/deny' : '/device', gatewayOrigin).href;
+  const page = await go(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: gatewayOrigin, 'sec-fetch-site': 'same-origin', ...opts.confirmHeaders },
+    body: new URLSearchParams({ user_code: fields.get('user_code') ?? '' }).toString(),
+  });
+  return idpLeg(go, page, opts.login, gatewayOrigin);
+}
+
+/** Sign in to the admin console headless (/console/login, the IdP, back); `jar` then holds the console cookie. */
+export async function consoleSignIn(gatewayUrl: string, login: string, jar = new CookieJar()): Promise<{ jar: CookieJar; page: BrowserPage }> {
+  const gatewayOrigin = new URL(gatewayUrl).origin;
+  const go = browser(jar, fetch, gatewayOrigin);
+  const page = await idpLeg(go, await go(`${gatewayUrl}/console/login`), login, gatewayOrigin);
+  return { jar, page };
 }
 
 /**

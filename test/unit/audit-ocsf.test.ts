@@ -8,6 +8,7 @@ import { toOcsf, eventBody } from '../../gateway-server/src/audit/ocsf';
 import { hecEvents } from '../../gateway-server/src/audit/sinks/splunk-hec';
 import { syslogFrame } from '../../gateway-server/src/audit/sinks/syslog';
 import { toLogRecords } from '../../gateway-server/src/audit/sinks/otlp';
+import { shippedEvents } from '../../gateway-server/src/audit/sinks/shipper';
 import { ConfigError, resolveConfig } from '../../gateway-server/src/config/load';
 import type { AuditEntry } from '../../gateway-server/src/protocol/audit';
 import { assertOcsf } from '../support/ocsf';
@@ -89,12 +90,12 @@ describe('OCSF mapping of audit entries', () => {
   });
 
   it('is what the OTLP, HEC and syslog sinks ship with schema: ocsf, and the entry itself without it', () => {
-    const hec = JSON.parse(hecEvents([base], { source: 's', sourcetype: 'st', schema: 'ocsf' })) as { event: Record<string, unknown> };
+    const hec = JSON.parse(hecEvents(shippedEvents([base], 'ocsf'), { source: 's', sourcetype: 'st' })) as { event: Record<string, unknown> };
     assertOcsf(hec.event, 'HEC event');
-    const frame = syslogFrame(base, { format: 'json', app_name: 'tollgate', schema: 'ocsf' }).toString('utf8');
+    const frame = syslogFrame(shippedEvents([base], 'ocsf')[0]!, { format: 'json', app_name: 'tollgate' }).toString('utf8');
     const syslogEvent = JSON.parse(frame.slice(frame.indexOf(' - ') + 3)) as Record<string, unknown>;
     assertOcsf(syslogEvent, 'syslog message');
-    const record = toLogRecords([base], 0, 'ocsf')[0]!;
+    const record = toLogRecords(shippedEvents([base], 'ocsf'), 0)[0]!;
     assertOcsf(JSON.parse(record.body as string) as Record<string, unknown>, 'OTLP log body');
     assert.deepEqual(eventBody(base, undefined), base);
     assert.deepEqual(eventBody(base, 'tollgate'), base);

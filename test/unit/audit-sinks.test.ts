@@ -10,6 +10,7 @@ import { hecEvents, splunkHecDestination } from '../../gateway-server/src/audit/
 import { logsUrl, otlpDestination } from '../../gateway-server/src/audit/sinks/otlp';
 import { hourFile } from '../../gateway-server/src/audit/sinks/file';
 import { objectsFor, s3Destination } from '../../gateway-server/src/audit/sinks/s3';
+import { shippedEvents } from '../../gateway-server/src/audit/sinks/shipper';
 import { startS3Receiver, s3SignatureProblem } from '../support/s3-receiver';
 import { ConfigError, resolveConfig } from '../../gateway-server/src/config/load';
 import type { AuditEntry } from '../../gateway-server/src/protocol/audit';
@@ -50,9 +51,11 @@ function configProblems(sinks: unknown[]): string[] {
   }
 }
 
+const one = (e: AuditEntry) => shippedEvents([e])[0]!;
+
 describe('audit sinks: wire formats', () => {
   it('frames syslog messages as RFC 5424 with octet counting (app_name, facility log audit, MSGID = event)', () => {
-    const frame = syslogFrame(entry({ detail: { note: 'héllo wörld' } }), { format: 'json', app_name: 'tollgate-eu' });
+    const frame = syslogFrame(one(entry({ detail: { note: 'héllo wörld' } })), { format: 'json', app_name: 'tollgate-eu' });
     const text = frame.toString('utf8');
     const sp = text.indexOf(' ');
     const len = Number(text.slice(0, sp));
@@ -64,7 +67,7 @@ describe('audit sinks: wire formats', () => {
     assert.equal(m[4], 'tollgate-eu');
     assert.equal(m[6], 'inference');
     assert.deepEqual(JSON.parse(m[7]!), entry({ detail: { note: 'héllo wörld' } }));
-    const denied = syslogFrame(entry({ outcome: 'denied_policy' }), { format: 'json', app_name: 'x' }).toString();
+    const denied = syslogFrame(one(entry({ outcome: 'denied_policy' })), { format: 'json', app_name: 'x' }).toString();
     assert.match(denied, /^\d+ <108>1 /);
   });
 
@@ -82,14 +85,14 @@ describe('audit sinks: wire formats', () => {
   });
 
   it('wraps Splunk HEC events with time, source, sourcetype and index', () => {
-    const body = hecEvents([entry(), entry({ id: '43' })], { source: 'gw-eu', sourcetype: 'tollgate:audit', index: 'security' });
+    const body = hecEvents(shippedEvents([entry(), entry({ id: '43' })]), { source: 'gw-eu', sourcetype: 'tollgate:audit', index: 'security' });
     const events = body.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(events.length, 2);
     assert.deepEqual(Object.keys(events[0]!), ['time', 'source', 'sourcetype', 'index', 'event']);
     assert.equal(events[0]!.time, 1796379300.123);
     assert.equal(events[0]!.source, 'gw-eu');
     assert.equal((events[1]!.event as AuditEntry).id, '43');
-    assert.ok(!('index' in (JSON.parse(hecEvents([entry()], { source: 's', sourcetype: 't' })) as object)));
+    assert.ok(!('index' in (JSON.parse(hecEvents(shippedEvents([entry()]), { source: 's', sourcetype: 't' })) as object)));
   });
 
   it('gives up waiting for a Splunk ack after ack_timeout_seconds, so the batch is resent', async () => {
@@ -99,7 +102,7 @@ describe('audit sinks: wire formats', () => {
       return new Response(url.endsWith('/ack') ? '{"acks":{"0":false}}' : '{"text":"Success","code":0,"ackId":0}', { status: 200 });
     }) as unknown as typeof fetch;
     const dest = splunkHecDestination({ url: 'http://hec.invalid:8088/', token: 't', source: 's', sourcetype: 't', ack: true, ack_timeout_seconds: 1 }, fake, 50);
-    await assert.rejects(dest.deliver([entry()]), /did not acknowledge batch 0 within 1 s/);
+    await assert.rejects(dest.deliver(shippedEvents([entry()])), /did not acknowledge batch 0 within 1 s/);
     assert.equal(calls[0], '/services/collector/event');
     assert.ok(calls.slice(1).every((c) => c === '/services/collector/ack') && calls.length > 2);
   });
@@ -113,7 +116,7 @@ describe('audit sinks: wire formats', () => {
       seen = { url, headers: init.headers as Record<string, string>, body: Buffer.from(init.body as Uint8Array).toString('utf8') };
       return new Response('{}', { status: 200 });
     }) as unknown as typeof fetch;
-    await otlpDestination({ url: 'http://c:4318', headers: { 'x-scope-orgid': 'security' }, encoding: 'json' }, fake).deliver([entry()]);
+    await otlpDestination({ url: 'http://c:4318', headers: { 'x-scope-orgid': 'security' }, encoding: 'json' }, fake).deliver(shippedEvents([entry()]));
     assert.equal(seen!.url, 'http://c:4318/v1/logs');
     assert.equal(seen!.headers['x-scope-orgid'], 'security');
     assert.equal(seen!.headers['content-type'], 'application/json');
@@ -125,21 +128,21 @@ describe('audit sinks: wire formats', () => {
   });
 
   it('splits an s3 batch by UTC hour into objects keyed by zero-padded first and last id', () => {
-    const objs = objectsFor('/audit/', [entry({ id: '9', at: '2026-12-04T10:59:59.900Z' }), entry({ id: '10', at: '2026-12-04T11:00:00.100Z' }), entry({ id: '11', at: '2026-12-04T11:20:00.000Z' })]);
+    const objs = objectsFor('/audit/', shippedEvents([entry({ id: '9', at: '2026-12-04T10:59:59.900Z' }), entry({ id: '10', at: '2026-12-04T11:00:00.100Z' }), entry({ id: '11', at: '2026-12-04T11:20:00.000Z' })]));
     assert.deepEqual(
       objs.map(([k]) => k),
       ['audit/2026/12/04/10/00000000000000000009-00000000000000000009.jsonl', 'audit/2026/12/04/11/00000000000000000010-00000000000000000011.jsonl'],
     );
     assert.deepEqual(objs[1]![1].trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditEntry).id), ['10', '11']);
-    assert.equal(objectsFor('', [entry()])[0]![0], '2026/12/04/10/00000000000000000042-00000000000000000042.jsonl');
+    assert.equal(objectsFor('', shippedEvents([entry()]))[0]![0], '2026/12/04/10/00000000000000000042-00000000000000000042.jsonl');
   });
 
   it('an s3 sink with schema: ocsf writes OCSF events (API Activity for an inference row)', () => {
-    const [[, body]] = objectsFor('audit', [entry()], 'ocsf') as [[string, string]];
+    const [[, body]] = objectsFor('audit', shippedEvents([entry()], 'ocsf')) as [[string, string]];
     const event = JSON.parse(body.trimEnd()) as { class_uid: number; category_uid: number; unmapped?: { id?: string } };
     assert.equal(event.class_uid, 6003);
     assert.equal(event.category_uid, 6);
-    const [[, plain]] = objectsFor('audit', [entry()]) as [[string, string]];
+    const [[, plain]] = objectsFor('audit', shippedEvents([entry()])) as [[string, string]];
     assert.deepEqual(JSON.parse(plain.trimEnd()), entry(), 'without schema the entry goes as is');
   });
 
@@ -149,7 +152,7 @@ describe('audit sinks: wire formats', () => {
     try {
       const cfg = { bucket: 'b', region: 'us-east-1', endpoint: s3.url, force_path_style: true, prefix: 'p', access_key_id: 'ASIATEMP', secret_access_key: 'temp-secret', session_token: 'sts-token-1' };
       const dest = s3Destination(cfg);
-      await dest.deliver([entry()]);
+      await dest.deliver(shippedEvents([entry()]));
       await dest.close();
       assert.deepEqual([...s3.objects.keys()], ['p/2026/12/04/10/00000000000000000042-00000000000000000042.jsonl']);
       assert.deepEqual(s3.sessionTokens, ['sts-token-1']);

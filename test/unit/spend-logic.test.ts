@@ -28,6 +28,15 @@ describe('spend pricing', () => {
     assert.equal(book.cost(u({ cache_read_input_tokens: 1 }), book.rates('claude-haiku-4-5')), 1n);
     assert.equal(book.cost(u({ cache_read_input_tokens: 11 }), book.rates('claude-haiku-4-5')), 2n);
   });
+  it('prices OpenAI models with their cached-input rate, Codex 0.171\'s default gpt-5.5 included', () => {
+    // gpt-5.5 $5 / $0.50 cached / $30: 6000 uncached in + 4000 cached + 2000 out (reasoning included).
+    const usage = u({ input_tokens: 6000, cache_read_input_tokens: 4000, output_tokens: 2000 });
+    assert.equal(book.cost(usage, book.rates('gpt-5.5')), 30_000n + 2_000n + 60_000n);
+    // gpt-5.4 is half of gpt-5.5; gpt-5.3-codex is priced as gpt-5.2 ($1.75 / $0.175 / $14).
+    assert.equal(book.cost(usage, book.rates('gpt-5.4')), 46_000n);
+    assert.equal(book.cost(usage, book.rates('gpt-5.3-codex')), 10_500n + 700n + 28_000n);
+    for (const id of ['gpt-5.5', 'gpt-5.4', 'gpt-5.4-mini', 'gpt-5.4-nano', 'gpt-5.3-codex']) assert.ok(listPrice(id), `no price for ${id}`);
+  });
   it('prices web search at $0.01 per use', () => {
     assert.equal(book.cost(u({ web_search_requests: 3 }), book.rates('claude-sonnet-4-6')), 30_000n);
   });

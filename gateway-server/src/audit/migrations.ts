@@ -97,4 +97,19 @@ CREATE TABLE IF NOT EXISTS tollgate_audit_sink (
 );
 `,
   },
+  {
+    // The console's audit page and streamed exports page on the key (at, id), and the Users page
+    // reads last-seen per user by (sub, at). (at, id) serves every range read that (at) served, so
+    // (at) goes: one index more to maintain per row, not two. The sessions index is partial: only
+    // sign-in and refresh rows enter it, so the Users page lists sessions without reading requests.
+    version: 34,
+    name: 'audit_keyset_indexes',
+    sql: `
+CREATE INDEX IF NOT EXISTS audit_log_at_id ON audit_log (at, id);
+CREATE INDEX IF NOT EXISTS audit_log_sub_at_id ON audit_log (sub, at, id);
+DROP INDEX IF EXISTS audit_log_at;
+CREATE INDEX IF NOT EXISTS audit_log_sessions ON audit_log (sub, at) INCLUDE (session_id, surface, event, outcome)
+  WHERE session_id IS NOT NULL AND event IN ('session.mint', 'session.refresh', 'console.sign_in');
+`,
+  },
 ];

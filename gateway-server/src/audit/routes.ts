@@ -1,7 +1,7 @@
 /**
  * GET /v1/me/requests (bearer): the caller's own latest requests and their charges.
  *
- * GET /v1/organizations/audit (admin read access): filter by user, event, outcome and time.
+ * GET /v1/organizations/audit (admin read access): filter by user, event, outcome, model, upstream and time.
  * JSON pages list newest first (`after_id` = last id of the previous page). JSONL
  * (`?format=jsonl` or `Accept: application/x-ndjson`) streams every matching entry oldest
  * first, `after_id` resuming an interrupted export; it reads in pages, never the whole log.
@@ -18,29 +18,14 @@ import { auditQuerySchema, type AuditEntry, type AuditQuery } from '../protocol/
 import { myRequestsQuerySchema, type MyRequestsResponse } from '../protocol/me';
 import { ROW_COLUMNS } from './record';
 import { toEntry } from './entry';
+import { auditWhere } from './query';
 
 export { toEntry };
 
 const EXPORT_PAGE = 1000;
 
-function filters(q: AuditQuery): { where: string[]; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, v: unknown) => {
-    params.push(v);
-    where.push(sql.replace('?', `$${params.length}`));
-  };
-  if (q.user_id) add('sub = ?', q.user_id);
-  if (q.email) add('lower(email) = lower(?)', q.email);
-  if (q.outcome) add('outcome = ?', q.outcome);
-  if (q.event) add('event = ?', q.event);
-  if (q.since) add('at >= ?::timestamptz', new Date(q.since).toISOString());
-  if (q.until) add('at < ?::timestamptz', new Date(q.until).toISOString());
-  return { where, params };
-}
-
 export async function listAudit(db: Queryable, q: AuditQuery, order: 'desc' | 'asc', limit: number, afterId?: string) {
-  const { where, params } = filters(q);
+  const { where, params } = auditWhere(q);
   if (afterId) {
     params.push(afterId);
     where.push(`id ${order === 'desc' ? '<' : '>'} $${params.length}::bigint`);

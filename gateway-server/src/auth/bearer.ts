@@ -9,6 +9,10 @@ import type { Principal, SessionTokens } from './session-token';
 export interface RevocationCheck {
   /** True when the session (by sid) or the exact token (by hash) has been revoked. */
   isRevoked(principal: Principal): boolean;
+  /** The same check for a session that is not a bearer (the console cookie): its id, subject and sign-in time. */
+  isSessionRevoked?(sid: string, sub: string, authTimeSeconds: number): boolean;
+  /** End one session on every replica (the console's sign-out). */
+  revokeSession?(sid: string, sub?: string): Promise<void>;
 }
 
 export const noRevocations: RevocationCheck = { isRevoked: () => false };

@@ -24,8 +24,9 @@ export const REFUSED_KEYS: readonly RefusedKey[] = [
   { path: 'upstreams[anthropic].auth.workspace_id', instead: WIF },
   { path: 'upstreams[anthropic].auth.service_account_id', instead: WIF },
   {
-    path: 'upstreams[azure_openai].auth.entra_id',
-    instead: 'Tollgate does not yet obtain Entra ID tokens for Azure OpenAI; set upstreams[].auth.api_key to the resource key instead',
+    path: 'upstreams[azure_openai].auth.entra_id.managed_identity',
+    instead:
+      'Tollgate does not obtain Entra ID tokens through a managed or workload identity; give the app registration a client secret or certificate (auth.entra_id.tenant_id, client_id, client_secret or client_certificate_path), or set auth.api_key',
   },
   {
     path: 'admin.billing_group_tag',

@@ -205,6 +205,37 @@ const openaiUpstream = z
   })
   .strict();
 
+/** Public Entra ID; sovereign clouds and Azure Stack Hub name their own authority host. */
+export const ENTRA_DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
+
+/**
+ * Tollgate extension: an app registration's client credentials, exchanged through @azure/identity
+ * for tokens of scope https://cognitiveservices.azure.com/.default (routing/entra-token.ts).
+ * `managed_identity` is known so that boot can refuse it with a sentence (config/refused.ts).
+ */
+const entraIdAuth = z
+  .object({
+    tenant_id: z.string().min(1).optional(),
+    client_id: z.string().min(1).optional(),
+    client_secret: secretString.optional(),
+    /** A PEM file holding the certificate and its private key (Entra's certificate credential). */
+    client_certificate_path: z.string().min(1).optional(),
+    managed_identity: z.unknown().optional(),
+    authority_host: url
+      .refine((u) => u.startsWith('https://'), 'must be an https:// URL (MSAL refuses any other)')
+      .default(ENTRA_DEFAULT_AUTHORITY),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.managed_identity !== undefined) return; // refused at boot with its own sentence
+    for (const k of ['tenant_id', 'client_id'] as const) {
+      if (e[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is required for a client credential' });
+    }
+    if ((e.client_secret === undefined) === (e.client_certificate_path === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of client_secret and client_certificate_path' });
+    }
+  });
+
 /** Tollgate extension: an Azure OpenAI resource (Responses API), one deployment per model. */
 const azureOpenaiUpstream = z
   .object({
@@ -216,9 +247,9 @@ const azureOpenaiUpstream = z
     /** Model ID clients send → the deployment that serves it; a model without a deployment is not served here. */
     deployments: z.record(z.string(), z.string().min(1)).refine((d) => Object.keys(d).length > 0, 'name at least one model: deployment'),
     auth: z
-      .object({ api_key: secretString.optional(), entra_id: z.unknown().optional() })
+      .object({ api_key: secretString.optional(), entra_id: entraIdAuth.optional() })
       .strict()
-      .refine((a) => a.api_key !== undefined || a.entra_id !== undefined, 'set auth.api_key'),
+      .refine((a) => (a.api_key === undefined) !== (a.entra_id === undefined), 'set exactly one of auth.api_key and auth.entra_id'),
     headers: upstreamHeaders,
   })
   .strict();
@@ -328,6 +359,11 @@ export const enforcementSchema = z
      */
     count_tokens_near_cap: z.boolean().default(true),
     /**
+     * Tollgate extension, hard mode only: near a cap, a Messages request that fits only with its
+     * prompt at the plain input rate (not the cache-write rate) goes out with its cache_control removed.
+     */
+    drop_cache_control_near_cap: z.boolean().default(true),
+    /**
      * Tollgate extension, hard mode: output tokens an OpenAI Responses request reserves when it sets
      * no `max_output_tokens` (Codex never does) and the price file knows no output ceiling for its
      * model (default 128000).
@@ -393,7 +429,7 @@ export const configSchema = z
     console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
     /** Tollgate extension: audit sinks (docs/audit.md). */
     audit: auditSchema.optional(),
-    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true }),
+    enforcement: enforcementSchema.default({ fail_closed_on_error: false, mode: 'hard', reservation: 'lease', min_output_tokens: 1024, count_tokens_near_cap: true, drop_cache_control_near_cap: true }),
     pricing: pricingSchema.default({ multiplier: 1, overrides: [] }),
     auto_include_builtin_models: z.boolean().default(true),
     models: z.array(modelSchema).default([]),

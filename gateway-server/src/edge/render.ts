@@ -1,7 +1,8 @@
 /**
  * One error, four protocol shapes, chosen by route family: the Anthropic envelope for agents
  * (/v1/*, /api/* and everything else), OpenAI's `{error: {message, type, param, code}}` on the
- * OpenAI-family routes (/v1/responses), RFC 6749's `{error, error_description}` on /oauth/*, and
+ * OpenAI-family routes (/v1/responses), RFC 6749's `{error, error_description}` on /oauth/* and
+ * /.well-known/*, and
  * a page a person can read on /device. Pure: returns status, headers and body text.
  */
 import { GatewayError, OAuthError, renderAnthropicError, renderOAuthError, renderOpenAIError, type OAuthErrorCode } from '../errors';
@@ -17,7 +18,7 @@ export interface RenderedError {
 /** The family of a request target (path with or without query; may be unparsable). */
 export function routeFamily(url: string | undefined): RouteFamily {
   const path = (url ?? '').split('?')[0]!;
-  if (path.startsWith('/oauth/')) return 'oauth';
+  if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) return 'oauth';
   if (path === '/device' || path.startsWith('/device/')) return 'page';
   if (path === '/v1/responses' || path.startsWith('/v1/responses/')) return 'openai';
   return 'anthropic';

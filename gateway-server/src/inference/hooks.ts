@@ -34,8 +34,11 @@ export interface Admission {
   /** Usage-limit headers for a successful response (empty for uncapped callers). */
   headers: Record<string, string>;
   /**
-   * Near a hard cap: forward this body instead of the client's (its `max_tokens` lowered to what
-   * the budget left pays for; every other byte unchanged). Absent = forward the client's bytes.
+   * Near a hard cap: forward this body instead of the client's: its `max_tokens` lowered to what
+   * the budget left pays for (every other byte unchanged); or, when only a request without
+   * prompt caching fits, the body re-serialised without its `cache_control` markers, `max_tokens`
+   * lowered too if need be (spend/uncached.ts). `rawBody` and `body` say the same. Absent =
+   * forward the client's bytes.
    */
   forward?: { rawBody: Buffer; body: Record<string, unknown> };
   /**

@@ -173,8 +173,12 @@ export async function inferenceRoutes(app: FastifyInstance, opts: InferenceRoute
     let admission: Admission | undefined;
     if (family.charged(operation)) {
       try {
-        // Near a cap the gate may ask the upstreams for the prompt's token count (Messages only).
-        const countPromptTokens = family.name === 'anthropic' ? promptCounter(candidates, { url: req.url, headers: family.forwardableHeaders(req.headers), body, model, principal, requestId }) : undefined;
+        // Near a cap the gate may ask the upstreams for the prompt's token count (Messages only);
+        // built only then, so requests far from a cap do not copy their headers for it.
+        const countPromptTokens =
+          family.name === 'anthropic'
+            ? () => promptCounter(candidates, { url: req.url, headers: family.forwardableHeaders(req.headers), body, model, principal, requestId })()
+            : undefined;
         admission = await hooks.spend.admit({ principal, model, body, rawBodyBytes: raw.length, rawBody: raw, requestId, countPromptTokens, family: family.name });
       } catch (err) {
         if (err instanceof GatewayError) return fail(err, 'blocked_spend');

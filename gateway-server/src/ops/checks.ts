@@ -331,7 +331,7 @@ export async function checkUpstream(u: ResolvedUpstream, timeoutMs: number): Pro
     case 'openai':
       return tcpLine(name, u.base_url, timeoutMs, 'the API key is checked at the first request');
     case 'azure_openai':
-      return tcpLine(name, u.endpoint, timeoutMs, 'the API key is checked at the first request');
+      return tcpLine(name, u.endpoint, timeoutMs, u.auth.entra_id ? 'the Entra ID token is obtained at the first request' : 'the API key is checked at the first request');
   }
 }
 

@@ -15,6 +15,10 @@ export const auditQuerySchema = z
     outcome: z.string().min(1).max(64).optional(),
     /** Event name, e.g. inference, session.mint, admin.limit.upsert. */
     event: z.string().min(1).max(128).optional(),
+    /** Model as recorded (the client's ID), e.g. claude-sonnet-4-6. */
+    model: z.string().min(1).max(256).optional(),
+    /** Upstream name from the configuration. */
+    upstream: z.string().min(1).max(128).optional(),
     since: isoTime.optional(),
     until: isoTime.optional(),
     /** Entries are listed newest first; pass the last id of a page to get the next one. */

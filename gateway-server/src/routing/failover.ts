@@ -3,7 +3,7 @@
  * The decision of what fails over is pure (shouldFailOver / pickFinal) and table-tested.
  */
 import { GatewayError } from '../errors';
-import { UpstreamTimeoutError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
+import { UpstreamCredentialError, UpstreamTimeoutError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
 
 export interface RouteCandidate {
   upstream: Upstream;
@@ -89,6 +89,9 @@ export async function routeWithFailover(
   if (chosen) return { response: chosen.response, upstream: chosen.upstream, upstreamModel: chosen.upstreamModel, attempts: attempted };
   if (attempted === 1 && lastTransportError instanceof UpstreamTimeoutError) {
     throw new GatewayError('UPSTREAM_TIMEOUT', undefined, { cause: lastTransportError });
+  }
+  if (attempted === 1 && lastTransportError instanceof UpstreamCredentialError) {
+    throw new GatewayError('UPSTREAM_CREDENTIAL_UNAVAILABLE', undefined, { cause: lastTransportError });
   }
   throw new GatewayError('ALL_UPSTREAMS_FAILED', `all upstreams failed (${attempted} attempted)`, {
     cause: lastTransportError,

@@ -3,14 +3,17 @@
  * client's body bytes go upstream unchanged (so `store`, `include` and encrypted reasoning items
  * survive) and the reply comes back byte for byte. The client's bearer (a gateway session) never
  * leaves: only the headers below are forwarded and the upstream credential replaces it.
- * Azure: `{endpoint}/openai/responses?api-version=…` with an `api-key` header; the body's
+ * Azure: `{endpoint}/openai/responses?api-version=…` with an `api-key` header, or with
+ * `authorization: Bearer <Entra ID token>` when auth.entra_id is set (entra-token.ts); the body's
  * top-level `model` value alone is rewritten to the deployment name when it differs.
  */
 import { Pool, errors as undiciErrors } from 'undici';
 import type { ResolvedUpstream } from '../config/load';
 import { topLevelValueSpan } from '../edge/json-scan';
-import { cleanResponseHeaders, UpstreamConnectError, UpstreamTimeoutError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
+import { cleanResponseHeaders, UpstreamConnectError, UpstreamCredentialError, UpstreamTimeoutError, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream';
 import { GATEWAY_UA_SUFFIX } from './anthropic';
+import { noLog, type OperatorLog } from './cloud-http';
+import type { BearerTokenSource } from './entra-token';
 
 type OpenAIConfig = Extract<ResolvedUpstream, { provider: 'openai' | 'azure_openai' }>;
 
@@ -54,12 +57,15 @@ export class OpenAIUpstream implements Upstream {
   private readonly query: string;
   private readonly fixedHeaders: Record<string, string>;
   private readonly deployments: Readonly<Record<string, string>> | undefined;
+  private log: OperatorLog = noLog;
 
   constructor(
     cfg: OpenAIConfig,
     private readonly ttfbMs: number,
     /** Longest silence inside a reply body (0 = none): timeouts.upstream_idle_ms. */
     private readonly idleMs = 0,
+    /** Azure with auth.entra_id: the bearer replaces the `api-key` header. */
+    private readonly bearer?: BearerTokenSource,
   ) {
     this.name = cfg.name;
     this.provider = cfg.provider;
@@ -71,7 +77,7 @@ export class OpenAIUpstream implements Upstream {
       this.path = `${base.pathname.replace(/\/+$/, '')}/openai/responses`;
       this.query = `api-version=${encodeURIComponent(cfg.api_version)}`;
       this.deployments = cfg.deployments;
-      this.fixedHeaders = { ...common, 'api-key': cfg.auth.api_key ?? '' };
+      this.fixedHeaders = bearer ? common : { ...common, 'api-key': cfg.auth.api_key ?? '' };
     } else {
       base = new URL(cfg.base_url);
       this.path = `${base.pathname.replace(/\/+$/, '')}/responses`;
@@ -79,6 +85,10 @@ export class OpenAIUpstream implements Upstream {
       this.fixedHeaders = { ...common, authorization: `Bearer ${cfg.auth.api_key}` };
     }
     this.pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: ttfbMs, bodyTimeout: idleMs });
+  }
+
+  setLog(log: OperatorLog): void {
+    this.log = log;
   }
 
   /** Azure serves only the models it has a deployment for, under the deployment's name. */
@@ -95,6 +105,7 @@ export class OpenAIUpstream implements Upstream {
       'content-length': String(body.length),
       'user-agent': (req.headers['user-agent'] ?? 'tollgate') + GATEWAY_UA_SUFFIX,
     };
+    if (this.bearer) headers.authorization = `Bearer ${await this.entraToken(req)}`;
     if (!headers['content-type']) headers['content-type'] = 'application/json';
     const search = this.query ? (req.search ? `${req.search}&${this.query}` : `?${this.query}`) : req.search;
     let res;
@@ -115,6 +126,17 @@ export class OpenAIUpstream implements Upstream {
         resBody.on('error', () => {});
       },
     };
+  }
+
+  /** A token failure is this upstream's fault: a transport error, so the breaker and failover see it. */
+  private async entraToken(req: UpstreamRequest): Promise<string> {
+    try {
+      return await this.bearer!(req.signal);
+    } catch (err) {
+      if (req.signal.aborted) throw err;
+      this.log({ upstream: this.name, requestId: req.requestId, err: (err as Error).message }, 'azure_openai Entra ID token unavailable');
+      throw new UpstreamCredentialError(this.name, 'could not obtain an Entra ID token');
+    }
   }
 
   async close(): Promise<void> {

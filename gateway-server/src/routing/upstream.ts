@@ -63,6 +63,15 @@ export class UpstreamConnectError extends Error {
   }
 }
 
+/** The gateway could not obtain its own credential for the upstream (an Entra ID token): nothing was sent. */
+export class UpstreamCredentialError extends UpstreamConnectError {
+  constructor(upstream: string, what: string) {
+    super(upstream, new Error(what));
+    this.name = 'UpstreamCredentialError';
+    this.message = `upstream ${upstream}: ${what}`;
+  }
+}
+
 export class UpstreamTimeoutError extends Error {
   constructor(readonly upstream: string, readonly ms: number) {
     super(`upstream ${upstream} sent no response within ${ms} ms`);

@@ -114,6 +114,7 @@ export async function createSpendFeature(ctx: FeatureContext): Promise<Feature> 
     blockedMessage: admin.blocked_message,
     minOutputTokens: ctx.config.enforcement.min_output_tokens,
     countTokensNearCap: ctx.config.enforcement.count_tokens_near_cap,
+    dropCacheControlNearCap: ctx.config.enforcement.drop_cache_control_near_cap,
     reservationTtlMs: RESERVATION_TTL_MS,
     storeTimeoutMs: STORE_TIMEOUT_MS,
     log,

@@ -18,7 +18,7 @@ import { resolveCap } from './layering';
 import type { LimitCache } from './limit-cache';
 import { periodWindows, type PeriodWindow } from './periods';
 import { abortedUsage, type PriceBook, type WorstCase } from './pricing';
-import { DEFAULT_MIN_OUTPUT_TOKENS, headroom, nearCapDetail, planLowering, type Counter } from './near-cap';
+import { admitNearCap, DEFAULT_MIN_OUTPUT_TOKENS, headroom, nearCapDetail, type Attempt, type Counter, type Short } from './near-cap';
 import type { SettleItem, SettleQueue } from './settle-queue';
 import { LeaseBook, type GrantResult, type Lease } from './leases';
 import { allowedHeaders, FETCH_ERROR_HEADERS, MICROS_PER_CENT, rejection, type CapStanding } from './standing';
@@ -42,6 +42,8 @@ export interface GateOptions {
   minOutputTokens?: number;
   /** Near a cap, bound the prompt by the upstream's count_tokens (enforcement.count_tokens_near_cap, default true). */
   countTokensNearCap?: boolean;
+  /** Near a cap, forward a request that fits only without prompt caching with its cache_control removed (enforcement.drop_cache_control_near_cap, default true). */
+  dropCacheControlNearCap?: boolean;
   /** How long a reservation may live before any replica reconciles it as crashed. */
   reservationTtlMs: number;
   storeTimeoutMs: number;
@@ -171,41 +173,19 @@ export class ReservingSpendGate implements SpendGate {
     return res.rows;
   }
 
-  /**
-   * Admission through `attempt` (a lease or a per-request reservation), closer to the cap at each
-   * step: the request's byte-bound worst case; when that does not fit, the same request with its
-   * prompt bounded by the upstream's count (enforcement.count_tokens_near_cap; asked only if some
-   * count could make a difference); then `max_tokens` lowered to what is left; else the 429.
-   */
+  /** Near-cap admission (near-cap.ts), else the 429 saying what is left and what the request needed. */
   private async nearCap(ctx: AdmitContext, wc: WorstCase, windows: PeriodWindow[], caps: (bigint | null)[], now: number, attempt: Attempt): Promise<Admission> {
     const o = this.o;
-    let short = await attempt(wc.reserve);
-    if (!isShort(short)) return short;
-    const floor = o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS;
-    let cur = wc;
-    if (o.countTokensNearCap !== false && ctx.countPromptTokens && short.left >= o.prices.leastWithCount(wc, Math.min(floor, wc.maxTokens))) {
-      const count = await ctx.countPromptTokens();
-      if (count !== undefined) cur = o.prices.withPromptCount(wc, count);
-      if (cur.counted && cur.reserve <= short.left) {
-        const full = await attempt(cur.reserve);
-        if (!isShort(full)) return full;
-        short = full;
-      }
-    }
-    const low = planLowering(o.prices, ctx, cur, short.left, floor);
-    if ('need' in low) {
-      const lowered = await attempt(low.need, low.forward);
-      if (!isShort(lowered)) return lowered;
-      short = lowered;
-    }
-    throw this.nearCapRefusal(windows, caps, short.rows, cur, short.left, now, 'reason' in low ? low.reason : undefined);
+    const opts = { prices: o.prices, floor: o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, countTokens: o.countTokensNearCap !== false, dropCacheControl: o.dropCacheControlNearCap !== false };
+    const r = await admitNearCap(opts, ctx, wc, attempt);
+    if (!('short' in r)) return r;
+    throw this.nearCapRefusal(windows, caps, r.short.rows, r.short.left, now, nearCapDetail(o.prices, r.wc, r.short.left, opts.floor, r.reason, r.plain));
   }
 
-  /** The 429 near a cap: what is left, what the request needed at least and as sent, when it resets. */
-  private nearCapRefusal(windows: PeriodWindow[], caps: (bigint | null)[], rows: Counter[], wc: WorstCase, left: bigint, now: number, reason?: string): GatewayError {
+  /** The 429 near a cap: which caps, when they reset, and `detail` (what is left and what the request needed). */
+  private nearCapRefusal(windows: PeriodWindow[], caps: (bigint | null)[], rows: Counter[], left: bigint, now: number, detail: string): GatewayError {
     const standings = this.standings(windows, caps, rows).filter((s) => s.capCents !== null);
     const capped = standings.filter((s) => s.spentMicros + s.reserved >= s.capCents! * MICROS_PER_CENT - left);
-    const detail = nearCapDetail(this.o.prices, wc, left, this.o.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, reason);
     const r = rejection(capped.length ? capped : standings, now, this.o.blockedMessage, detail);
     return new GatewayError('SPEND_LIMIT_REACHED', r.message, { headers: r.headers });
   }
@@ -384,14 +364,6 @@ export class ReservingSpendGate implements SpendGate {
 }
 
 type Forward = NonNullable<Admission['forward']>;
-
-/** A reservation that did not fit: what the caller may still take, and the counters behind it. */
-interface Short {
-  left: bigint;
-  rows: Counter[];
-}
-type Attempt = (need: bigint, forward?: Forward) => Promise<Admission | Short>;
-const isShort = (r: Admission | Short): r is Short => 'left' in r && 'rows' in r;
 
 const counters = (rows: CounterRow[]): Counter[] => rows.map((r) => ({ bucket: r.bucket, spent: BigInt(r.spent), reserved: BigInt(r.reserved) }));
 

@@ -75,9 +75,14 @@ export const PRICE_ROWS: readonly PriceRow[] = [
     rates: listRates(15, 75),
     ids: ['claude-opus-4-1', 'claude-opus-4-1-20250805', 'us.anthropic.claude-opus-4-1-20250805-v1:0', 'claude-opus-4-1@20250805'],
   },
-  // OpenAI (Responses API, Codex), list prices per million tokens: input / cached input / output.
+  // OpenAI (Responses API, Codex), list prices per million tokens: input / cached input / output,
+  // standard tier, short context (OpenAI's pricing page as of 2026-11; gpt-5.5 is Codex 0.171's default).
+  { family: 'gpt-5.5', rates: openaiRates(5, 0.5, 30), maxOutputTokens: 128_000, ids: ['gpt-5.5'] },
+  { family: 'gpt-5.4', rates: openaiRates(2.5, 0.25, 15), maxOutputTokens: 128_000, ids: ['gpt-5.4'] },
+  { family: 'gpt-5.4-mini', rates: openaiRates(0.75, 0.075, 4.5), maxOutputTokens: 128_000, ids: ['gpt-5.4-mini'] },
+  { family: 'gpt-5.4-nano', rates: openaiRates(0.2, 0.02, 1.25), maxOutputTokens: 128_000, ids: ['gpt-5.4-nano'] },
   { family: 'gpt-5', rates: openaiRates(1.25, 0.125, 10), maxOutputTokens: 128_000, ids: ['gpt-5', 'gpt-5-codex', 'gpt-5.1', 'gpt-5.1-codex', 'gpt-5.1-codex-max'] },
-  { family: 'gpt-5.2', rates: openaiRates(1.75, 0.175, 14), maxOutputTokens: 128_000, ids: ['gpt-5.2', 'gpt-5.2-codex'] },
+  { family: 'gpt-5.2', rates: openaiRates(1.75, 0.175, 14), maxOutputTokens: 128_000, ids: ['gpt-5.2', 'gpt-5.2-codex', 'gpt-5.3-codex'] },
   { family: 'gpt-5-mini', rates: openaiRates(0.25, 0.025, 2), maxOutputTokens: 128_000, ids: ['gpt-5-mini', 'gpt-5.1-codex-mini', 'codex-mini-latest'] },
   { family: 'gpt-5-nano', rates: openaiRates(0.05, 0.005, 0.4), maxOutputTokens: 128_000, ids: ['gpt-5-nano'] },
   { family: 'gpt-4.1', rates: openaiRates(2, 0.5, 8), maxOutputTokens: 32_768, ids: ['gpt-4.1'] },

@@ -5,23 +5,21 @@
  */
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditEntry } from '../../protocol/audit';
 import type { Destination } from './shipper';
-import { eventBody, type EventSchema } from '../ocsf';
 
 export function hourFile(at: string): string {
   return `audit-${at.slice(0, 13)}.jsonl`;
 }
 
-export function fileDestination(cfg: { dir: string; schema?: EventSchema }): Destination {
+export function fileDestination(cfg: { dir: string }): Destination {
   return {
-    async deliver(entries) {
+    async deliver(events) {
       await mkdir(cfg.dir, { recursive: true });
       const byFile = new Map<string, string[]>();
-      for (const e of entries) {
-        const f = hourFile(e.at);
+      for (const { entry, body } of events) {
+        const f = hourFile(entry.at);
         const lines = byFile.get(f) ?? [];
-        lines.push(`${JSON.stringify(eventBody(e, cfg.schema))}\n`);
+        lines.push(`${JSON.stringify(body)}\n`);
         byFile.set(f, lines);
       }
       for (const [name, lines] of byFile) {

@@ -46,6 +46,7 @@ export function startSinks(
         name: cfg.name,
         type: cfg.type,
         batchSize: cfg.batch_size,
+        schema: 'schema' in cfg ? cfg.schema : undefined,
         maxBackoffMs: cfg.max_backoff_seconds * 1000,
         owner,
         pollMs: opts.pollMs,

@@ -7,8 +7,7 @@ import { ProtobufLogsSerializer, JsonLogsSerializer } from '@opentelemetry/otlp-
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { AuditEntry } from '../../protocol/audit';
 import { GATEWAY_VERSION } from '../../version';
-import type { Destination } from './shipper';
-import { eventBody, type EventSchema } from '../ocsf';
+import type { Destination, ShippedEvent } from './shipper';
 import { httpFailure } from './http';
 
 type LogRecords = Parameters<typeof ProtobufLogsSerializer.serializeRequest>[0];
@@ -57,14 +56,14 @@ export function entryAttributes(e: AuditEntry): Record<string, string | number |
   return a;
 }
 
-export function toLogRecords(entries: AuditEntry[], now = Date.now(), schema?: EventSchema): LogRecords {
-  return entries.map((e) => ({
+export function toLogRecords(events: ShippedEvent[], now = Date.now()): LogRecords {
+  return events.map(({ entry: e, body }) => ({
     hrTime: hrTime(Date.parse(e.at)),
     hrTimeObserved: hrTime(now),
     severityNumber: e.outcome === 'ok' ? INFO : WARN,
     severityText: e.outcome === 'ok' ? 'INFO' : 'WARN',
     eventName: `tollgate.audit.${e.event}`,
-    body: JSON.stringify(eventBody(e, schema)),
+    body: JSON.stringify(body),
     attributes: entryAttributes(e),
     droppedAttributesCount: 0,
     resource: RESOURCE,
@@ -72,13 +71,13 @@ export function toLogRecords(entries: AuditEntry[], now = Date.now(), schema?: E
   })) as unknown as LogRecords;
 }
 
-export function otlpDestination(cfg: { url: string; headers: Record<string, string>; encoding: 'protobuf' | 'json'; schema?: EventSchema }, fetchImpl: typeof fetch = fetch): Destination {
+export function otlpDestination(cfg: { url: string; headers: Record<string, string>; encoding: 'protobuf' | 'json'}, fetchImpl: typeof fetch = fetch): Destination {
   const url = logsUrl(cfg.url);
   const serializer = cfg.encoding === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
   const contentType = cfg.encoding === 'json' ? 'application/json' : 'application/x-protobuf';
   return {
-    async deliver(entries) {
-      const body = serializer.serializeRequest(toLogRecords(entries, Date.now(), cfg.schema));
+    async deliver(events) {
+      const body = serializer.serializeRequest(toLogRecords(events, Date.now()));
       if (!body) throw new Error('the OTLP serializer produced no body');
       const res = await fetchImpl(url, {
         method: 'POST',

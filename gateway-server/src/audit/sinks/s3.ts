@@ -5,11 +5,10 @@
  * Delivery is at least once like every sink; because the key is derived from the rows, a batch
  * sent again after a crash or a lost reply overwrites the same object instead of adding a copy.
  */
-import { eventBody, type EventSchema } from '../ocsf';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AuditEntry } from '../../protocol/audit';
-import type { Destination } from './shipper';
+import type { Destination, ShippedEvent } from './shipper';
 
 export interface S3SinkConfig {
   bucket: string;
@@ -20,7 +19,6 @@ export interface S3SinkConfig {
   access_key_id?: string;
   secret_access_key?: string;
   session_token?: string;
-  schema?: EventSchema;
 }
 
 const pad = (id: string | number) => String(id).padStart(20, '0');
@@ -34,14 +32,14 @@ export function objectKey(prefix: string, first: AuditEntry, last: AuditEntry): 
 }
 
 /** The batch split by UTC hour, in order: key → JSONL body. */
-export function objectsFor(prefix: string, entries: AuditEntry[], schema?: EventSchema): [string, string][] {
-  const groups: AuditEntry[][] = [];
-  for (const e of entries) {
+export function objectsFor(prefix: string, events: ShippedEvent[]): [string, string][] {
+  const groups: ShippedEvent[][] = [];
+  for (const e of events) {
     const cur = groups.at(-1);
-    if (cur && cur[0]!.at.slice(0, 13) === e.at.slice(0, 13)) cur.push(e);
+    if (cur && cur[0]!.entry.at.slice(0, 13) === e.entry.at.slice(0, 13)) cur.push(e);
     else groups.push([e]);
   }
-  return groups.map((g) => [objectKey(prefix, g[0]!, g.at(-1)!), g.map((e) => `${JSON.stringify(eventBody(e, schema))}\n`).join('')]);
+  return groups.map((g) => [objectKey(prefix, g[0]!.entry, g.at(-1)!.entry), g.map((e) => `${JSON.stringify(e.body)}\n`).join('')]);
 }
 
 /** Worded for /healthz and the log: status and S3 error code, never the request (it carries the signature). */
@@ -71,8 +69,8 @@ export function s3Client(cfg: S3SinkConfig): S3Client {
 
 export function s3Destination(cfg: S3SinkConfig, client: S3Client = s3Client(cfg)): Destination {
   return {
-    async deliver(entries) {
-      for (const [key, body] of objectsFor(cfg.prefix, entries, cfg.schema)) {
+    async deliver(events) {
+      for (const [key, body] of objectsFor(cfg.prefix, events)) {
         try {
           await client.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }), { abortSignal: AbortSignal.timeout(30_000) });
         } catch (err) {

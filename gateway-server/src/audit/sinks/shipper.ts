@@ -7,11 +7,23 @@
 import type { Queryable } from '../../store/db';
 import type { AuditEntry } from '../../protocol/audit';
 import { toEntry } from '../entry';
+import { eventBody, type EventSchema } from '../ocsf';
 import { SinkCursor, type StreamPosition } from './cursor';
 
-/** A destination: resolves once every entry is accepted, throws to have the batch retried. */
+/** A row on its way out: the entry (for a sink's own envelope fields) and its body in the sink's schema. */
+export interface ShippedEvent {
+  entry: AuditEntry;
+  body: unknown;
+}
+
+/** The batch with each body rendered once, in the sink's `schema` (the entry itself, or OCSF). */
+export function shippedEvents(entries: AuditEntry[], schema?: EventSchema): ShippedEvent[] {
+  return entries.map((entry) => ({ entry, body: eventBody(entry, schema) }));
+}
+
+/** A destination: resolves once every event is accepted, throws to have the batch retried. */
 export interface Destination {
-  deliver(entries: AuditEntry[]): Promise<void>;
+  deliver(events: ShippedEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -21,6 +33,8 @@ export interface ShipperOptions {
   batchSize: number;
   maxBackoffMs: number;
   owner: string;
+  /** The sink's event schema: bodies are rendered here, once, so destinations only frame them. */
+  schema?: EventSchema;
   /** How often an idle shipper looks for new rows. */
   pollMs?: number;
   leaseMs?: number;
@@ -133,7 +147,7 @@ export class SinkShipper {
       this.status.lag_rows = 0;
       return false;
     }
-    await this.dest.deliver(rows.map((r) => toEntry(r.raw)));
+    await this.dest.deliver(shippedEvents(rows.map((r) => toEntry(r.raw)), this.opts.schema));
     const last = rows[rows.length - 1]!;
     const to = { txid: last.txid, id: String(last.raw.id) };
     const kept = await this.cursor.advance(to, rows.length, this.leaseMs);

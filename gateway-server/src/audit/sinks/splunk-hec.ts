@@ -7,9 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AuditEntry } from '../../protocol/audit';
-import type { Destination } from './shipper';
-import { eventBody, type EventSchema } from '../ocsf';
+import type { Destination, ShippedEvent } from './shipper';
 import { httpFailure } from './http';
 
 const ackReply = z.object({ ackId: z.number().int() }).passthrough();
@@ -23,12 +21,11 @@ export interface SplunkHecConfig {
   sourcetype: string;
   ack: boolean;
   ack_timeout_seconds: number;
-  schema?: EventSchema;
 }
 
-export function hecEvents(entries: AuditEntry[], cfg: Pick<SplunkHecConfig, 'index' | 'source' | 'sourcetype' | 'schema'>): string {
-  return entries
-    .map((e) => JSON.stringify({ time: Date.parse(e.at) / 1000, source: cfg.source, sourcetype: cfg.sourcetype, ...(cfg.index ? { index: cfg.index } : {}), event: eventBody(e, cfg.schema) }))
+export function hecEvents(events: ShippedEvent[], cfg: Pick<SplunkHecConfig, 'index' | 'source' | 'sourcetype'>): string {
+  return events
+    .map(({ entry, body }) => JSON.stringify({ time: Date.parse(entry.at) / 1000, source: cfg.source, sourcetype: cfg.sourcetype, ...(cfg.index ? { index: cfg.index } : {}), event: body }))
     .join('\n');
 }
 
@@ -54,8 +51,8 @@ export function splunkHecDestination(cfg: SplunkHecConfig, fetchImpl: typeof fet
     }
   };
   return {
-    async deliver(entries) {
-      const text = await post('/services/collector/event', hecEvents(entries, cfg));
+    async deliver(events) {
+      const text = await post('/services/collector/event', hecEvents(events, cfg));
       if (!cfg.ack) return;
       let parsed: unknown;
       try {

@@ -8,8 +8,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { hostname } from 'node:os';
 import type { AuditEntry } from '../../protocol/audit';
 import { GATEWAY_VERSION } from '../../version';
-import type { Destination } from './shipper';
-import { eventBody, type EventSchema } from '../ocsf';
+import type { Destination, ShippedEvent } from './shipper';
 
 export interface SyslogConfig {
   host: string;
@@ -17,7 +16,6 @@ export interface SyslogConfig {
   tls: boolean | { ca?: string; servername?: string };
   format: 'json' | 'cef';
   app_name: string;
-  schema?: EventSchema;
 }
 
 // Facility 13 ("log audit"); severity 6 informational, 4 warning.
@@ -57,10 +55,10 @@ export function cefMessage(e: AuditEntry): string {
 }
 
 /** One RFC 5424 message, octet-counted: `LEN SP <PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG`. */
-export function syslogFrame(e: AuditEntry, cfg: Pick<SyslogConfig, 'format' | 'app_name' | 'schema'>): Buffer {
+export function syslogFrame({ entry: e, body: event }: ShippedEvent, cfg: Pick<SyslogConfig, 'format' | 'app_name'>): Buffer {
   const pri = FACILITY * 8 + (e.outcome === 'ok' ? 6 : 4);
   const msgid = e.event.replace(/[^!-~]/g, '_').slice(0, 32) || '-';
-  const body = cfg.format === 'cef' ? cefMessage(e) : JSON.stringify(eventBody(e, cfg.schema));
+  const body = cfg.format === 'cef' ? cefMessage(e) : JSON.stringify(event);
   // MSG-ANY (no BOM): receivers such as rsyslog then hand the JSON or CEF text on unchanged.
   const msg = Buffer.from(`<${pri}>1 ${e.at} ${HOST} ${cfg.app_name} ${process.pid} ${msgid} - ${body}`, 'utf8');
   return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
@@ -89,13 +87,13 @@ export function syslogDestination(cfg: SyslogConfig): Destination {
       s.setTimeout(30_000, () => s.destroy(new Error('timed out')));
     });
   return {
-    async deliver(entries) {
+    async deliver(events) {
       if (!socket || broken || socket.destroyed) {
         socket?.destroy();
         socket = await open();
       }
       const s = socket;
-      const data = Buffer.concat(entries.map((e) => syslogFrame(e, cfg)));
+      const data = Buffer.concat(events.map((e) => syslogFrame(e, cfg)));
       await new Promise<void>((resolve, reject) => s.write(data, (err) => (err ? reject(err) : resolve())));
       if (broken) throw broken;
     },

@@ -2,9 +2,10 @@
  * Console sign-in: authorization code + PKCE (+ state, nonce) against the organisation's IdP
  * through the gateway's OpenID Connect client (auth/oidc-rp.ts, same oidc block as the device
  * flow, redirect URI `<public_url>/console/callback`), then a one-hour session cookie. Sign-out
- * clears it. Each sign-in, refusal and sign-out is an audit row.
+ * clears it and revokes its session id on every replica. Each sign-in, refusal and sign-out is an audit row.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { OidcRelyingParty } from '../../auth/oidc-rp';
@@ -23,8 +24,8 @@ export async function consoleAuthRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
   const { config } = c.fctx;
   const rp = config.oidc ? new OidcRelyingParty(config.oidc, `${config.publicUrl}/console/callback`, idpFetch(config.oidc, c.fctx.fetch)) : undefined;
   const now = () => c.fctx.clock.now();
-  const event = (req: FastifyRequest, name: string, outcome: 'ok' | 'denied' | 'error', s?: Pick<ConsoleSession, 'sub' | 'email' | 'groups'>, reason?: string) =>
-    c.fctx.emit({ name, at: new Date(now()), requestId: req.id, outcome, surface: 'console', ...(s ? { principal: { sub: s.sub, ...(s.email ? { email: s.email } : {}), groups: s.groups }, actor: `oidc:${s.sub}` } : {}), ...(reason ? { reason } : {}) });
+  const event = (req: FastifyRequest, name: string, outcome: 'ok' | 'denied' | 'error', s?: Pick<ConsoleSession, 'sid' | 'sub' | 'email' | 'groups'>, reason?: string) =>
+    c.fctx.emit({ name, at: new Date(now()), requestId: req.id, outcome, surface: 'console', ...(s ? { principal: { sub: s.sub, ...(s.email ? { email: s.email } : {}), groups: s.groups }, actor: `oidc:${s.sub}`, sessionId: s.sid } : {}), ...(reason ? { reason } : {}) });
   const failPage = (reply: Parameters<typeof sendHtml>[0], title: string, text: string, status: number) =>
     sendHtml(reply, title, html`<p>${text}</p><p><a href="/console/login">Sign in again</a></p>`, { status });
 
@@ -55,7 +56,8 @@ export async function consoleAuthRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
       const claims = tokens.idTokenClaims ?? (await rp.userinfo(tokens.accessToken, undefined));
       const id = mapClaims(config.oidc!, claims);
       applyGates(config.oidc!, id);
-      session = { sub: id.sub, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups, csrf: randomId(), exp: Math.floor(now() / 1000) + SESSION_SECONDS };
+      const iat = Math.floor(now() / 1000);
+      session = { sid: randomUUID(), iat, sub: id.sub, ...(id.email ? { email: id.email } : {}), ...(id.name ? { name: id.name } : {}), groups: id.groups, csrf: randomId(), exp: iat + SESSION_SECONDS };
     } catch (err) {
       const reason = err instanceof SignInRejected ? err.reason : (err as Error).name;
       await event(req, 'console.sign_in', 'denied', undefined, reason);
@@ -71,7 +73,11 @@ export async function consoleAuthRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
   app.post('/console/logout', async (req, reply) => {
     const s = currentSession(c, req);
     if (s && !(await checkForm(c, req, reply, s))) return reply;
-    if (s) await event(req, 'console.sign_out', 'ok', s);
+    if (s) {
+      // Revoked like a bearer, so a copy of the cookie taken before sign-out is refused too.
+      await c.fctx.features.identity?.revocations?.revokeSession?.(s.sid, s.sub);
+      await event(req, 'console.sign_out', 'ok', s);
+    }
     reply.header('set-cookie', c.cookies.clearCookie(c.cookies.session));
     return sendHtml(reply, 'Signed out', html`<p>You are signed out of the console.</p><p><a href="/console/login">Sign in again</a></p>`);
   });

@@ -22,8 +22,17 @@ export interface Signed {
   viewer: Viewer;
 }
 
+/**
+ * The cookie's session unless it expired, was signed out or its user's sessions were revoked.
+ * The revocation check is the bearer's (identity feature, kept current on every replica by
+ * NOTIFY), so a console cookie stops working everywhere the moment a bearer would.
+ */
 export function currentSession(c: ConsoleCtx, req: FastifyRequest): ConsoleSession | undefined {
-  return c.cookies.open<ConsoleSession>(readCookie(req, c.cookies.session), c.fctx.clock.now());
+  const s = c.cookies.open<ConsoleSession>(readCookie(req, c.cookies.session), c.fctx.clock.now());
+  if (!s || typeof s.sid !== 'string' || typeof s.iat !== 'number') return undefined;
+  const revocations = c.fctx.features.identity?.revocations;
+  if (!revocations?.isSessionRevoked || revocations.isSessionRevoked(s.sid, s.sub, s.iat)) return undefined;
+  return s;
 }
 
 /** The signed-in admin or viewer, or undefined after replying (sign-in redirect or the 403 page). */
@@ -31,6 +40,7 @@ export async function signedIn(c: ConsoleCtx, req: FastifyRequest, reply: Fastif
   const session = currentSession(c, req);
   if (!session) {
     const back = req.method === 'GET' ? `?next=${encodeURIComponent(req.url)}` : '';
+    if (readCookie(req, c.cookies.session)) reply.header('set-cookie', c.cookies.clearCookie(c.cookies.session));
     await reply.redirect(`/console/login${back}`, 303);
     return undefined;
   }
@@ -62,7 +72,7 @@ export interface AdminCall {
 
 /** Call the Admin API in-process as the signed-in person. */
 export async function adminApi(c: ConsoleCtx, s: ConsoleSession, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown): Promise<AdminCall> {
-  const { token } = c.fctx.tokens.mint({ sub: s.sub, email: s.email, name: s.name, groups: s.groups });
+  const { token } = c.fctx.tokens.mint({ sub: s.sub, email: s.email, name: s.name, groups: s.groups, sid: s.sid });
   const res = await c.app.inject({
     method,
     url,

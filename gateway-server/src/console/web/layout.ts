@@ -38,7 +38,7 @@ form.inline{display:inline}form.bar{display:flex;gap:8px;flex-wrap:wrap;align-it
 label{display:flex;flex-direction:column;font-size:13px;gap:2px}input,select,button{font:inherit;padding:5px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
 button{cursor:pointer;background:var(--card)}button.danger{color:var(--bad)}button[disabled]{opacity:.6;cursor:not-allowed}
 .notice{border:1px solid var(--line);border-left:4px solid var(--accent);padding:8px 12px;margin:8px 0;background:var(--card)}
-.notice.error{border-left-color:var(--bad)}pre{background:var(--card);border:1px solid var(--line);padding:10px;overflow:auto;border-radius:6px}
+.notice.error{border-left-color:var(--bad)}ul.sessions{margin:0;padding-left:16px;font-size:13px}pre{background:var(--card);border:1px solid var(--line);padding:10px;overflow:auto;border-radius:6px}
 svg text{fill:var(--fg);font-size:11px}.legend span{display:inline-flex;align-items:center;gap:4px;margin-right:12px}.legend i{width:10px;height:10px;display:inline-block}
 `;
 

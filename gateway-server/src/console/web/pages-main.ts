@@ -11,6 +11,7 @@ import { html, type SafeHtml } from './html';
 import { csrfField, type Viewer } from './layout';
 import { stackedBars } from './chart';
 import { adminApi, type PageRender } from './context';
+import { lastSeenOf, sessionsOf, type UserSession } from './sessions';
 
 export const usd = (micros: string | number | bigint) => `$${(Number(micros) / 1e6).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
 export const centsToUsd = (cents: string | null) => (cents === null ? '—' : `$${(Number(cents) / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`);
@@ -146,6 +147,14 @@ interface EffectiveRow {
   period_to_date_spend: string;
 }
 
+const minute = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ');
+
+function sessionsCell(list: UserSession[]): SafeHtml {
+  if (!list.length) return html`<span class="muted">none active</span>`;
+  return html`<ul class="sessions">${list.map((s) => html`<li data-sid="${s.sid}" data-state="${s.revoked ? 'revoked' : 'active'}"><b>${s.client ?? 'unknown client'}</b>${s.revoked ? html` <span class="bad">revoked</span>` : ''}
+<br><span class="muted">signed in ${s.created ? minute(s.created) : 'over 30 days ago'} · last used ${minute(s.lastUsed)} · expires ${minute(s.expires)}</span></li>`)}</ul>`;
+}
+
 const sourceText = (s: EffectiveRow['source']) => (!s ? 'no cap' : s.type === 'user' ? 'user cap' : s.type === 'rbac_group' ? `group ${s.rbac_group_id}` : 'organisation');
 const actionsOff = (v: Viewer) => (v.role === 'admin' ? '' : html` disabled title="read-only: viewer_groups members cannot change anything"`);
 
@@ -162,12 +171,18 @@ export const usersPage: PageRender = async (c, req, { session, viewer }) => {
   for (const p of people) params.append('user_ids[]', p.sub);
   const eff = people.length ? await adminApi(c, session, 'GET', `/v1/organizations/spend_limits/effective?${params}`) : undefined;
   const rows = ((eff?.body as { data?: EffectiveRow[] })?.data ?? []) as EffectiveRow[];
-  const seen = new Map(people.map((p) => [p.sub, new Date(p.last_seen).toISOString().slice(0, 16).replace('T', ' ')]));
+  const subs = people.map((p) => p.sub);
+  const [sessions, lastSeen] = await Promise.all([
+    sessionsOf(lagTolerant(c.fctx.db), c.fctx.features.identity?.revocations, subs, c.fctx.clock.now()),
+    lastSeenOf(lagTolerant(c.fctx.db), subs),
+  ]);
+  // The audit log's latest row; spend_principals.last_seen moves only daily, so it is the fallback.
+  const seen = new Map(people.map((p) => [p.sub, minute(lastSeen.get(p.sub) ?? new Date(p.last_seen))]));
   return html`<form method="get" class="bar" role="search"><label>Name, email or subject<input name="q" value="${search}" autocomplete="off"></label>
 <label>Period<select name="period">${['daily', 'weekly', 'monthly'].map((p) => html`<option${p === period ? html` selected` : ''}>${p}</option>`)}</select></label><button type="submit">Search</button></form>
-<table><thead><tr><th>User</th><th>Groups</th><th class="n">Spend this ${period.replace('ly', '').replace('dai', 'day')}</th><th class="n">Cap</th><th>Cap source</th><th>Last seen (UTC)</th><th>Actions</th></tr></thead><tbody>
+<table><thead><tr><th>User</th><th>Groups</th><th class="n">Spend this ${period.replace('ly', '').replace('dai', 'day')}</th><th class="n">Cap</th><th>Cap source</th><th>Last seen (UTC)</th><th>Sessions</th><th>Actions</th></tr></thead><tbody>
 ${rows.map((r) => html`<tr data-user="${r.user_id}"><td><b>${r.actor.name ?? r.user_id}</b><br><span class="muted">${r.actor.email_address ?? ''} · ${r.user_id}</span></td><td>${r.groups.join(', ')}</td>
-<td class="n">${centsToUsd(r.period_to_date_spend)}</td><td class="n">${centsToUsd(r.amount)}</td><td>${sourceText(r.source)}</td><td>${seen.get(r.user_id) ?? ''}</td>
+<td class="n">${centsToUsd(r.period_to_date_spend)}</td><td class="n">${centsToUsd(r.amount)}</td><td>${sourceText(r.source)}</td><td>${seen.get(r.user_id) ?? ''}</td><td>${sessionsCell(sessions.get(r.user_id) ?? [])}</td>
 <td><form method="post" action="/console/users/cap" class="bar">${csrfField(viewer)}<input type="hidden" name="user_id" value="${r.user_id}"><input type="hidden" name="period" value="${period}">
 <label>Cap in $ <input name="dollars" inputmode="decimal" size="6" aria-label="${period} cap in dollars for ${r.user_id}"></label><button type="submit"${actionsOff(viewer)}>Set cap</button></form>
 ${r.source?.type === 'user' && r.spend_limit_id ? html`<form method="post" action="/console/caps/delete" class="inline" data-confirm="Clear this user's cap?">${csrfField(viewer)}<input type="hidden" name="id" value="${r.spend_limit_id}"><button type="submit"${actionsOff(viewer)}>Clear cap</button></form>` : ''}

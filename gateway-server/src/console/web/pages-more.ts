@@ -1,8 +1,7 @@
 /**
- * Caps, Groups & policies, Audit, Upstreams & models and Set-up. Listings come from the Admin
+ * Caps, Groups & policies, Upstreams & models and Set-up (Audit: audit-page.ts). Listings come from the Admin
  * API called in-process as the signed-in person; spend per group from the rollups.
  */
-import type { FastifyRequest } from 'fastify';
 import { lagTolerant } from '../../store/db';
 import { periodWindows } from '../../spend/periods';
 import { buildReport } from '../reports-routes';
@@ -12,10 +11,6 @@ import { adminApi, type ConsoleCtx, type PageRender } from './context';
 import type { ConsoleSession } from './session';
 import { centsToUsd, localDate, usd } from './pages-main';
 
-const str = (req: FastifyRequest, k: string) => {
-  const v = ((req.query ?? {}) as Record<string, unknown>)[k];
-  return typeof v === 'string' ? v.slice(0, 200) : '';
-};
 const off = (v: Viewer) => (v.role === 'admin' ? '' : html` disabled title="read-only: viewer_groups members cannot change anything"`);
 
 interface Limit {
@@ -91,48 +86,6 @@ ${policies.map((p, i) => html`<section><h3>${p.name ?? `policy ${i + 1}`}</h3><p
 Checksum <code>${merged[i]?.checksum ?? '—'}</code></p><details><summary>Settings a member receives (merged)</summary><pre>${JSON.stringify(merged[i]?.settings ?? null, null, 2)}</pre></details></section>`)}
 <h2>Spend per group this month (UTC)</h2><table><thead><tr><th>Group</th><th class="n">Requests</th><th class="n">Spend</th></tr></thead><tbody>
 ${spend.data.map((r) => html`<tr><td>${r.key ?? '(no group)'}</td><td class="n">${r.requests}</td><td class="n">${usd(r.cost_micros)}</td></tr>`)}</tbody></table>`;
-};
-
-const AUDIT_FILTERS = ['user_id', 'outcome', 'event', 'since', 'until'] as const;
-
-export function auditParams(req: FastifyRequest): URLSearchParams {
-  const p = new URLSearchParams();
-  for (const k of AUDIT_FILTERS) if (str(req, k)) p.set(k, str(req, k));
-  return p;
-}
-
-interface Entry {
-  id: string;
-  at: string;
-  event: string;
-  principal: { sub: string } | null;
-  actor: string | null;
-  model: string | null;
-  upstream: string | null;
-  outcome: string;
-  reason: string | null;
-  cost_micros?: string | null;
-}
-
-export const auditPage: PageRender = async (c, req, { session }) => {
-  const params = auditParams(req);
-  const model = str(req, 'model');
-  const upstream = str(req, 'upstream');
-  const list = await adminApi(c, session, 'GET', `/v1/organizations/audit?${params}&limit=100`);
-  const err = list.status === 200 ? undefined : ((list.body as { error?: { message?: string } })?.error?.message ?? 'could not list');
-  let rows = ((list.body as { data?: Entry[] })?.data ?? []) as Entry[];
-  if (model) rows = rows.filter((r) => r.model === model);
-  if (upstream) rows = rows.filter((r) => r.upstream === upstream);
-  const field = (k: string, label: string, type = 'text') => html`<label>${label}<input name="${k}" type="${type}" value="${str(req, k)}"></label>`;
-  const exportQs = params.toString();
-  return html`<form method="get" class="bar" aria-label="Filter">${field('user_id', 'User (subject)')}${field('outcome', 'Outcome')}${field('event', 'Event')}${field('model', 'Model')}${field('upstream', 'Upstream')}
-${field('since', 'Since (ISO time)')}${field('until', 'Until (ISO time)')}<button type="submit">Filter</button></form>
-${err ? html`<p class="notice error">${err}</p>` : ''}
-<p>Export the filtered set: <a href="/console/audit/export?${exportQs}&format=jsonl">JSONL</a> · <a href="/console/audit/export?${exportQs}&format=csv">CSV</a> ·
-<a href="/console/audit/verify" data-verify>Verify the hash chain</a></p>
-<table><thead><tr><th>Time (UTC)</th><th>Event</th><th>Who</th><th>Model</th><th>Upstream</th><th>Outcome</th><th class="n">Cost</th></tr></thead><tbody>
-${rows.map((r) => html`<tr><td>${r.at.replace('T', ' ').slice(0, 19)}</td><td>${r.event}</td><td>${r.principal?.sub ?? r.actor ?? ''}</td><td>${r.model ?? ''}</td><td>${r.upstream ?? ''}</td><td>${r.outcome}${r.reason ? html` <span class="muted">(${r.reason})</span>` : ''}</td><td class="n">${r.cost_micros ? usd(r.cost_micros) : ''}</td></tr>`)}
-</tbody></table><p class="muted">The newest 100 matching entries; export for the whole set.</p>`;
 };
 
 export const upstreamsPage: PageRender = async (c, _req, { session }) => {

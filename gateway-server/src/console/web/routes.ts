@@ -4,23 +4,19 @@
  * there and every change is an admin audit row naming them), audit export and chain check.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Readable } from 'node:stream';
 import { html, type SafeHtml } from './html';
 import { sendHtml, NAV, type PageId } from './layout';
 import { adminApi, errorOf, signedIn, type ConsoleCtx, type PageRender, type Signed } from './context';
 import { checkForm, formBody, refuseForm, sameOrigin } from './forms';
 import { overviewPage, usersPage } from './pages-main';
-import { auditPage, auditParams, capEffect, capsBody, capsPage, groupsPage, setupPage, upstreamsPage, type CapDraft } from './pages-more';
-import { verifyAudit } from '../../audit/verify';
-import { lagTolerant } from '../../store/db';
-import { csvCell } from '../reports-routes';
+import { capEffect, capsBody, capsPage, groupsPage, setupPage, upstreamsPage, type CapDraft } from './pages-more';
+import { consoleAuditRoutes } from './audit-page';
 
-const PAGES: Record<PageId, PageRender> = {
+const PAGES: Record<Exclude<PageId, 'audit'>, PageRender> = {
   overview: overviewPage,
   users: usersPage,
   groups: groupsPage,
   caps: capsPage,
-  audit: auditPage,
   upstreams: upstreamsPage,
   setup: setupPage,
 };
@@ -40,6 +36,7 @@ export async function consolePageRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
     sendHtml(reply, NAV.find(([id]) => id === page)![1], body, { page, viewer: s.viewer, status });
 
   for (const [id, , path] of NAV) {
+    if (id === 'audit') continue; // audit-page.ts
     app.get(path, async (req, reply) => {
       const s = await signedIn(c, req, reply);
       if (!s) return reply;
@@ -97,27 +94,5 @@ export async function consolePageRoutes(app: FastifyInstance, c: ConsoleCtx): Pr
   });
   const usersPageFor = (s: Signed) => usersPage(c, { query: {} } as never, s);
 
-  app.get('/console/audit/export', async (req, reply) => {
-    const s = await signedIn(c, req, reply);
-    if (!s) return reply;
-    const csv = (req.query as Record<string, unknown>)?.format === 'csv';
-    const res = await adminApi(c, s.session, 'GET', `/v1/organizations/audit?${auditParams(req)}&format=jsonl&limit=1000`);
-    if (res.status !== 200) return show(reply, s, 'audit', notice(`Export refused: ${errorOf(res)}`, true), res.status);
-    reply.header('content-disposition', `attachment; filename="tollgate-audit.${csv ? 'csv' : 'jsonl'}"`).header('cache-control', 'no-store');
-    if (!csv) return reply.type('application/x-ndjson').send(res.text);
-    const cols = ['id', 'at', 'event', 'sub', 'actor', 'model', 'upstream', 'status', 'outcome', 'reason', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'cost_micros'];
-    const lines = res.text.split('\n').filter(Boolean).map((l) => {
-      const e = JSON.parse(l) as Record<string, unknown> & { principal?: { sub?: string } | null };
-      return cols.map((k) => csvCell(k === 'sub' ? (e.principal?.sub ?? null) : e[k] === null || e[k] === undefined ? null : String(e[k]))).join(',');
-    });
-    return reply.type('text/csv; charset=utf-8').send(Readable.from([`${cols.join(',')}\r\n`, ...lines.map((l) => `${l}\r\n`)]));
-  });
-
-  app.get('/console/audit/verify', async (req, reply) => {
-    const s = await signedIn(c, req, reply);
-    if (!s) return reply;
-    const r = await verifyAudit(lagTolerant(c.fctx.db));
-    const ok = r.breaks.length === 0;
-    return show(reply, s, 'audit', html`<p class="notice${ok ? '' : ' error'}" data-chain="${ok ? 'intact' : 'broken'}"><b>${ok ? 'Chain intact' : 'Chain broken'}</b>: ${r.rows} rows in ${r.chains} chain(s) checked${ok ? '' : html`, ${r.breaks.length} break(s), first at chain ${r.breaks[0]!.chain} sequence ${r.breaks[0]!.seq}`}.</p><p><a href="/console/audit">Back to the audit log</a></p>`);
-  });
+  await consoleAuditRoutes(app, c, (reply, s, body, status) => show(reply, s, 'audit', body, status));
 }

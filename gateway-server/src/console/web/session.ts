@@ -1,6 +1,7 @@
 /**
  * The console's browser session: a short-lived cookie holding the signed-in person (HMAC-SHA256
- * with a key derived from session.jwt_secret, so a replica can check it without a store), and
+ * with a key derived from session.jwt_secret, so a replica can check it without a store; its
+ * session id is checked against the identity feature's in-memory revocations on every request), and
  * the sign-in flow's state/nonce/PKCE verifier in a second cookie that lives five minutes.
  * `__Host-` names over HTTPS (Secure, Path=/, no Domain); plain names on loopback http, where
  * browsers refuse Secure cookies.
@@ -14,6 +15,10 @@ export const FLOW_SECONDS = 300;
 export type ConsoleRole = 'admin' | 'viewer' | 'none';
 
 export interface ConsoleSession {
+  /** Session id: revoked like a bearer's (admin revocation of the user, or sign-out) on every replica. */
+  sid: string;
+  /** Sign-in time (seconds): revoking a user ends every session signed in before the cut. */
+  iat: number;
   sub: string;
   email?: string;
   name?: string;
