@@ -113,7 +113,7 @@ export function requestsPerView(html: string): number {
 
 async function timePages(gw: GatewayProcess, o: ConsoleLaneOptions): Promise<PageFigure[]> {
   const cookies = new CookieSigner(o.jwtSecret, false);
-  const cookie = `${cookies.session}=${cookies.seal({ sub: 'bench-admin', groups: ['admins'], csrf: 'bench', exp: Math.floor(Date.now() / 1000) + 24 * 3600 })}`;
+  const cookie = `${cookies.session}=${cookies.seal({ sub: 'bench-admin', groups: ['admins'], csrf: 'bench', sid: 'bench-console-session', iat: Math.floor(Date.now() / 1000) - 5, exp: Math.floor(Date.now() / 1000) + 24 * 3600 })}`;
   const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
   const targets: [string, string][] = [
     ...NAV.map(([id, , path]) => [id, path] as [string, string]),
@@ -135,7 +135,7 @@ async function timePages(gw: GatewayProcess, o: ConsoleLaneOptions): Promise<Pag
     for (let i = 0; i < views + 2; i++) {
       if (i === 2) cpu0 = cpuMs(gw.child.pid!);
       const t = performance.now();
-      const res = await fetch(`${gw.url}${url}`, { headers: url.startsWith('/v1/') ? { 'x-api-key': o.adminKey } : { cookie } });
+      const res = await fetch(`${gw.url}${url}`, { redirect: 'manual', headers: url.startsWith('/v1/') ? { 'x-api-key': o.adminKey } : { cookie } });
       body = await res.text();
       if (res.status !== 200) throw new Error(`${url}: ${res.status} ${body.slice(0, 300)}`);
       if (i >= 2) times.push(performance.now() - t);
