@@ -5,10 +5,15 @@
  *   npm run bench -- --quick           same matrix, short cells (~4 min)
  *   npm run bench -- --profile         also write a V8 CPU profile of each gateway and summarise it
  *   npm run bench -- --pin             the gateway on a core of its own, everything else on the others (bench/pinning.ts)
+ *   npm run bench -- --configs console --console-rows 1000000
+ *                                      only the console lane (bench/console.ts), at the scale of its target:
+ *                                      every console page p95 ≤ 300 ms and ≤ 3 requests per view, rollup
+ *                                      maintenance ≤ 5 % gateway CPU per inference request (console on vs off)
  *   npm run bench -- --gateway-url https://gw.internal:8443 --token <bearer> [--gateway-pid N] --mock-port 9999
  *                                      the same matrix against another gateway (e.g. the official one),
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
- *   options: --configs null-proxy,bare,governed,official-bare,official (default; also governed-request, governed-pgbouncer, governed-sinks)  --concurrency 1,32,256
+ *   options: --configs null-proxy,bare,governed,official-bare,official,console (default; also governed-request, governed-pgbouncer, governed-sinks)  --concurrency 1,32,256
+ *            --console-rows 200000 (default; 50000 with --quick) --console-users 10000 --console-views 20 --console-requests 1500
  *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells;
  *                                      each runs interleaved, round by round, with the Messages cell of its stream kind and concurrency)
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
@@ -45,6 +50,7 @@ import { formatProfile, summarizeProfile, type ProfileSummary } from './profile-
 import { startOfficialGateway } from './official-gateway';
 import { pinCores, type Pinning } from './pinning';
 import { startPgBouncer, type PgBouncer } from '../test/support/pgbouncer';
+import { consoleTable, runConsoleLane, type ConsoleLaneResult } from './console';
 
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const ADMIN_KEY = 'bench-admin-write-key-0123456789abcdef';
@@ -60,7 +66,11 @@ const { values: args } = parseArgs({
     token: { type: 'string' },
     'gateway-pid': { type: 'string' },
     'mock-port': { type: 'string' },
-    configs: { type: 'string', default: 'null-proxy,bare,governed,official-bare,official' },
+    configs: { type: 'string', default: 'null-proxy,bare,governed,official-bare,official,console' },
+    'console-rows': { type: 'string' },
+    'console-users': { type: 'string', default: '10000' },
+    'console-views': { type: 'string', default: '20' },
+    'console-requests': { type: 'string', default: '1500' },
     'upstream-delay-ms': { type: 'string', default: '20,200' },
     'delay-concurrency': { type: 'string', default: '32' },
     concurrency: { type: 'string', default: '1,32,256' },
@@ -599,6 +609,26 @@ function comparisonTable(rows: Comparison[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** The console lane (bench/console.ts): the governed configuration, with admin_groups and the console on or off. */
+function runConsole(mockUrl: string): Promise<ConsoleLaneResult> {
+  return runConsoleLane({
+    rows: Number(args['console-rows'] ?? (args.quick ? 50_000 : 200_000)),
+    users: Number(args['console-users']),
+    views: Number(args['console-views']),
+    requests: Number(args['console-requests']),
+    mockUrl,
+    jwtSecret: JWT_SECRET,
+    token: (url) => new SessionTokens([JWT_SECRET], url, 24 * 3600).mint(BENCH_USER).token,
+    adminKey: ADMIN_KEY,
+    config: (pgUrl, enabled) => {
+      const c = gatewayConfig('governed', mockUrl, pgUrl);
+      return { ...c, admin: { ...(c.admin as object), admin_groups: ['admins'] }, console: { enabled } };
+    },
+    prepare: (url) => setSpendCap(url, []),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const loadAverageStart = loadavg();
@@ -613,8 +643,9 @@ async function main(): Promise<void> {
   const targets: Omit<Target, 'stop' | 'token'>[] = [];
   const profiles: Record<string, ProfileSummary> = {};
   let pg: { url: string; drop(): Promise<void> } | undefined;
+  let consoleLane: ConsoleLaneResult | undefined;
   try {
-    const kinds = args['gateway-url'] ? ['external'] : args.configs!.split(',').map((s) => s.trim());
+    const kinds = args['gateway-url'] ? ['external'] : args.configs!.split(',').map((s) => s.trim()).filter((k) => k !== 'console');
     if (!args['gateway-url']) {
       pg = await createPostgresDatabase();
       // Migrate up front so the gateways' boot writes (flushed to the statistics only when
@@ -714,6 +745,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (!args['gateway-url'] && args.configs!.split(',').map((k) => k.trim()).includes('console')) consoleLane = await runConsole(mock.url);
   } finally {
     pinning?.restore();
     activePinning = undefined;
@@ -739,6 +771,7 @@ async function main(): Promise<void> {
     comparisons: compare(cells),
     families: familyRatios(cells),
     profiles,
+    console: consoleLane,
     seconds: (Date.now() - started) / 1000,
   };
   const out = args.out ?? join(resultsDir, `bench-${stamp}.json`);
@@ -770,6 +803,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${t.name}: idle RSS ${fmt(t.idleRssMb, 0)} MB${pgLine}; ${t.notes.join('; ')}\n`);
   }
   process.stdout.write(`load average at start ${machine.loadAverageStart.map((l) => l.toFixed(1)).join(' ')}, at end ${machine.loadAverageEnd.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
+  if (consoleLane) process.stdout.write(`\n${consoleTable(consoleLane)}\n`);
   for (const [k, p] of Object.entries(profiles)) process.stdout.write(`\nprofile (${k}):\n${formatProfile(p)}\n`);
   process.stdout.write(`\nresults: ${out} (${result.seconds.toFixed(0)} s)\n`);
 }

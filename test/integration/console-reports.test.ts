@@ -12,7 +12,8 @@ import { createTestDatabase, storeKinds, type TestDatabase } from '../support/db
 import { startTestGateway, testConfig, type TestGateway } from '../support/gateway';
 import { AuditWriter } from '../../gateway-server/src/audit/writer';
 import type { AuditContent } from '../../gateway-server/src/audit/record';
-import { rollupSql } from '../../gateway-server/src/console/rollup';
+import { REBUILD_SQL, rollupSql, TIERS } from '../../gateway-server/src/console/rollup';
+import { activeUsers, userLeaders } from '../../gateway-server/src/console/reports';
 
 const WRITE_KEY = 'wk-reports-0123456789abcdef0123456789ab';
 const READ_KEY = 'rk-reports-0123456789abcdef0123456789ab';
@@ -136,18 +137,28 @@ for (const kind of storeKinds()) {
       await mock?.close();
     });
 
-    it('the rollups hold exactly what the audit log holds (the console-off run rebuilt at boot)', async () => {
-      const sum = (table: string, cost: string, where: string) =>
-        tdb.db.query<{ n: string; c: string }>(`SELECT coalesce(sum(${table === 'audit_log' ? '1' : 'requests'}), 0)::text AS n, coalesce(sum(${cost}), 0)::text AS c FROM ${table} ${where}`);
-      const a = (await sum('audit_log', 'cost_micros', "WHERE event = 'inference'")).rows[0]!;
-      const r = (await sum('console_rollup_hourly', 'cost_micros', '')).rows[0]!;
-      assert.equal(r.n, a.n);
-      assert.equal(r.c, a.c);
-      assert.ok(Number(a.n) > 1800, `seeded inference rows: ${a.n}`);
+    it('every tier at every grain holds exactly what the audit log holds (the console-off run rebuilt at boot)', async () => {
+      const audit = (
+        await tdb.db.query<{ n: string; c: string; gn: string; gc: string }>(
+          `SELECT count(*)::text AS n, coalesce(sum(cost_micros), 0)::text AS c,
+             sum(greatest(coalesce(jsonb_array_length(groups), 0), 1))::text AS gn,
+             coalesce(sum(cost_micros * greatest(coalesce(jsonb_array_length(groups), 0), 1)), 0)::text AS gc
+           FROM audit_log WHERE event = 'inference'`,
+        )
+      ).rows[0]!;
+      assert.ok(Number(audit.n) > 1800, `seeded inference rows: ${audit.n}`);
+      for (const tier of Object.values(TIERS)) {
+        const { rows } = await tdb.db.query<{ grain: number; n: string; c: string }>(
+          `SELECT grain, sum(requests)::text AS n, sum(cost_micros)::text AS c FROM ${tier.table} GROUP BY grain ORDER BY grain`,
+        );
+        // The group tier counts a request once per group of its user (once under '' for none).
+        const [n, c] = tier === TIERS.group ? [audit.gn, audit.gc] : [audit.n, audit.c];
+        assert.deepEqual(rows.map((r) => [Number(r.grain), r.n, r.c]), tier.grains.map((g) => [g, n, c]), tier.table);
+      }
       const offAudit = await tdb.db.query(`SELECT sub FROM audit_log WHERE sub IN ('off-1', 'off-2')`);
       assert.equal(offAudit.rows.length, 2, JSON.stringify(offAudit.rows));
-      const offRows = await tdb.db.query(`SELECT 1 FROM console_rollup_hourly WHERE sub IN ('off-1', 'off-2')`);
-      assert.equal(offRows.rows.length, 2);
+      const offRows = await tdb.db.query<{ grain: number }>(`SELECT grain FROM console_rollup_user WHERE sub IN ('off-1', 'off-2') ORDER BY grain`);
+      assert.deepEqual(offRows.rows.map((r) => Number(r.grain)), [60, 60, 1440, 1440, 10080, 10080]);
     });
 
     const now = new Date();
@@ -160,6 +171,14 @@ for (const kind of storeKinds()) {
       { from: '2026-11-01T10:17:23.456+05:30', to: '2026-11-04T23:59:59.999Z', tz: 'Asia/Kolkata', bucket: 'none', group_by: 'group' },
       { from: '2026-11-02T03:30:00Z', to: '2026-11-05T21:10:00Z', tz: 'Australia/Adelaide', bucket: 'month', group_by: 'user' },
       { from: new Date(now.getTime() - 3_600_000).toISOString(), to: new Date(now.getTime() + 3_600_000).toISOString(), tz: 'Pacific/Chatham', bucket: 'day', group_by: 'user' },
+      // The smaller tiers and the per-user one across half-hour, 45-minute and DST days, mid-hour starts.
+      { from: '2026-10-31', to: '2026-11-04', tz: 'America/New_York', bucket: 'day', group_by: 'model' },
+      { from: '2026-11-01T07:45:10.5Z', to: '2026-11-05T13:07:00Z', tz: 'Asia/Kolkata', bucket: 'day', group_by: 'model' },
+      { from: '2026-11-01T02:59:59.999Z', to: '2026-11-06', tz: 'Asia/Kathmandu', bucket: 'day', group_by: 'group' },
+      { from: '2026-10-29', to: '2026-11-09', tz: 'Pacific/Chatham', bucket: 'week', group_by: 'group' },
+      { from: '2026-11-01T00:15:00Z', to: '2026-11-05T23:45:00Z', tz: 'Asia/Kolkata', bucket: 'day', group_by: 'user' },
+      { from: '2026-11-01T18:31:00+05:30', to: '2026-11-04T18:29:00+05:30', tz: 'Asia/Kolkata', bucket: 'none', group_by: 'upstream' },
+      { from: '2026-10-01', to: '2026-12-31', tz: 'Europe/Berlin', bucket: 'month', group_by: 'group' },
     ];
     for (const c of CASES) {
       it(`usage ${c.group_by} by ${c.bucket} in ${c.tz} from ${c.from} to ${c.to} equals the SQL aggregate over audit_log`, async () => {
@@ -174,6 +193,45 @@ for (const kind of storeKinds()) {
         assert.equal(body.totals.cost_micros, total.toString());
       });
     }
+
+    it('a rebuild from the audit log makes exactly the tiers the write path made', async () => {
+      const snapshot = async () => {
+        const out: Record<string, unknown[]> = {};
+        for (const table of [...Object.values(TIERS).map((t) => t.table), 'console_user_last_seen']) {
+          out[table] = (await tdb.db.query(`SELECT * FROM ${table} ORDER BY ${table === 'console_user_last_seen' ? '1' : table === 'console_rollup_mu' ? '1, 2, 3, 4' : '1, 2, 3'}`)).rows.map((r) => JSON.stringify(r));
+        }
+        return out;
+      };
+      const before = await snapshot();
+      assert.ok(before.console_rollup_user!.length > 100);
+      for (const sql of REBUILD_SQL.split(';').map((x) => x.trim()).filter(Boolean)) await tdb.db.query(sql);
+      assert.deepEqual(await snapshot(), before);
+    });
+
+    it('active users and top spenders over a range equal the audit log', async () => {
+      // 05:00: cheaper from the per-user tier as that UTC day less five hours (signed blocks).
+      const from = new Date('2026-11-01T05:00:00Z');
+      const to = new Date(Date.now() + 86_400_000);
+      const { rows } = await tdb.db.query<{ sub: string; c: string }>(
+        `SELECT sub, sum(coalesce(cost_micros, 0))::text AS c FROM audit_log WHERE event = 'inference' AND at >= $1 AND at < $2 AND coalesce(sub, '') <> '' GROUP BY sub`,
+        [from.toISOString(), to.toISOString()],
+      );
+      const ranked = rows.sort((x, y) => (BigInt(y.c) > BigInt(x.c) ? 1 : BigInt(y.c) < BigInt(x.c) ? -1 : x.sub < y.sub ? -1 : 1)).map((r) => r.sub);
+      assert.ok(ranked.length >= 12, `users: ${ranked.length}`);
+      assert.deepEqual(await userLeaders(tdb.db, from, to, 3), { active: ranked.length, top: ranked.slice(0, 3) });
+      // Mid-hour edges: the per-user tier's hours plus audit rows.
+      const midFrom = new Date('2026-11-02T10:17:23.456Z');
+      const midTo = new Date('2026-11-04T05:42:00.001Z');
+      const mid = await tdb.db.query<{ n: string }>(
+        `SELECT count(DISTINCT sub)::text AS n FROM audit_log WHERE event = 'inference' AND at >= $1 AND at < $2 AND coalesce(sub, '') <> ''`,
+        [midFrom.toISOString(), midTo.toISOString()],
+      );
+      assert.equal((await userLeaders(tdb.db, midFrom, midTo, 1)).active, Number(mid.rows[0]!.n));
+      // The last-seen table answers for ranges that end after every row, and only for those.
+      assert.equal(await activeUsers(tdb.db, from, to), ranked.length);
+      assert.equal(await activeUsers(tdb.db, from, new Date('2026-11-03T00:00:00Z')), undefined);
+      assert.equal(await activeUsers(tdb.db, midFrom, to), undefined);
+    });
 
     it('dates are local midnights in tz; spend rows carry exact dollars', async () => {
       const res = await report('spend', { from: '2026-11-02', to: '2026-11-03', tz: 'Asia/Kolkata', group_by: 'model' });

@@ -425,7 +425,7 @@ export const configSchema = z
     }),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     admin: adminSchema.optional(),
-    /** Tollgate extension: the admin console at /console, the Reports API and the hourly rollups behind both. */
+    /** Tollgate extension: the admin console at /console, the Reports API and the rollup tiers behind both. */
     console: z.object({ enabled: z.boolean().default(true) }).strict().optional(),
     /** Tollgate extension: audit sinks (docs/audit.md). */
     audit: auditSchema.optional(),

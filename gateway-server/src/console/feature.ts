@@ -1,5 +1,5 @@
 /**
- * The console feature: hourly rollups maintained on the audit writer's write path, the Reports
+ * The console feature: rollup tiers maintained on the audit writer's write path, the Reports
  * API over them, and (console.enabled, on by default) the web console. With the console off the
  * writer does not maintain rollups and the Reports API is not served; the flag in
  * console_rollup_state records that, and the next boot with the console on rebuilds the rollups

@@ -1,14 +1,14 @@
 /**
  * GET /v1/organizations/reports/spend and /usage (admin read access: read or write key, an
  * admin_groups or viewer_groups bearer). JSON by default; CSV with `format=csv` or
- * `Accept: text/csv`. Backed by the hourly rollups (console/reports.ts).
+ * `Accept: text/csv`. Backed by the rollup tiers (console/reports.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors';
 import type { AdminAuthenticator } from '../admin/admin-auth';
 import { lagTolerant, type Db } from '../store/db';
 import { reportQuerySchema, type Report, type ReportKind, type ReportQuery, type ReportRow } from '../protocol/reports';
-import { resolveInstant, runReport } from './reports';
+import { resolveRange, runReport } from './reports';
 
 /** Longest range one report covers (day buckets for thirteen months, with room for zones). */
 const MAX_RANGE_MS = 400 * 86_400_000;
@@ -42,12 +42,15 @@ function wantsCsv(req: FastifyRequest, q: ReportQuery): boolean {
 }
 
 export async function buildReport(db: Db, kind: ReportKind, q: ReportQuery): Promise<Report> {
-  const reads = lagTolerant(db);
-  const from = await resolveInstant(reads, q.from, q.tz);
-  const to = await resolveInstant(reads, q.to, q.tz);
+  const [from, to] = await resolveRange(lagTolerant(db), q.from, q.to, q.tz);
+  return reportBetween(db, kind, q, from, to);
+}
+
+/** A report over instants already resolved. `keys`: only these keys (the console's chart of top users); not a parameter of the API. */
+export async function reportBetween(db: Db, kind: ReportKind, q: ReportQuery, from: Date, to: Date, keys?: string[]): Promise<Report> {
   if (!(from < to)) throw new GatewayError('INVALID_REQUEST', '`from` must be before `to`');
   if (to.getTime() - from.getTime() > MAX_RANGE_MS) throw new GatewayError('INVALID_REQUEST', 'a report covers at most 400 days: split the range');
-  const { data, totals } = await runReport(reads, q, from, to);
+  const { data, totals } = await runReport(lagTolerant(db), q, from, to, keys);
   return { type: 'report', report: kind, from: from.toISOString(), to: to.toISOString(), tz: q.tz, bucket: q.bucket, group_by: q.group_by, data, totals };
 }
 

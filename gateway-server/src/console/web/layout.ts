@@ -1,6 +1,7 @@
 /**
  * The console page shell: one HTML response with its style and script inline under a
- * per-response CSP nonce (one HTTP request per page view), light and dark schemes by
+ * per-response CSP nonce and an empty inline icon (so browsers do not ask for /favicon.ico): one
+ * HTTP request per page view. Light and dark schemes by
  * prefers-color-scheme, a skip link and a plain nav for keyboard use.
  */
 import { randomBytes } from 'node:crypto';
@@ -75,7 +76,7 @@ export function sendHtml(reply: FastifyReply, title: string, body: SafeHtml, opt
 <form method="post" action="/console/logout" class="inline">${csrfField(v)}<span class="muted">${v.name} · ${v.role === 'admin' ? 'admin' : 'read-only'}</span> <button type="submit">Sign out</button></form>`
     : '';
   const doc = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · Tollgate console</title><style nonce="${nonce}">${trusted(CSS)}</style></head>
+<link rel="icon" href="data:,"><title>${title} · Tollgate console</title><style nonce="${nonce}">${trusted(CSS)}</style></head>
 <body><a class="skip" href="#main">Skip to content</a><header><strong>Tollgate</strong>${nav}</header>
 <main id="main"><h1>${title}</h1>${body}</main><script nonce="${nonce}">${trusted(SCRIPT)}</script></body></html>`;
   return reply

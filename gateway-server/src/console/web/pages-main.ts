@@ -1,11 +1,12 @@
 /**
- * Overview, Users and Caps. Numbers come from the hourly rollups (console/reports.ts) and the
+ * Overview, Users and Caps. Numbers come from the rollup tiers (console/reports.ts) and the
  * Admin API called in-process; nothing here scans the audit log.
  */
 import type { FastifyRequest } from 'fastify';
-import { lagTolerant } from '../../store/db';
-import { buildReport } from '../reports-routes';
-import type { ReportQuery } from '../../protocol/reports';
+import { lagTolerant, type Db } from '../../store/db';
+import { reportBetween } from '../reports-routes';
+import { activeUsers, resolveRange, userLeaders } from '../reports';
+import type { ReportQuery, ReportRow } from '../../protocol/reports';
 import { html, type SafeHtml } from './html';
 import { csrfField, type Viewer } from './layout';
 import { stackedBars } from './chart';
@@ -15,6 +16,50 @@ import { lastSeenOf, sessionsOf, type UserSession } from './sessions';
 export const usd = (micros: string | number | bigint) => `$${(Number(micros) / 1e6).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
 export const centsToUsd = (cents: string | null) => (cents === null ? '—' : `$${(Number(cents) / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`);
 const num = (s: string | number) => Number(s).toLocaleString('en-US');
+/** Series a chart shows; the rest are summed under "others". */
+const TOP_SERIES = 7;
+
+interface Range {
+  q: Omit<ReportQuery, 'group_by' | 'bucket'>;
+  from: Date;
+  to: Date;
+}
+
+/**
+ * Spend per day of the top keys by spend over the range, plus the others. Per user, only the top
+ * users' days are read (the per-user tier, by key), the others being the day's total less theirs.
+ */
+async function stackedSpend(db: Db, r: Range, by: ReportQuery['group_by'], buckets: string[], topUsers: string[]): Promise<Map<string, number[]>> {
+  const daily = (group_by: ReportQuery['group_by'], keys?: string[]) => reportBetween(db, 'spend', { ...r.q, group_by, bucket: 'day' }, r.from, r.to, keys);
+  let rows: ReportRow[];
+  let top: (string | null)[];
+  if (by === 'user') {
+    top = topUsers;
+    const [total, mine] = await Promise.all([daily('model'), daily('user', topUsers)]);
+    rows = [...mine.data, ...total.data.map((x) => ({ ...x, key: '\0total' }))];
+  } else {
+    rows = (await daily(by)).data;
+    const sums = new Map<string | null, bigint>();
+    for (const x of rows) sums.set(x.key, (sums.get(x.key) ?? 0n) + BigInt(x.cost_micros));
+    top = [...sums].sort((x, y) => (y[1] > x[1] ? 1 : y[1] < x[1] ? -1 : 0)).slice(0, TOP_SERIES).map(([k]) => k);
+  }
+  const name = (k: string | null) => k ?? '(none)';
+  const series = new Map<string, number[]>(top.map((k) => [name(k), buckets.map(() => 0)]));
+  const others = buckets.map(() => 0n);
+  for (const r of rows) {
+    const i = buckets.indexOf(r.bucket!);
+    if (i < 0) continue;
+    const micros = BigInt(r.cost_micros);
+    if (r.key === '\0total') others[i]! += micros;
+    else if (top.includes(r.key)) {
+      series.get(name(r.key))![i] = Number(micros) / 1e6;
+      if (by === 'user') others[i]! -= micros;
+    } else others[i]! += micros;
+  }
+  if (others.some((v) => v !== 0n)) series.set(`others`, others.map((v) => Number(v) / 1e6));
+  return series;
+}
+
 const ZONES = ['UTC', 'Europe/London', 'Europe/Berlin', 'America/New_York', 'America/Los_Angeles', 'America/St_Johns', 'Asia/Kolkata', 'Asia/Tokyo', 'Australia/Adelaide', 'Australia/Sydney'];
 
 function query(req: FastifyRequest): Record<string, string> {
@@ -49,22 +94,25 @@ export const overviewPage: PageRender = async (c, req, { session }) => {
   const by = (['model', 'group', 'user', 'upstream'] as const).find((b) => b === q.by) ?? 'model';
   const { from, to } = overviewRange(c.fctx.clock.now(), tz, days);
   const base: Omit<ReportQuery, 'group_by' | 'bucket'> = { from, to, tz };
-  const [daily, upstreams, users] = await Promise.all([
-    buildReport(c.fctx.db, 'usage', { ...base, group_by: by, bucket: 'day' }),
-    buildReport(c.fctx.db, 'usage', { ...base, group_by: 'upstream', bucket: 'none' }),
-    buildReport(c.fctx.db, 'usage', { ...base, group_by: 'user', bucket: 'none' }),
-  ]);
-  const t = daily.totals;
+  const db = c.fctx.db;
+  const reads = lagTolerant(db);
+  const [fromAt, toAt] = await resolveRange(reads, from, to, tz);
+  const range: Range = { q: base, from: fromAt, to: toAt };
   const buckets = Array.from({ length: days }, (_, i) => addDays(from, i));
-  const series = new Map<string, number[]>();
-  for (const r of daily.data) {
-    const name = r.key ?? '(none)';
-    if (!series.has(name)) series.set(name, buckets.map(() => 0));
-    series.get(name)![buckets.indexOf(r.bucket!)] = Number(r.cost_micros) / 1e6;
-  }
+  // Per-user sums only when the chart needs the top users (or the last-seen table cannot count them).
+  const users = (async () => {
+    const known = by === 'user' ? undefined : await activeUsers(reads, fromAt, toAt);
+    return known === undefined ? userLeaders(reads, fromAt, toAt, TOP_SERIES) : { active: known, top: [] };
+  })();
+  const [upstreams, { active }, series, breakers] = await Promise.all([
+    reportBetween(db, 'usage', { ...base, group_by: 'upstream', bucket: 'none' }, fromAt, toAt),
+    users,
+    by === 'user' ? users.then((u) => stackedSpend(db, range, by, buckets, u.top)) : stackedSpend(db, range, by, buckets, []),
+    adminApi(c, session, 'GET', '/v1/organizations/upstreams'),
+  ]);
+  const t = upstreams.totals;
   const tokensIn = BigInt(t.input_tokens) + BigInt(t.cache_write_tokens) + BigInt(t.cache_read_tokens);
   const cacheShare = tokensIn > 0n ? Number((BigInt(t.cache_read_tokens) * 10000n) / tokensIn) / 100 : 0;
-  const breakers = await adminApi(c, session, 'GET', '/v1/organizations/upstreams');
   const states = new Map(((breakers.body as { data?: { name: string; circuit: { state: string } }[] })?.data ?? []).map((u) => [u.name, u.circuit.state]));
   const card = (label: string, metric: string, value: string, shown: string) => html`<div class="card"><span class="muted">${label}</span><b data-metric="${metric}" data-value="${value}">${shown}</b></div>`;
   return html`${rangeForm(tz, days, by)}
@@ -72,8 +120,8 @@ export const overviewPage: PageRender = async (c, req, { session }) => {
 <div class="cards">${card('Spend', 'cost_micros', t.cost_micros, usd(t.cost_micros))}${card('Requests', 'requests', t.requests, num(t.requests))}
 ${card('Input tokens', 'input_tokens', t.input_tokens, num(t.input_tokens))}${card('Output tokens', 'output_tokens', t.output_tokens, num(t.output_tokens))}
 ${card('Cache write tokens', 'cache_write_tokens', t.cache_write_tokens, num(t.cache_write_tokens))}${card('Cache read tokens', 'cache_read_tokens', t.cache_read_tokens, num(t.cache_read_tokens))}
-${card('Cache-read share of input', 'cache_read_share', String(cacheShare), `${cacheShare}%`)}${card('Active users', 'active_users', String(users.data.filter((r) => r.key).length), num(users.data.filter((r) => r.key).length))}</div>
-<h2>Spend per day by ${by}</h2>${stackedBars({ buckets, series }, `Spend per day by ${by}`, (n) => `$${n.toFixed(2)}`)}
+${card('Cache-read share of input', 'cache_read_share', String(cacheShare), `${cacheShare}%`)}${card('Active users', 'active_users', String(active), num(active))}</div>
+<h2>Spend per day by ${by}${series.has('others') ? ` (top ${TOP_SERIES} and others)` : ''}</h2>${stackedBars({ buckets, series }, `Spend per day by ${by}`, (n) => `$${n.toFixed(2)}`)}
 <h2>Upstreams</h2><table><thead><tr><th>Upstream</th><th class="n">Requests</th><th class="n">Errors</th><th class="n">Error rate</th><th>Breaker</th></tr></thead><tbody>
 ${upstreams.data.map((u) => html`<tr><td>${u.key ?? '(none)'}</td><td class="n">${num(u.requests)}</td><td class="n">${num(u.errors)}</td><td class="n">${Number(u.requests) ? ((Number(u.errors) / Number(u.requests)) * 100).toFixed(1) : '0.0'}%</td><td>${u.key ? (states.get(u.key) ?? '—') : '—'}</td></tr>`)}
 </tbody></table><p class="muted">The same figures as <code>GET /v1/organizations/reports/usage?from=${from}&amp;to=${to}&amp;tz=${tz}</code>.</p>`;
