@@ -21,6 +21,7 @@ import type { AuditContent } from '../gateway-server/src/audit/record';
 import { CookieSigner } from '../gateway-server/src/console/web/session';
 import { NAV } from '../gateway-server/src/console/web/layout';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/process';
+import { measureInstructions, type InstructionFigures } from './console-instructions';
 import { runLoad } from './load';
 import { cpuMs } from './proc-stats';
 
@@ -40,6 +41,8 @@ export interface ConsoleLaneOptions {
   adminKey: string;
   prepare(url: string): Promise<void>;
   log(line: string): void;
+  /** Also count instructions per inference request under callgrind, console on and off, over this many requests (0: skip). */
+  instructions?: number;
 }
 
 export interface PageFigure {
@@ -69,6 +72,7 @@ export interface ConsoleLaneResult {
     /** The write path's own statement building (rollupSql), µs of this process's CPU per audit row, by batch size. */
     writePath: Record<string, number>;
   };
+  instructions?: InstructionFigures;
   loadAverage: { start: number[]; end: number[] };
 }
 
@@ -219,7 +223,9 @@ export async function runConsoleLane(o: ConsoleLaneOptions): Promise<ConsoleLane
     }
     const cpu = await measureCpu(o);
     o.log(`[bench] console: gateway CPU per inference request ${cpu.onUsPerRequest.toFixed(0)} µs with the console on, ${cpu.offUsPerRequest.toFixed(0)} µs off (on/off ${cpu.ratio.toFixed(3)}, median pair ${cpu.pairRatio.toFixed(3)})`);
-    return { rows: o.rows, users: o.users, seedSeconds, tierRows, pages, cpu, loadAverage: { start, end: loadavg() } };
+    const instructions = o.instructions ? await measureInstructions(o, o.instructions) : undefined;
+    if (instructions) o.log(`[bench] console: instructions per inference request ${instructions.onPerRequest.toFixed(0)} on, ${instructions.offPerRequest.toFixed(0)} off (on/off ${instructions.ratio.toFixed(4)})`);
+    return { rows: o.rows, users: o.users, seedSeconds, tierRows, pages, cpu, instructions, loadAverage: { start, end: loadavg() } };
   } finally {
     await big.drop().catch(() => {});
   }
@@ -236,6 +242,9 @@ export function consoleTable(r: ConsoleLaneResult): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
     `gateway CPU per inference request: console on ${r.cpu.onUsPerRequest.toFixed(0)} µs, off ${r.cpu.offUsPerRequest.toFixed(0)} µs, on/off ${r.cpu.ratio.toFixed(3)} (median of ${r.cpu.rounds.on.length} ABBA rounds each; median of pair ratios ${r.cpu.pairRatio.toFixed(3)}; rounds on ${r.cpu.rounds.on.map((x) => x.toFixed(0)).join('/')}, off ${r.cpu.rounds.off.map((x) => x.toFixed(0)).join('/')})`,
+    ...(r.instructions
+      ? [`instructions per inference request under callgrind (load-independent; the gateway process only): console on ${r.instructions.onPerRequest.toFixed(0)}, off ${r.instructions.offPerRequest.toFixed(0)}, on/off ${r.instructions.ratio.toFixed(4)} over ${r.instructions.requests} requests`]
+      : []),
     `the write path's rollup statement (rollupSql), CPU per audit row: ${Object.entries(r.cpu.writePath).map(([k, v]) => `${v.toFixed(1)} µs in a ${k}`).join(', ')}`,
     `load average ${r.loadAverage.start.map((l) => l.toFixed(1)).join(' ')} at the lane's start, ${r.loadAverage.end.map((l) => l.toFixed(1)).join(' ')} at its end`,
   ].join('\n');

@@ -14,6 +14,7 @@
  *                                      configured beforehand with upstream base_url http://127.0.0.1:9999
  *   options: --configs null-proxy,bare,governed,official-bare,official,console (default; also governed-request, governed-pgbouncer, governed-sinks)  --concurrency 1,32,256
  *            --console-rows 200000 (default; 50000 with --quick) --console-users 10000 --console-views 20 --console-requests 1500
+ *            --console-instructions N (also count instructions per inference request under callgrind, console on and off, over N requests: load-independent)
  *            --modes json,sse,responses-json,responses-sse (responses-*: OpenAI Responses as Codex sends them, governed targets only, c ≤ 32, no delayed cells;
  *                                      each runs interleaved, round by round, with the Messages cell of its stream kind and concurrency)
  *            --body-bytes 2048 --rounds N --duration-ms N (per round) --warmup-ms N (per round) --out file.json
@@ -71,6 +72,7 @@ const { values: args } = parseArgs({
     'console-users': { type: 'string', default: '10000' },
     'console-views': { type: 'string', default: '20' },
     'console-requests': { type: 'string', default: '1500' },
+    'console-instructions': { type: 'string', default: '0' },
     'upstream-delay-ms': { type: 'string', default: '20,200' },
     'delay-concurrency': { type: 'string', default: '32' },
     concurrency: { type: 'string', default: '1,32,256' },
@@ -616,6 +618,7 @@ function runConsole(mockUrl: string): Promise<ConsoleLaneResult> {
     users: Number(args['console-users']),
     views: Number(args['console-views']),
     requests: Number(args['console-requests']),
+    instructions: Number(args['console-instructions']),
     mockUrl,
     jwtSecret: JWT_SECRET,
     token: (url) => new SessionTokens([JWT_SECRET], url, 24 * 3600).mint(BENCH_USER).token,

@@ -42,14 +42,17 @@ export function writeConfig(config: Record<string, unknown>, dir = mkdtempSync(j
 /** Start the gateway with `config` (listen.port is filled in) and wait until /readyz answers (the store is open: /healthz answers before). */
 export async function startGatewayProcess(
   config: Record<string, unknown>,
-  opts: { env?: NodeJS.ProcessEnv; args?: string[]; nodeArgs?: string[]; readyTimeoutMs?: number; waitReady?: boolean } = {},
+  opts: { env?: NodeJS.ProcessEnv; args?: string[]; nodeArgs?: string[]; readyTimeoutMs?: number; waitReady?: boolean; wrapper?: string[] } = {},
 ): Promise<GatewayProcess> {
   if (!existsSync(SERVER_BUNDLE)) throw new Error('dist/server/tollgate-gateway.js is missing: run `npm run build` first');
   const port = await freePort();
   const listen = { host: '127.0.0.1', ...(config.listen as object | undefined), port };
   const configPath = writeConfig({ ...config, listen });
   let out = '';
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BUNDLE, '--config', configPath, ...(opts.args ?? [])], {
+  // A wrapper (e.g. valgrind) runs node itself: same pid, so /proc figures and signals still apply.
+  const argv = [process.execPath, ...(opts.nodeArgs ?? []), SERVER_BUNDLE, '--config', configPath, ...(opts.args ?? [])];
+  const [cmd, ...rest] = [...(opts.wrapper ?? []), ...argv];
+  const child = spawn(cmd!, rest, {
     env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
