@@ -121,7 +121,7 @@ export const overviewPage: PageRender = async (c, req, { session }) => {
 ${card('Input tokens', 'input_tokens', t.input_tokens, num(t.input_tokens))}${card('Output tokens', 'output_tokens', t.output_tokens, num(t.output_tokens))}
 ${card('Cache write tokens', 'cache_write_tokens', t.cache_write_tokens, num(t.cache_write_tokens))}${card('Cache read tokens', 'cache_read_tokens', t.cache_read_tokens, num(t.cache_read_tokens))}
 ${card('Cache-read share of input', 'cache_read_share', String(cacheShare), `${cacheShare}%`)}${card('Active users', 'active_users', String(active), num(active))}</div>
-<h2>Spend per day by ${by}${series.has('others') ? ` (top ${TOP_SERIES} and others)` : ''}</h2>${stackedBars({ buckets, series }, `Spend per day by ${by}`, (n) => `$${n.toFixed(2)}`)}
+<h2>Spend per day by ${by}${series.has('others') ? ` (top ${TOP_SERIES} and others)` : ''}</h2>${stackedBars({ buckets, series }, `Spend per day by ${by}`, (n) => usd(Math.round(n * 1e6)))}
 <h2>Upstreams</h2><table><thead><tr><th>Upstream</th><th class="n">Requests</th><th class="n">Errors</th><th class="n">Error rate</th><th>Breaker</th></tr></thead><tbody>
 ${upstreams.data.map((u) => html`<tr><td>${u.key ?? '(none)'}</td><td class="n">${num(u.requests)}</td><td class="n">${num(u.errors)}</td><td class="n">${Number(u.requests) ? ((Number(u.errors) / Number(u.requests)) * 100).toFixed(1) : '0.0'}%</td><td>${u.key ? (states.get(u.key) ?? '—') : '—'}</td></tr>`)}
 </tbody></table><p class="muted">The same figures as <code>GET /v1/organizations/reports/usage?from=${from}&amp;to=${to}&amp;tz=${tz}</code>.</p>`;
