@@ -16,19 +16,13 @@
  * in `promptUsages`. Only the output side comes from the scripted reply.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listenLoopback } from './loopback-server';
+import { listenLoopback, recordRequest, type RecordedRequest } from './loopback-server';
 import { scriptedEvents, scriptedMessage, sseEvent, type ScriptedReply } from '../../gateway-server/src/routing/sse';
 import { MockPromptCache, mockTokenCount, promptUnits, type PromptUsage } from './mock-prompt-cache';
 
 export { mockTokenCount };
 
-export interface RecordedRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  json?: Record<string, unknown>;
-}
+export type { RecordedRequest } from './loopback-server';
 
 export interface Behaviour {
   /** Respond with this status and Anthropic error envelope instead of a reply. */
@@ -104,17 +98,7 @@ export async function startMockAnthropic(opts: { apiKey?: string; promptCache?: 
   let counter = 0;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(body.toString('utf8'));
-      } catch {
-        /* recorded as bytes only */
-      }
-      const index = state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json }) - 1;
+    recordRequest(req, state.requests, (index, json) => {
       res.on('close', () => {
         state.closedRequests++;
       });

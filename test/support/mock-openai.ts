@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type OpenAI from 'openai';
-import { listenLoopback } from './loopback-server';
+import { listenLoopback, recordRequest } from './loopback-server';
 import { sleep, type RecordedRequest } from './mock-anthropic';
 
 export type { RecordedRequest } from './mock-anthropic';
@@ -228,17 +228,7 @@ export async function startMockOpenAI(opts: MockOpenAIOptions = {}): Promise<Moc
   let counter = 0;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(body.toString('utf8'));
-      } catch {
-        /* recorded as bytes only */
-      }
-      const index = state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json }) - 1;
+    recordRequest(req, state.requests, (index, json) => {
       const b = req.method === 'POST' ? (state.queue.shift() ?? state.defaults) : {};
       void respond(req, res, json, b, index).catch(() => res.destroy());
     });
